@@ -1,0 +1,20 @@
+// Human-readable forms of parser types, for logs, the decoder and test failure messages.
+// Not for the fast path: these allocate.
+#pragma once
+
+#include <string>
+
+#include "packet/flow_key.h"
+#include "packet/ptb_info.h"
+
+namespace ptbsteer::packet {
+
+std::string to_string(Family f);
+std::string to_string(const IpAddr& a, Family f);
+std::string to_string(L4 l4);
+// "tcp 192.0.2.1:40000 -> 198.51.100.7:80", "esp 2001:db8::1 -> 2001:db8::2 spi 0x1234",
+// "udp 192.0.2.1 -> 198.51.100.7 (no ports: quote truncated)"
+std::string to_string(const FlowKey& k);
+std::string protocol_name(std::uint8_t proto);
+
+} // namespace ptbsteer::packet

@@ -1,0 +1,24 @@
+// The PTB parser: bytes of one Ethernet frame in, a PtbInfo or a named status out.
+//
+// Pure C++ over a byte span (no DPDK types), so unit tests, fuzzers, the pcap decoder and the
+// dataplane all run the same code. It never reads past the span, never allocates, never throws.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "packet/parse_status.h"
+#include "packet/ptb_info.h"
+
+namespace ptbsteer::packet {
+
+// Bounds on an IPv6 extension-header walk (outer and quoted packet each). Real traffic carries
+// zero to two; a longer chain is either an attack or a packet no router hashed into ECMP.
+inline constexpr unsigned max_ext_headers = 8;
+inline constexpr unsigned max_ext_bytes = 256;
+
+// Parses `frame`. On ParseStatus::ptb every field of `out` is set; otherwise `out` holds whatever
+// was parsed before the decision and must not be used.
+ParseStatus parse_frame(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept;
+
+} // namespace ptbsteer::packet
