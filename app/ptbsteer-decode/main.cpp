@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <span>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -26,17 +27,28 @@ std::string describe_ptb(const PtbInfo& p) {
                        p.quote_len, to_string(p.flow));
 }
 
+// One line per frame for scripts: status, then for PTBs the fields tests compare.
+std::string tsv_line(ParseStatus s, const PtbInfo& p) {
+    if (s != ParseStatus::ptb) return std::string(name(s));
+    const FlowKey& f = p.flow;
+    return fmt::format("ptb\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}", int(p.family), p.mtu,
+                       p.vlan_count, p.quote_len, int(f.proto), to_string(f.src, f.family), f.sport,
+                       to_string(f.dst, f.family), f.dport, to_string(f.l4), f.flow_label);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        fmt::print(stderr, "Usage: {} CAPTURE.pcap\n", argv[0]);
+    const bool tsv = argc == 3 && std::string_view(argv[1]) == "--tsv";
+    if (argc != 2 && !tsv) {
+        fmt::print(stderr, "Usage: {} [--tsv] CAPTURE.pcap\n", argv[0]);
         return 2;
     }
+    const char* path = argv[argc - 1];
     char err[PCAP_ERRBUF_SIZE];
-    pcap_t* pc = pcap_open_offline(argv[1], err);
+    pcap_t* pc = pcap_open_offline(path, err);
     if (!pc) {
-        fmt::print(stderr, "{}: {}\n", argv[1], err);
+        fmt::print(stderr, "{}: {}\n", path, err);
         return 1;
     }
     std::array<unsigned long, parse_status_count> counts{};
@@ -49,14 +61,17 @@ int main(int argc, char** argv) {
         PtbInfo info;
         const ParseStatus s = parse_frame(std::span(data, hdr->caplen), info);
         ++counts[static_cast<std::size_t>(s)];
-        if (s == ParseStatus::ptb)
+        if (tsv)
+            fmt::print("{}\n", tsv_line(s, info));
+        else if (s == ParseStatus::ptb)
             fmt::print("#{:<3} {}\n", frame, describe_ptb(info));
         else
             fmt::print("#{:<3} {} {}: {}\n", frame, kind(s) == StatusKind::malformed ? "drop" : "skip",
                        name(s), description(s));
     }
-    if (rc == PCAP_ERROR) fmt::print(stderr, "{}: {}\n", argv[1], pcap_geterr(pc));
+    if (rc == PCAP_ERROR) fmt::print(stderr, "{}: {}\n", path, pcap_geterr(pc));
     pcap_close(pc);
+    if (tsv) return rc == PCAP_ERROR ? 1 : 0;
     fmt::print("\n{} frames:", frame);
     for (std::size_t i = 0; i < counts.size(); ++i)
         if (counts[i]) fmt::print(" {} {}", name(static_cast<ParseStatus>(i)), counts[i]);

@@ -1,0 +1,46 @@
+# Shared by scripts/demo, scripts/test and friends: install what is missing, configure, build.
+# Sourced, not run. Debian 12 (bookworm); installs need root.
+
+PTBSTEER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# Debian's interpreter: it has python3-scapy; a python3 earlier on PATH (pyenv, venv) may not.
+PY=/usr/bin/python3
+
+# Everything the build, the tests and the demo use, all from Debian's archive.
+PTBSTEER_PACKAGES=(
+    g++ clang meson ninja-build pkg-config
+    libdpdk-dev dpdk libyaml-cpp-dev libfmt-dev prometheus-cpp-dev catch2 libpcap-dev
+    python3 python3-scapy iproute2 tcpdump
+)
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+ensure_packages() {
+    local missing=() p
+    for p in "${PTBSTEER_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
+        exit 1
+    fi
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # A fresh machine may never have fetched the package lists.
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/ptbsteer-apt.log 2>&1; then
+        apt-get update -q >>/tmp/ptbsteer-apt.log 2>&1
+        apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/ptbsteer-apt.log 2>&1 ||
+            { tail -20 /tmp/ptbsteer-apt.log >&2; exit 1; }
+    fi
+}
+
+# build DIR [meson options...]: configure once, then build incrementally.
+build() {
+    local dir=$1; shift
+    if [ ! -f "$PTBSTEER_ROOT/$dir/build.ninja" ]; then
+        log "configuring $dir"
+        meson setup "$PTBSTEER_ROOT/$dir" "$PTBSTEER_ROOT" "$@" >/dev/null
+    fi
+    log "building $dir"
+    ninja -C "$PTBSTEER_ROOT/$dir" >/dev/null || ninja -C "$PTBSTEER_ROOT/$dir"
+}
