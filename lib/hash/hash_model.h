@@ -1,0 +1,80 @@
+// Hash models: compute the hash a router computes for a flow, so ptbsteer can pick the same
+// next-hop. Pure C++ on the interface (no DPDK types). See docs/hashing.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "packet/flow_key.h"
+
+namespace ptbsteer::hash {
+
+// Which flow fields a model hashes. The bit values are Linux's fib_multipath_hash_fields bits
+// (Documentation/networking/ip-sysctl.rst), so a policy-3 router's sysctl value is used as is.
+enum Field : std::uint32_t {
+    src_ip = 0x01,
+    dst_ip = 0x02,
+    ip_proto = 0x04,
+    flow_label = 0x08,
+    src_port = 0x10,
+    dst_port = 0x20,
+};
+inline constexpr std::uint32_t five_tuple = src_ip | dst_ip | ip_proto | src_port | dst_port; // 0x37
+
+enum class ModelKind : std::uint8_t { linux_kernel, toeplitz, crc32c };
+
+// Linux fib_multipath_hash / rt6_multipath_hash on the FORWARDING path (the router forwards the
+// client's packets; `ip route get` without iif takes the local-output path, which differs for
+// policy 3). Policies: 0 = L3, 1 = L4 (no skb hash present), 3 = custom fields.
+struct LinuxParams {
+    std::uint32_t seed = 0;     // net.ipv4.fib_multipath_hash_seed; must be non-zero
+    std::uint8_t policy = 0;    // 0, 1 or 3 (same for net.ipv4 and net.ipv6 here)
+    std::uint32_t fields = five_tuple; // policy 3 only: net.ipv{4,6}.fib_multipath_hash_fields
+};
+
+struct ToeplitzParams {
+    std::array<std::uint8_t, 40> key{}; // RSS key; default_rss_key() is the common Microsoft one
+    std::uint32_t fields = five_tuple;  // src_ip|dst_ip[|src_port|dst_port]; others ignored
+};
+
+struct Crc32cParams {
+    std::uint32_t seed = 0xffffffff;    // initial CRC value
+    std::uint32_t fields = five_tuple;
+};
+
+std::array<std::uint8_t, 40> default_rss_key();   // the 40-byte key of the Microsoft RSS spec
+std::array<std::uint8_t, 40> symmetric_rss_key(); // 0x6d5a repeated: hash(a->b) == hash(b->a)
+
+// A model resolved once from config: all per-packet work is in hash(), no option branches
+// beyond the model kind. Trivially copyable; lives in the fast-path tables.
+class Model {
+  public:
+    // Config-time factories. linux_kernel() throws std::invalid_argument for a policy other
+    // than 0, 1, 3 or a zero seed (the kernel then uses a random seed nobody can reproduce).
+    static Model linux_kernel(const LinuxParams& p);
+    static Model toeplitz(const ToeplitzParams& p);
+    static Model crc32c(const Crc32cParams& p);
+
+    // The 32-bit flow hash. linux_kernel: the value BEFORE Linux's final ">> 1" (the selection
+    // step shifts, as fib_select_multipath compares (hash >> 1) <= upper_bound).
+    std::uint32_t hash(const packet::FlowKey& k) const noexcept;
+
+    // True when the hashed fields include ports, so a key without known ports
+    // (!packet::ports_known(k.l4)) cannot be hashed exactly and the group's fallback applies.
+    bool needs_ports() const noexcept { return needs_ports_; }
+    ModelKind kind() const noexcept { return kind_; }
+    std::string describe() const;
+
+  private:
+    ModelKind kind_ = ModelKind::linux_kernel;
+    bool needs_ports_ = false;
+    std::uint32_t fields_ = 0;
+    std::uint8_t policy_ = 0;
+    std::uint32_t seed_ = 0;
+    std::uint64_t sip_k0_ = 0, sip_k1_ = 0;  // SipHash key, precomputed from the seed
+    std::array<std::uint8_t, 40> rss_key_{};
+};
+
+} // namespace ptbsteer::hash

@@ -1,0 +1,66 @@
+// The byte image of the Linux kernel's `struct flow_keys` (include/net/flow_dissector.h, x86_64)
+// as fib_multipath_hash / rt6_multipath_hash fill it on the FORWARDING path, and the flow hash
+// the kernel computes over it (__flow_hash_from_keys, net/core/flow_dissector.c).
+// Exposed separately from Model so tests can check the image byte by byte.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "packet/flow_key.h"
+
+namespace ptbsteer::hash {
+
+// Offsets in struct flow_keys (80 bytes, 8-byte aligned for siphash). The hash covers the
+// bytes from `basic` (offset 8) to the end of the address family's addresses, rounded so that
+// flow_keys_hash_length() = sizeof(flow_keys) - 8 - (sizeof(addrs) - sizeof(v4/v6 addrs)).
+struct LinuxKeyLayout {
+    static constexpr std::size_t size = 80;
+    static constexpr std::size_t hash_start = 8;  // basic.n_proto
+    static constexpr std::size_t ip_proto = 10;   // basic.ip_proto
+    static constexpr std::size_t flow_label = 12; // tags.flow_label (u32, stored raw)
+    static constexpr std::size_t sport = 36;      // ports.src (__be16)
+    static constexpr std::size_t dport = 38;      // ports.dst (__be16)
+    static constexpr std::size_t src = 44;        // addrs.v4addrs.src / v6addrs.src
+    static constexpr std::size_t v4_dst = 48;
+    static constexpr std::size_t v6_dst = 60;
+    static constexpr std::size_t v4_hash_len = 48; // bytes 8..55 (4 zero bytes after the addrs)
+    static constexpr std::size_t v6_hash_len = 72; // bytes 8..79 (4 bytes of tail padding)
+};
+
+struct LinuxKeyImage {
+    alignas(8) std::array<std::uint8_t, LinuxKeyLayout::size> bytes{};
+    packet::Family family = packet::Family::v4;
+
+    std::size_t hash_len() const noexcept {
+        return family == packet::Family::v4 ? LinuxKeyLayout::v4_hash_len
+                                            : LinuxKeyLayout::v6_hash_len;
+    }
+    std::span<const std::uint8_t> hashed() const noexcept {
+        return {bytes.data() + LinuxKeyLayout::hash_start, hash_len()};
+    }
+};
+
+// The keys the kernel builds for a client->server packet it forwards (skb present, no skb L4
+// hash, not an ICMP error, no encapsulation) under `policy` 0, 1 or 3 (`fields` = the
+// fib_multipath_hash_fields bits, policy 3 only). Before __flow_hash_consistentify.
+LinuxKeyImage linux_flow_keys(const packet::FlowKey& k, std::uint8_t policy,
+                              std::uint32_t fields) noexcept;
+
+// __flow_hash_consistentify: makes the image direction-independent, in place.
+void linux_consistentify(LinuxKeyImage& img) noexcept;
+
+// __flow_hash_from_keys after consistentify: SipHash-2-4 of the hashed bytes, truncated to
+// 32 bits; 0 becomes 1.
+std::uint32_t linux_flow_hash(const LinuxKeyImage& img, std::uint64_t k0,
+                              std::uint64_t k1) noexcept;
+
+// fib_multipath_hash_construct_key (include/net/ip_fib.h): the 32-bit seed fills both halves
+// of both 64-bit key words.
+constexpr std::uint64_t linux_siphash_key_word(std::uint32_t seed) {
+    return (std::uint64_t{seed} << 32) | seed;
+}
+
+} // namespace ptbsteer::hash

@@ -1,0 +1,160 @@
+#include "steer/prefix_table.h"
+
+#include <atomic>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <rte_errno.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
+#include <rte_memory.h>
+
+namespace ptbsteer::steer {
+
+namespace {
+
+// rte_lpm_create/rte_lpm6_create fail with EEXIST on a name already in use in the process (and
+// derive further object names from it, e.g. rte_lpm6's rule hash), so every table gets a short
+// unique name.
+std::atomic<std::uint32_t> table_serial{0};
+
+std::string unique_name(const char* prefix) {
+    char name[RTE_LPM_NAMESIZE];
+    std::snprintf(name, sizeof(name), "%s%u", prefix, table_serial.fetch_add(1));
+    return name;
+}
+
+std::string dpdk_error(const char* what, int err) {
+    return std::string("prefix table: ") + what + ": " + rte_strerror(err < 0 ? -err : err);
+}
+
+// rte_lpm takes IPv4 addresses in host byte order; IpAddr holds network order in bytes 0..3.
+std::uint32_t v4_host_order(const packet::IpAddr& a) noexcept {
+    return (std::uint32_t{a.b[0]} << 24) | (std::uint32_t{a.b[1]} << 16) |
+           (std::uint32_t{a.b[2]} << 8) | std::uint32_t{a.b[3]};
+}
+
+bool host_bits_clear(const packet::IpAddr& a, unsigned len, unsigned end_bit) noexcept {
+    for (unsigned bit = len; bit < end_bit; ++bit)
+        if (a.b[bit / 8] & (0x80u >> (bit % 8))) return false;
+    return true;
+}
+
+std::string prefix_text(packet::Family family, unsigned len) {
+    return std::string(family == packet::Family::v4 ? "IPv4" : "IPv6") + " prefix /" +
+           std::to_string(len);
+}
+
+} // namespace
+
+PrefixTable::PrefixTable() : PrefixTable(Limits{}) {}
+
+PrefixTable::PrefixTable(const Limits& limits) : limits_(limits) {}
+
+PrefixTable::~PrefixTable() {
+    release();
+}
+
+PrefixTable::PrefixTable(PrefixTable&& other) noexcept
+    : limits_(other.limits_), v4_(other.v4_), v6_(other.v6_), default_v4_(other.default_v4_),
+      default_v6_(other.default_v6_), rules_(other.rules_) {
+    other.v4_ = nullptr;
+    other.v6_ = nullptr;
+    other.default_v4_.reset();
+    other.default_v6_.reset();
+    other.rules_ = 0;
+}
+
+PrefixTable& PrefixTable::operator=(PrefixTable&& other) noexcept {
+    if (this != &other) {
+        release();
+        limits_ = other.limits_;
+        v4_ = std::exchange(other.v4_, nullptr);
+        v6_ = std::exchange(other.v6_, nullptr);
+        default_v4_ = std::exchange(other.default_v4_, std::nullopt);
+        default_v6_ = std::exchange(other.default_v6_, std::nullopt);
+        rules_ = std::exchange(other.rules_, 0);
+    }
+    return *this;
+}
+
+void PrefixTable::release() noexcept {
+    if (v4_) rte_lpm_free(v4_);
+    if (v6_) rte_lpm6_free(v6_);
+    v4_ = nullptr;
+    v6_ = nullptr;
+}
+
+void PrefixTable::create_v4() {
+    rte_lpm_config cfg{};
+    cfg.max_rules = limits_.max_rules_v4;
+    cfg.number_tbl8s = limits_.tbl8s_v4;
+    const std::string name = unique_name("ptbs4_");
+    v4_ = rte_lpm_create(name.c_str(), limits_.socket_id, &cfg);
+    if (!v4_) throw std::runtime_error(dpdk_error("rte_lpm_create", rte_errno));
+}
+
+void PrefixTable::create_v6() {
+    rte_lpm6_config cfg{};
+    cfg.max_rules = limits_.max_rules_v6;
+    cfg.number_tbl8s = limits_.tbl8s_v6;
+    const std::string name = unique_name("ptbs6_");
+    v6_ = rte_lpm6_create(name.c_str(), limits_.socket_id, &cfg);
+    if (!v6_) throw std::runtime_error(dpdk_error("rte_lpm6_create", rte_errno));
+}
+
+void PrefixTable::add(packet::Family family, const packet::IpAddr& prefix, std::uint8_t len,
+                      std::uint32_t group_id) {
+    const bool v4 = family == packet::Family::v4;
+    const unsigned width = v4 ? 32 : 128;
+    if (len > width)
+        throw std::invalid_argument(prefix_text(family, len) + ": length exceeds " +
+                                    std::to_string(width));
+    // Checked over all 16 bytes: an IPv4 IpAddr must also keep bytes 4..15 zero.
+    if (!host_bits_clear(prefix, len, 128))
+        throw std::invalid_argument(prefix_text(family, len) + ": address has bits set beyond " +
+                                    "the prefix length");
+    if (group_id > max_group_id)
+        throw std::invalid_argument("prefix table: group id " + std::to_string(group_id) +
+                                    " exceeds " + std::to_string(max_group_id));
+
+    if (len == 0) {
+        std::optional<std::uint32_t>& slot = v4 ? default_v4_ : default_v6_;
+        if (slot) throw std::invalid_argument(prefix_text(family, len) + ": duplicate prefix");
+        slot = group_id;
+        ++rules_;
+        return;
+    }
+
+    int rc = 0;
+    if (v4) {
+        if (!v4_) create_v4();
+        std::uint32_t existing = 0;
+        if (rte_lpm_is_rule_present(v4_, v4_host_order(prefix), len, &existing) == 1)
+            throw std::invalid_argument(prefix_text(family, len) + ": duplicate prefix");
+        rc = rte_lpm_add(v4_, v4_host_order(prefix), len, group_id);
+    } else {
+        if (!v6_) create_v6();
+        std::uint32_t existing = 0;
+        if (rte_lpm6_is_rule_present(v6_, prefix.b.data(), len, &existing) == 1)
+            throw std::invalid_argument(prefix_text(family, len) + ": duplicate prefix");
+        rc = rte_lpm6_add(v6_, prefix.b.data(), len, group_id);
+    }
+    if (rc < 0) throw std::runtime_error(dpdk_error(v4 ? "rte_lpm_add" : "rte_lpm6_add", rc));
+    ++rules_;
+}
+
+std::optional<std::uint32_t> PrefixTable::lookup(packet::Family family,
+                                                 const packet::IpAddr& addr) const noexcept {
+    std::uint32_t group = 0;
+    if (family == packet::Family::v4) {
+        if (v4_ && rte_lpm_lookup(v4_, v4_host_order(addr), &group) == 0) return group;
+        return default_v4_;
+    }
+    if (v6_ && rte_lpm6_lookup(v6_, addr.b.data(), &group) == 0) return group;
+    return default_v6_;
+}
+
+} // namespace ptbsteer::steer

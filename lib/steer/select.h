@@ -1,0 +1,76 @@
+// Next-hop selection within a group: the step after hashing. Pure C++ (no DPDK types).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace ptbsteer::steer {
+
+enum class SelectKind : std::uint8_t { hash_threshold, modulo, maglev };
+
+// A selector is built once per group from the next-hops' weights (route order) and then only
+// read. select() returns the index of the chosen next-hop in [0, weights.size()).
+//
+// Build-time limits (std::invalid_argument otherwise, never at select time):
+//   - 1 .. max_next_hops next-hops, every weight >= 1;
+//   - hash_threshold: sum of weights <= INT32_MAX (Linux keeps the total in an int);
+//   - modulo: sum of weights <= max_modulo_total (one table slot per unit of weight);
+//   - maglev: table size a prime in [max(next-hops, 2), max_maglev_table_size].
+class Selector {
+  public:
+    static constexpr std::size_t max_next_hops = 4096;
+    static constexpr std::uint32_t max_modulo_total = 65536;
+    static constexpr std::uint32_t max_maglev_table_size = 1u << 24;
+
+    // hash_threshold: exactly Linux's fib_rebalance/rt6_upper_bound_set bounds, compared as
+    //   fib_select_multipath does: first i with (hash >> 1) <= bound[i].
+    // modulo: weighted: hash % sum(weights) mapped onto the next-hops in order.
+    // maglev: Maglev lookup table (size: a prime >= 100 x next-hops), hash % size.
+    static Selector build(SelectKind kind, std::span<const std::uint32_t> weights);
+
+    // As above; for maglev, ids[i] is a stable 64-bit identity of next-hop i (maglev_id() of
+    // its name) that seeds its permutation, so a next-hop keeps its permutation when others
+    // come and go. Empty ids: derived from the index. Other kinds ignore ids.
+    static Selector build(SelectKind kind, std::span<const std::uint32_t> weights,
+                          std::span<const std::uint64_t> ids);
+
+    // Maglev with an explicit table size (a prime). Keeping the size fixed while next-hops come
+    // and go is what gives Maglev its minimal disruption: the automatic size changes with the
+    // next-hop count, and then h % M moves almost every flow.
+    static Selector build_maglev(std::span<const std::uint32_t> weights,
+                                 std::span<const std::uint64_t> ids, std::uint32_t table_size);
+
+    // Smallest prime >= max(101, 100 x next_hops): the automatic Maglev table size.
+    static std::uint32_t maglev_table_size(std::size_t next_hops);
+    // Stable identity of a next-hop for build(..., ids): 64-bit FNV-1a of its name.
+    static std::uint64_t maglev_id(std::string_view name) noexcept;
+
+    std::uint32_t select(std::uint32_t hash) const noexcept;
+    SelectKind kind() const noexcept { return kind_; }
+    std::size_t size() const noexcept { return n_; }
+
+    // Linux's per-next-hop upper bounds (hash_threshold only; empty otherwise). For tests/docs.
+    const std::vector<std::int32_t>& upper_bounds() const noexcept { return bounds_; }
+    // The lookup table: maglev slot -> next-hop, modulo slot -> next-hop, or for hash_threshold
+    // the acceleration table (top bits of hash >> 1 -> first candidate next-hop). For tests.
+    const std::vector<std::uint32_t>& table() const noexcept { return table_; }
+
+  private:
+    std::uint32_t select_threshold(std::uint32_t hash) const noexcept;
+    std::uint32_t select_by_mod(std::uint32_t hash) const noexcept;
+
+    SelectKind kind_ = SelectKind::hash_threshold;
+    std::size_t n_ = 0;
+    std::vector<std::int32_t> bounds_;
+    std::vector<std::uint32_t> table_; // maglev table, or modulo/threshold acceleration table
+    std::uint32_t table_mod_ = 0;
+    // hash_threshold: (hash >> 1) >> accel_shift_ indexes table_.
+    std::uint32_t accel_shift_ = 0;
+    // modulo/maglev: Lemire's fastmod constant for table_mod_ (ceil(2^64 / table_mod_)), so
+    // h % table_mod_ is two multiplications instead of a division.
+    std::uint64_t fastmod_m_ = 0;
+};
+
+} // namespace ptbsteer::steer
