@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "cli.h"
+#include "config/config.h"
+#include "dataplane/appliance.h"
 
 int main(int argc, char** argv) {
     ptbsteer::app::Options opt;
@@ -19,9 +21,20 @@ int main(int argc, char** argv) {
         fmt::print("ptbsteer {}\n", PTBSTEER_VERSION);
         return 0;
     }
-    // The configuration loader and the dataplane arrive with the appliance issue; until then the
-    // binary refuses honestly instead of pretending to run.
-    fmt::print(stderr, "ptbsteer: {}: configuration loading is not implemented yet\n",
-               opt.config_path);
-    return 1;
+    const ptbsteer::config::LoadResult loaded = ptbsteer::config::load_config_file(opt.config_path);
+    for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", ptbsteer::config::to_string(e));
+    if (!loaded.config) {
+        fmt::print(stderr, "ptbsteer: {}: {} error(s); configuration refused\n", opt.config_path,
+                   loaded.errors.size());
+        return 1;
+    }
+    const ptbsteer::config::Config& cfg = *loaded.config;
+    std::size_t hops = 0;
+    for (const auto& g : cfg.groups) hops += g.next_hops.size();
+    if (opt.check_only) {
+        fmt::print("{}: valid: {} port(s), {} lcore(s), {} group(s), {} next-hop(s)\n",
+                   opt.config_path, cfg.ports.size(), cfg.lcores.size(), cfg.groups.size(), hops);
+        return 0;
+    }
+    return ptbsteer::dataplane::run_appliance(cfg, ptbsteer::dataplane::RunOptions{opt.eal_args});
 }

@@ -1,0 +1,129 @@
+#include "config/validate.h"
+
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "config/values.h"
+
+namespace ptbsteer::config {
+namespace {
+
+std::string mac_text(const MacAddr& m) {
+    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+// Every RX queue is polled by exactly one lcore: an unpolled queue fills up and drops silently at
+// the NIC, two pollers of one queue corrupt it (DPDK queues are single-consumer).
+void check_queues(const Config& cfg, Reader& r) {
+    std::map<std::pair<std::size_t, std::uint16_t>, unsigned> poller;
+    std::set<unsigned> ids;
+    unsigned tx_lcores = 0;
+    for (const Lcore& l : cfg.lcores) {
+        if (!ids.insert(l.id).second) r.error(l.where, fmt::format("lcore {} is listed twice", l.id));
+        tx_lcores += l.tx;
+        for (const RxQueueRef& q : l.rx) {
+            auto [it, fresh] = poller.emplace(std::pair(q.port, q.queue), l.id);
+            if (!fresh)
+                r.error(l.where, fmt::format("rx queue {}:{} is polled by lcores {} and {}; a queue has one poller",
+                                             cfg.ports[q.port].name, q.queue, it->second, l.id));
+        }
+    }
+    if (!cfg.lcores.empty() && tx_lcores == 0)
+        r.error(cfg.lcores.front().where, "no lcore has tx: true; nothing would transmit");
+    for (std::size_t p = 0; p < cfg.ports.size(); ++p) {
+        const Port& port = cfg.ports[p];
+        for (std::uint16_t q = 0; q < port.rx_queues; ++q)
+            if (!poller.count({p, q}))
+                r.error(port.where, fmt::format("rx queue {}:{} is not polled by any lcore", port.name, q));
+        // Each transmitting lcore owns one TX queue of every port (no locks on the TX path).
+        if (port.tx_queues < tx_lcores)
+            r.error(port.where, fmt::format("port {} has {} tx queue(s) but {} lcores transmit; each needs its own",
+                                            port.name, port.tx_queues, tx_lcores));
+    }
+}
+
+void check_addresses(const Config& cfg, Reader& r) {
+    std::set<std::size_t> seen;
+    for (const Address& a : cfg.addresses)
+        if (!seen.insert(a.port).second)
+            r.error(cfg.ports[a.port].where,
+                    fmt::format("port {} has two address entries; give ipv4 and ipv6 in one", cfg.ports[a.port].name));
+}
+
+// An ipip next-hop's tunnel leaves from our own address on its port (RFC 2003 §3.1: the outer
+// source is the encapsulator), so that port needs an address of the tunnel's family.
+void check_tunnel_sources(const Config& cfg, const Group& g, Reader& r) {
+    for (const NextHop& h : g.next_hops) {
+        if (h.deliver != Deliver::ipip || !h.tunnel_family) continue;
+        const bool v4 = *h.tunnel_family == packet::Family::v4;
+        bool found = false;
+        for (const Address& a : cfg.addresses)
+            found |= a.port == h.port && (v4 ? a.ipv4.has_value() : a.ipv6.has_value());
+        if (!found)
+            r.error(h.where, fmt::format("next-hop '{}' tunnels over port {}, which has no {} address "
+                                         "under addresses to send from",
+                                         h.name, cfg.ports[h.port].name, v4 ? "IPv4" : "IPv6"));
+    }
+}
+
+void check_group(const Group& g, Reader& r) {
+    std::set<std::string> names;
+    std::set<std::tuple<std::size_t, MacAddr, int>> targets;
+    for (const NextHop& h : g.next_hops) {
+        if (!names.insert(h.name).second)
+            r.error(h.where, fmt::format("next-hop '{}' appears twice in group '{}'", h.name, g.name));
+        const auto target = std::tuple(h.port, h.mac, h.vlan ? int(*h.vlan) : -1);
+        if (h.deliver == Deliver::l2 && !targets.insert(target).second)
+            r.error(h.where, fmt::format("next-hop '{}' has the same port, MAC {} and VLAN as another in group '{}'",
+                                         h.name, mac_text(h.mac), g.name));
+    }
+    for (std::size_t i = 0; i < g.prefixes.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (g.prefixes[i] == g.prefixes[j])
+                r.error(g.prefix_where[i], fmt::format("prefix {} is listed twice in group '{}'",
+                                                       to_string(g.prefixes[i]), g.name));
+    if (g.next_hops.empty()) return;
+    std::vector<std::uint32_t> weights;
+    for (const NextHop& h : g.next_hops) weights.push_back(h.weight);
+    try {
+        (void)steer::Selector::build(g.select, weights);
+    } catch (const std::exception& e) {
+        r.error(g.where, fmt::format("group '{}': {}", g.name, e.what()));
+    }
+}
+
+// A served address must belong to one group: with overlapping prefixes in two groups, which
+// servers own a flow would depend on prefix lengths, an easy way to misdeliver by accident.
+void check_overlaps(const Config& cfg, Reader& r) {
+    std::set<std::string> names;
+    for (std::size_t gi = 0; gi < cfg.groups.size(); ++gi) {
+        const Group& g = cfg.groups[gi];
+        if (!names.insert(g.name).second) r.error(g.where, fmt::format("group '{}' is defined twice", g.name));
+        for (std::size_t pi = 0; pi < g.prefixes.size(); ++pi)
+            for (std::size_t gj = 0; gj < gi; ++gj)
+                for (const Prefix& other : cfg.groups[gj].prefixes)
+                    if (contains(other, g.prefixes[pi]) || contains(g.prefixes[pi], other))
+                        r.error(g.prefix_where[pi],
+                                fmt::format("prefix {} of group '{}' overlaps {} of group '{}'",
+                                            to_string(g.prefixes[pi]), g.name, to_string(other),
+                                            cfg.groups[gj].name));
+    }
+}
+
+} // namespace
+
+void validate(const Config& cfg, Reader& r) {
+    check_queues(cfg, r);
+    check_addresses(cfg, r);
+    for (const Group& g : cfg.groups) {
+        check_group(g, r);
+        check_tunnel_sources(cfg, g, r);
+    }
+    check_overlaps(cfg, r);
+}
+
+} // namespace ptbsteer::config

@@ -1,0 +1,65 @@
+// Checked access to a yaml-cpp tree: every wrong type, unknown key or bad value becomes a
+// ConfigError at the node's file:line:column, and reading goes on so that one run reports all.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+
+namespace ptbsteer::config {
+
+class Reader {
+  public:
+    Reader(std::string file, std::vector<ConfigError>& errors) : file_(std::move(file)), errors_(errors) {}
+
+    Location at(const YAML::Node& n) const;
+    void error(const YAML::Node& n, std::string message);
+    void error(const Location& where, std::string message);
+    const std::string& file() const { return file_; }
+
+    std::optional<std::string> string(const YAML::Node& n, std::string_view what);
+    std::optional<std::uint64_t> unsigned_in(const YAML::Node& n, std::string_view what,
+                                             std::uint64_t min, std::uint64_t max);
+    std::optional<bool> boolean(const YAML::Node& n, std::string_view what);
+    // The index of the value in `choices`, or nullopt after an error listing them.
+    std::optional<std::size_t> choice(const YAML::Node& n, std::string_view what,
+                                      std::span<const std::string_view> choices);
+    std::optional<std::size_t> choice(const YAML::Node& n, std::string_view what,
+                                      std::initializer_list<std::string_view> choices) {
+        return choice(n, what, std::span<const std::string_view>(choices.begin(), choices.size()));
+    }
+    // A sequence (a single scalar is accepted as a one-element list when `scalar_ok`).
+    std::optional<std::vector<YAML::Node>> list(const YAML::Node& n, std::string_view what,
+                                                bool scalar_ok = false);
+
+  private:
+    std::string file_;
+    std::vector<ConfigError>& errors_;
+};
+
+// A mapping with a fixed set of keys. Unknown and duplicate keys are reported on construction.
+class Map {
+  public:
+    Map(Reader& r, const YAML::Node& node, std::string_view what,
+        std::initializer_list<std::string_view> keys);
+    bool valid() const { return valid_; }
+    const YAML::Node& node() const { return node_; }
+    // The value of `key`, or an undefined node when absent (an error when `required`).
+    YAML::Node get(std::string_view key, bool required = false);
+
+  private:
+    Reader& r_;
+    YAML::Node node_;
+    std::string what_;
+    bool valid_ = false;
+};
+
+} // namespace ptbsteer::config

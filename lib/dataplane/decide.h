@@ -1,0 +1,35 @@
+// The per-packet decision: parse, look up the group, hash, select. Pure (bytes in, Decision
+// out, no DPDK types), so unit tests, benchmarks and fuzzers run exactly what the lcores run.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "dataplane/drop_reason.h"
+#include "dataplane/tables.h"
+#include "packet/ptb_info.h"
+
+namespace ptbsteer::dataplane {
+
+enum class Action : std::uint8_t {
+    unicast,   // target: global next-hop index
+    replicate, // target: group index
+    reply,     // an ARP request / Neighbor Solicitation for us: answer out the RX port
+    drop,      // reason in `drop`
+};
+
+struct Decision {
+    Action action = Action::drop;
+    Drop drop = Drop::ptb;
+    std::uint16_t l3_offset = 0; // length of the incoming Ethernet + VLAN header
+    std::uint32_t target = 0;
+    packet::Family family = packet::Family::v4; // of a PTB; reply: v4 = ARP, v6 = ND
+    bool ptb = false;                           // the frame parsed as a PTB (even if dropped)
+};
+static_assert(sizeof(Decision) <= 16); // rides in an mbuf dynfield
+
+// `rx_port` is the config index of the port the frame arrived on. `info` is scratch space.
+Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_t rx_port,
+                packet::PtbInfo& info) noexcept;
+
+} // namespace ptbsteer::dataplane

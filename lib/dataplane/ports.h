@@ -1,0 +1,28 @@
+// DPDK ports from the configuration: find each device, configure queues and RSS, start it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "dataplane/tables.h"
+
+struct rte_mempool;
+
+namespace ptbsteer::dataplane {
+
+struct PortRuntime {
+    std::uint16_t id = 0;
+    Mac mac{};
+};
+
+// The DPDK device name of a configured device: a vdev's name before its first ',' (net_pcap0),
+// or the PCI address.
+std::string ethdev_name(const config::Port& p);
+
+// Configures and starts every port. Throws std::runtime_error naming the port on failure.
+std::vector<PortRuntime> start_ports(const config::Config& cfg, rte_mempool* pool);
+void stop_ports(const std::vector<PortRuntime>& ports);
+
+} // namespace ptbsteer::dataplane

@@ -1,0 +1,59 @@
+// The configuration compiled for the fast path: immutable after build, indexed per packet,
+// never branching on YAML options. Built once by compile_tables() on the control thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "steer/group.h"
+#include "steer/prefix_table.h"
+
+namespace ptbsteer::dataplane {
+
+using Mac = std::array<std::uint8_t, 6>;
+
+// Everything the TX side needs to emit a PTB towards one next-hop, resolved ahead of time.
+struct NextHopOut {
+    std::uint16_t port_id = 0;     // DPDK port
+    Mac dst_mac{};                 // the server's (or, for ipip, the gateway's) MAC
+    Mac src_mac{};                 // our port's MAC
+    std::uint16_t vlan_tci = 0;    // 0: untagged
+    config::Deliver deliver = config::Deliver::l2;
+    packet::Family tunnel_family = packet::Family::v4;
+    packet::IpAddr tunnel_src;     // our address on that port (ipip)
+    packet::IpAddr tunnel_dst;     // the server's address (ipip)
+};
+
+struct GroupEntry {
+    steer::Group group;
+    std::uint32_t first_next_hop = 0; // into Tables::next_hops
+    std::uint32_t next_hop_count = 0;
+};
+
+// The appliance's own addresses on one port, answered for ARP and Neighbor Solicitation.
+struct PortAddresses {
+    Mac mac{};
+    std::optional<packet::IpAddr> ipv4;
+    std::optional<packet::IpAddr> ipv6;
+};
+
+struct Tables {
+    steer::PrefixTable prefixes;          // original flow's destination -> group index
+    std::vector<GroupEntry> groups;
+    std::vector<NextHopOut> next_hops;    // all groups' next-hops, group after group
+    std::vector<PortAddresses> ports;     // by config port index
+    std::vector<std::uint16_t> port_ids;  // config port index -> DPDK port id
+    // For reports only.
+    std::vector<std::string> group_names;
+    std::vector<std::string> next_hop_names; // "group/name"
+};
+
+// port_ids[i] and port_macs[i] are config port i's DPDK id and MAC. Needs the EAL (rte_lpm).
+Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
+                      const std::vector<Mac>& port_macs);
+
+} // namespace ptbsteer::dataplane

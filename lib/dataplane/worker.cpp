@@ -1,0 +1,219 @@
+#include "dataplane/worker.h"
+
+#include <span>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include "dataplane/decide.h"
+#include "dataplane/responder.h"
+#include "dataplane/tx.h"
+
+namespace ptbsteer::dataplane {
+namespace {
+
+constexpr unsigned burst = 32;
+
+Decision& decision_of(rte_mbuf* m, int offset) { return *RTE_MBUF_DYNFIELD(m, offset, Decision*); }
+
+// Everything the TX role does for one packet. Takes ownership of `m`: it is either handed to a
+// TX buffer (which frees it once sent, or via the error callback) or freed here.
+class Deliverer {
+  public:
+    Deliverer(const Shared& s, WorkerConfig& w) : s_(s), w_(w), c_(*w.counters) {}
+
+    void deliver(rte_mbuf* m, const Decision& d) {
+        switch (d.action) {
+        case Action::unicast: unicast(m, d); return;
+        case Action::replicate: replicate(m, d); return;
+        case Action::reply: reply(m, d); return;
+        case Action::drop: break;
+        }
+        rte_pktmbuf_free(m); // drops were counted where they were decided
+    }
+
+    void flush_all() {
+        for (std::size_t port = 0; port < w_.tx_buffers.size(); ++port)
+            if (w_.tx_buffers[port])
+                rte_eth_tx_buffer_flush(std::uint16_t(port), w_.tx_queue, w_.tx_buffers[port]);
+    }
+
+  private:
+    void send(std::uint16_t port, rte_mbuf* m) {
+        rte_eth_tx_buffer(port, w_.tx_queue, w_.tx_buffers[port], m);
+    }
+
+    void unicast(rte_mbuf* m, const Decision& d) {
+        const NextHopOut& nh = s_.tables->next_hops[d.target];
+        if (!rewrite_for(m, d.l3_offset, nh, d.family)) {
+            ++c_.drops[std::size_t(Drop::no_headroom)];
+            rte_pktmbuf_free(m);
+            return;
+        }
+        ++c_.unicast;
+        ++c_.per_next_hop[d.target];
+        send(nh.port_id, m);
+    }
+
+    // One header mbuf + one indirect clone per next-hop: the PTB's bytes are never copied.
+    void replicate(rte_mbuf* m, const Decision& d) {
+        const GroupEntry& g = s_.tables->groups[d.target];
+        rte_pktmbuf_adj(m, d.l3_offset);
+        ++c_.replicated;
+        for (std::uint32_t i = 0; i < g.next_hop_count; ++i) {
+            const std::uint32_t idx = g.first_next_hop + i;
+            const NextHopOut& nh = s_.tables->next_hops[idx];
+            rte_mbuf* copy = copy_for(m, s_.header_pool, nh, d.family);
+            if (!copy) {
+                ++c_.tx_failed;
+                continue;
+            }
+            ++c_.copies;
+            ++c_.per_next_hop[idx];
+            send(nh.port_id, copy);
+        }
+        rte_pktmbuf_free(m); // the clones keep the data alive until they are sent
+    }
+
+    void reply(rte_mbuf* m, const Decision& d) {
+        const PortAddresses& own = s_.tables->ports[d.target];
+        auto* data = rte_pktmbuf_mtod(m, std::uint8_t*);
+        const std::size_t room = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
+        const std::size_t len = rte_pktmbuf_data_len(m);
+        const std::span<std::uint8_t> buf(data, room);
+        const std::size_t n = d.family == packet::Family::v4
+                                  ? make_arp_reply(buf, len, d.l3_offset, own)
+                                  : make_neighbor_advert(buf, len, d.l3_offset, own);
+        if (n == 0 || rte_pktmbuf_is_contiguous(m) == 0) {
+            ++c_.tx_failed;
+            rte_pktmbuf_free(m);
+            return;
+        }
+        m->data_len = std::uint16_t(n);
+        m->pkt_len = std::uint32_t(n);
+        ++c_.answered;
+        send(s_.tables->port_ids[d.target], m);
+    }
+
+    const Shared& s_;
+    WorkerConfig& w_;
+    LcoreCounters& c_;
+};
+
+// Parses and decides a burst; drops are counted and freed here, the rest stay in `pkts` with
+// their Decision. Returns how many are left.
+unsigned decide_burst(const Shared& s, const RxQueue& q, rte_mbuf** pkts, unsigned n,
+                      Decision* out, LcoreCounters& c) {
+    packet::PtbInfo info;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+        rte_mbuf* m = pkts[i];
+        // A PTB fits one segment; the parser bounds itself by this span, so a chained frame is
+        // refused by its length checks, never read past.
+        const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                                  rte_pktmbuf_data_len(m));
+        const Decision d = decide(*s.tables, frame, q.port_index, info);
+        if (d.ptb) ++(d.family == packet::Family::v4 ? c.ptb_v4 : c.ptb_v6);
+        if (d.action == Action::drop) {
+            ++c.drops[std::size_t(d.drop)];
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        pkts[kept] = m;
+        out[kept++] = d;
+    }
+    return kept;
+}
+
+WorkerConfig* find_worker(Shared& s) {
+    const unsigned me = rte_lcore_id();
+    for (WorkerConfig& w : s.workers)
+        if (w.lcore == me) return &w;
+    return nullptr;
+}
+
+// Polls this lcore's RX queues once. With a TX role the decided packets are delivered at once;
+// otherwise they go to the TX lcore's ring with their Decision attached.
+void poll_rx(Shared& s, WorkerConfig& w, Deliverer* out) {
+    rte_mbuf* pkts[burst];
+    Decision decisions[burst];
+    for (const RxQueue& q : w.rx) {
+        const unsigned n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
+        if (n == 0) continue;
+        w.counters->rx += n;
+        const unsigned kept = decide_burst(s, q, pkts, n, decisions, *w.counters);
+        if (out) {
+            for (unsigned i = 0; i < kept; ++i) out->deliver(pkts[i], decisions[i]);
+            continue;
+        }
+        for (unsigned i = 0; i < kept; ++i) decision_of(pkts[i], s.decision_offset) = decisions[i];
+        const unsigned sent =
+            rte_ring_sp_enqueue_burst(w.to_tx, reinterpret_cast<void**>(pkts), kept, nullptr);
+        for (unsigned i = sent; i < kept; ++i) {
+            ++w.counters->drops[std::size_t(Drop::ring_full)];
+            rte_pktmbuf_free(pkts[i]);
+        }
+    }
+}
+
+// Delivers what RX-only lcores handed over. Returns how many packets it took.
+unsigned drain_rings(Shared& s, WorkerConfig& w, Deliverer& out) {
+    unsigned got = 0;
+    for (rte_ring* r : w.from_rx) {
+        rte_mbuf* in[burst];
+        const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(in), burst, nullptr);
+        got += n;
+        for (unsigned i = 0; i < n; ++i) out.deliver(in[i], decision_of(in[i], s.decision_offset));
+    }
+    return got;
+}
+
+void run(Shared& s, WorkerConfig& w) {
+    const bool rx = !w.rx.empty();
+    if (!w.tx) {
+        while (!s.stop.load(std::memory_order_relaxed)) poll_rx(s, w, nullptr);
+        s.rx_running.fetch_sub(1, std::memory_order_acq_rel);
+        return;
+    }
+    Deliverer out(s, w);
+    // Partial bursts wait in the TX buffers at most this long (the l3fwd drain pattern).
+    std::uint64_t last_drain = rte_rdtsc();
+    auto maybe_flush = [&] {
+        const std::uint64_t now = rte_rdtsc();
+        if (now - last_drain > s.drain_cycles) {
+            out.flush_all();
+            last_drain = now;
+        }
+    };
+    while (!s.stop.load(std::memory_order_relaxed)) {
+        if (rx) poll_rx(s, w, &out);
+        drain_rings(s, w, out);
+        maybe_flush();
+    }
+    if (rx) s.rx_running.fetch_sub(1, std::memory_order_acq_rel);
+    // Stopping: RX lcores finish their last burst; deliver everything they handed over.
+    for (;;) {
+        const bool rx_done = s.rx_running.load(std::memory_order_acquire) == 0;
+        if (drain_rings(s, w, out) == 0 && rx_done) break;
+        maybe_flush();
+    }
+    out.flush_all();
+}
+
+} // namespace
+
+int worker_main(void* arg) {
+    Shared& s = *static_cast<Shared*>(arg);
+    WorkerConfig* w = find_worker(s);
+    if (!w) return 0; // an EAL lcore the configuration does not use
+    run(s, *w);
+    return 0;
+}
+
+} // namespace ptbsteer::dataplane

@@ -1,0 +1,51 @@
+// The lcore loops. An lcore polls RX queues, or transmits, or both (a 2-core box runs one lcore
+// with both roles and no ring). RX decides; TX delivers. Between them, each RX-only lcore hands
+// its bursts to one TX lcore over an SP/SC rte_ring, the Decision riding in an mbuf dynfield.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/counters.h"
+#include "dataplane/tables.h"
+
+struct rte_mempool;
+struct rte_ring;
+struct rte_eth_dev_tx_buffer;
+
+namespace ptbsteer::dataplane {
+
+struct RxQueue {
+    std::uint16_t port_id;     // DPDK port
+    std::uint16_t queue;
+    std::uint16_t port_index;  // config port index (for our own addresses)
+};
+
+struct WorkerConfig {
+    unsigned lcore = 0;
+    std::vector<RxQueue> rx;
+    bool tx = false;
+    std::uint16_t tx_queue = 0;            // this TX lcore's queue on every port
+    rte_ring* to_tx = nullptr;             // RX-only lcore: its ring to a TX lcore
+    std::vector<rte_ring*> from_rx;        // TX lcore: rings it drains
+    std::vector<rte_eth_dev_tx_buffer*> tx_buffers; // by DPDK port id (TX lcores)
+    LcoreCounters* counters = nullptr;
+};
+
+// Shared by all lcores. Ownership: the control thread writes everything before launch;
+// lcores only read, except `stop` (control writes) and `rx_running` (RX lcores decrement once).
+struct Shared {
+    const Tables* tables = nullptr;
+    rte_mempool* header_pool = nullptr;   // replication header mbufs and clones
+    int decision_offset = -1;             // mbuf dynfield holding a Decision
+    std::uint64_t drain_cycles = 0;       // TSC cycles between partial-burst flushes
+    std::atomic<bool> stop{false};
+    std::atomic<int> rx_running{0};
+    std::vector<WorkerConfig> workers;    // indexed by position; find by lcore id
+};
+
+// The function every lcore runs (rte_eal_mp_remote_launch). Returns when stopped and drained.
+int worker_main(void* shared);
+
+} // namespace ptbsteer::dataplane

@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""The real ptbsteer binary on net_pcap vdevs: a scapy-made capture in, one capture out; every
+output frame is checked against an independent oracle.
+
+The oracle for "which next-hop" is tests/kernel's Python model of the Linux multipath hash,
+written separately from lib/hash and held to the running kernel by the kernel-agreement test.
+Checked here: each PTB leaves towards exactly the expected next-hop (unicast) or once to every
+next-hop of its group (replicate), with dst MAC, src MAC and VLAN rewritten and the IP packet
+byte-for-byte unchanged; ARP for our address is answered; everything else is dropped under the
+expected reason; the counters balance.
+
+Usage: appliance_pcap.py --ptbsteer BIN [--lcores 1|2] [--count N]
+"""
+import argparse
+import collections
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kernel"))
+from kernel_agreement import Flow, py_model_hash, py_select  # noqa: E402
+
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6PacketTooBig,  # noqa: E402
+                       IPv6, Raw, rdpcap, wrpcap)
+
+SEED = 12345
+OUR_V4 = "203.0.113.2"
+# group "web": both families, policy 3 (fields 0x37), unicast, 4 weighted next-hops, one on a VLAN
+WEB = dict(prefixes=["198.51.100.0/25", "2001:db8:100::/48"], policy=3, fields=0x37,
+           hops=[("w1", "02:00:00:00:01:01", None, 1), ("w2", "02:00:00:00:01:02", 100, 2),
+                 ("w3", "02:00:00:00:01:03", None, 1), ("w4", "02:00:00:00:01:04", None, 3)])
+# group "api": IPv4 only, policy 1, replicate mode
+API = dict(prefixes=["198.51.100.128/25"], policy=1, fields=0x37,
+           hops=[("a1", "02:00:00:00:02:01", None, 1), ("a2", "02:00:00:00:02:02", 200, 1),
+                 ("a3", "02:00:00:00:02:03", None, 1)])
+
+
+def config(tmp, lcores):
+    def group(name, g, mode):
+        fields = f", fields: 0x{g['fields']:x}" if g["policy"] == 3 else ""
+        hops = "\n".join(
+            f"      - {{name: {n}, port: out, mac: \"{m}\", weight: {w}"
+            + (f", vlan: {v}" if v else "") + "}" for n, m, v, w in g["hops"])
+        return (f"  - name: {name}\n    prefixes: [{', '.join(g['prefixes'])}]\n"
+                f"    hash: {{model: linux, policy: {g['policy']}, seed: {SEED}{fields}}}\n"
+                f"    mode: {mode}\n    next_hops:\n{hops}\n")
+    lc = ("  - {id: 0, rx: [in, out], tx: true}\n" if lcores == 1 else
+          "  - {id: 0, rx: [in, out]}\n  - {id: 1, tx: true}\n")
+    eal = "0" if lcores == 1 else "0,1"
+    text = f"""eal: [--no-huge, -m, "512", --no-pci, --no-telemetry, --file-prefix, ptbsteer-pcap-{os.getpid()}, -l, "{eal}", --log-level, "lib.eal:error"]
+ports:
+  - {{name: in, device: "net_pcap0,rx_pcap={tmp}/in.pcap,tx_pcap={tmp}/in-tx.pcap"}}
+  - {{name: out, device: "net_pcap1,rx_pcap={tmp}/empty.pcap,tx_pcap={tmp}/out.pcap"}}
+lcores:
+{lc}addresses:
+  - {{port: in, ipv4: {OUR_V4}/24}}
+groups:
+{group("web", WEB, "unicast")}{group("api", API, "replicate")}"""
+    path = os.path.join(tmp, "ptbsteer.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def ptb(rng, family, server, client, proto, quote_len=None, vlan=None):
+    sport, dport = rng.choice([80, 443]), rng.randrange(1024, 65536)
+    l4 = TCP(sport=sport, dport=dport, seq=rng.randrange(1 << 32)) if proto == 6 else UDP(sport=sport, dport=dport)
+    eth = Ether(src="02:00:00:00:ff:01", dst="02:00:00:00:ff:02")
+    if vlan:
+        eth = eth / Dot1Q(vlan=vlan)
+    if family == 4:
+        quoted = bytes(IP(src=server, dst=client, flags="DF") / l4 / Raw(b"d" * 1400))[:quote_len or 548]
+        frame = eth / IP(src="203.0.113.1", dst=server) / ICMP(type=3, code=4, nexthopmtu=1400) / Raw(quoted)
+    else:
+        quoted = bytes(IPv6(src=server, dst=client) / l4 / Raw(b"d" * 1400))[:quote_len or 1232]
+        frame = eth / IPv6(src="2001:db8:ffff::1", dst=server) / ICMPv6PacketTooBig(mtu=1400) / Raw(quoted)
+    # The original flow: client -> server.
+    return frame, Flow(family, client, server, proto, dport, sport)
+
+
+def owner(g, flow):
+    weights = [w for _, _, _, w in g["hops"]]
+    return py_select(weights, py_model_hash(SEED, g["policy"], g["fields"], flow))
+
+
+def make_traffic(rng, count):
+    frames, expect = [], []
+    for i in range(count):
+        r = rng.random()
+        fam = 4 if r < 0.6 else 6
+        proto = rng.choice([6, 17])
+        vlan = rng.choice([None, None, 10])
+        client = f"192.0.2.{rng.randrange(1, 255)}" if fam == 4 else f"2001:db8:2::{rng.randrange(1, 65535):x}"
+        kind = rng.random()
+        if fam == 4 and kind < 0.3:
+            server = f"198.51.100.{rng.randrange(129, 255)}"            # api: replicate
+            frame, flow = ptb(rng, 4, server, client, proto, vlan=vlan)
+            expect.append(("copies", API, None))
+        elif kind < 0.36:
+            server = "198.51.100.7" if fam == 4 else "2001:db8:100::7"  # truncated quote: fallback
+            frame, flow = ptb(rng, fam, server, client, proto, quote_len=22 if fam == 4 else 42, vlan=vlan)
+            expect.append(("copies", WEB, None))
+        elif kind < 0.42:
+            server = "192.0.2.200" if fam == 4 else "2001:db8:999::1"   # in no group
+            frame, flow = ptb(rng, fam, server, client, proto, vlan=vlan)
+            expect.append(("drop", "no_group", None))
+        else:
+            server = f"198.51.100.{rng.randrange(1, 127)}" if fam == 4 else f"2001:db8:100::{rng.randrange(1, 65535):x}"
+            frame, flow = ptb(rng, fam, server, client, proto, vlan=vlan)
+            expect.append(("unicast", WEB, owner(WEB, flow)))
+        frames.append(frame)
+    # Not PTBs: ARP for us (answered), ARP for someone else, an echo request, a malformed PTB.
+    eth = Ether(src="02:00:00:00:ff:01", dst="ff:ff:ff:ff:ff:ff")
+    frames.append(eth / ARP(op=1, hwsrc="02:00:00:00:ff:01", psrc="203.0.113.1", pdst=OUR_V4))
+    expect.append(("reply", None, None))
+    frames.append(eth / ARP(op=1, hwsrc="02:00:00:00:ff:01", psrc="203.0.113.1", pdst="203.0.113.9"))
+    expect.append(("drop", "arp_not_ours", None))
+    frames.append(Ether() / IP(src="203.0.113.1", dst="198.51.100.1") / ICMP(type=8))
+    expect.append(("drop", "icmp_other", None))
+    frames.append(Ether() / IP(src="203.0.113.1", dst="198.51.100.1") / ICMP(type=3, code=4) / Raw(b"\x45" + b"\0" * 5))
+    expect.append(("drop", "inner_truncated", None))
+    return frames, expect
+
+
+def ip_bytes(frame):
+    p = Ether(bytes(frame))
+    while p.type in (0x8100, 0x88A8):
+        p = p.payload
+        if not hasattr(p, "type"):
+            break
+    return bytes(p.payload)
+
+
+def l2_of(frame):
+    p = Ether(bytes(frame))
+    vlan = p[Dot1Q].vlan if Dot1Q in p else None
+    return p.dst.lower(), p.src.lower(), vlan
+
+
+def run_ptbsteer(binary, cfg, timeout=20):
+    proc = subprocess.Popen([binary, "--config", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        line = proc.stdout.readline()
+        if "running" not in line:
+            out = line + proc.stdout.read()
+            raise RuntimeError(f"ptbsteer did not start:\n{out}")
+        time.sleep(1.5)  # the capture is small; pcap rx delivers it within milliseconds
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=max(1, deadline - time.monotonic()))
+        return proc.returncode, line + out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ptbsteer", required=True)
+    ap.add_argument("--lcores", type=int, default=1)
+    ap.add_argument("--count", type=int, default=600)
+    ap.add_argument("--seed", type=int, default=1191)
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    frames, expect = make_traffic(rng, a.count)
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="ptbsteer-pcap-") as tmp:
+        wrpcap(os.path.join(tmp, "in.pcap"), frames)
+        wrpcap(os.path.join(tmp, "empty.pcap"), [])
+        cfg = config(tmp, a.lcores)
+        rc, out = run_ptbsteer(a.ptbsteer, cfg)
+        if rc != 0:
+            print(out)
+            print(f"ptbsteer exited with {rc}")
+            return 1
+        outs = rdpcap(os.path.join(tmp, "out.pcap")) if os.path.getsize(os.path.join(tmp, "out.pcap")) > 24 else []
+        replies = rdpcap(os.path.join(tmp, "in-tx.pcap")) if os.path.getsize(os.path.join(tmp, "in-tx.pcap")) > 24 else []
+
+    # Index what came out by the IP packet it carries (unchanged from the input).
+    by_payload = collections.defaultdict(list)
+    for o in outs:
+        by_payload[ip_bytes(o)].append(l2_of(o))
+    src_macs = {l2[1] for l2s in by_payload.values() for l2 in l2s}
+    if len(src_macs) != 1:
+        failures.append(f"output frames carry {len(src_macs)} source MACs, want the out port's one: {src_macs}")
+    want = collections.Counter()
+    n_unicast = n_repl = n_copies = 0
+    drops = collections.Counter()
+    for i, (frame, (kind, g, nh)) in enumerate(zip(frames, expect)):
+        got = sorted((d, v) for d, _, v in by_payload.pop(ip_bytes(frame), []))
+        if kind == "unicast":
+            n_unicast += 1
+            _, mac, vlan, _ = g["hops"][nh]
+            exp = [(mac, vlan)]
+        elif kind == "copies":
+            n_repl += 1
+            n_copies += len(g["hops"])
+            exp = sorted((mac, vlan) for _, mac, vlan, _ in g["hops"])
+        else:
+            exp = []
+            if kind == "drop":
+                drops[g] += 1
+        if got != exp:
+            failures.append(f"frame {i + 1} ({kind}): expected {exp}, got {got}: {frame.summary()}")
+    if by_payload:
+        failures.append(f"{sum(map(len, by_payload.values()))} output frames match no input")
+    # The ARP reply went back out of the port it came in on.
+    arp = [r for r in replies if ARP in r and r[ARP].op == 2]
+    if len(arp) != 1 or arp[0][ARP].psrc != OUR_V4 or arp[0][ARP].pdst != "203.0.113.1" or \
+            arp[0][ARP].hwdst.lower() != "02:00:00:00:ff:01" or arp[0][Ether].dst.lower() != "02:00:00:00:ff:01":
+        failures.append(f"ARP reply wrong or missing: {[r.summary() for r in replies]}")
+
+    # The counters printed at exit.
+    m = re.search(r"^ptbsteer-counters (.*)$", out, re.M)
+    c = dict(kv.split("=", 1) for kv in m.group(1).split()) if m else {}
+    expected_counters = {"rx": len(frames), "unicast": n_unicast, "replicated": n_repl,
+                         "copies": n_copies, "answered": 1, "dropped": sum(drops.values()), "tx_failed": 0}
+    expected_counters.update({f"drop.{k}": v for k, v in drops.items()})
+    for k, v in expected_counters.items():
+        if int(c.get(k, -1)) != v:
+            failures.append(f"counter {k} = {c.get(k)}, expected {v}")
+    if "received == unicast + replicated + answered + dropped: yes" not in out:
+        failures.append("ptbsteer reports unbalanced counters")
+
+    for f in failures[:10]:
+        print("FAIL", f)
+    print(f"appliance pcap ({a.lcores} lcore{'s' if a.lcores > 1 else ''}): {len(frames)} frames in, "
+          f"{len(outs)} out: {n_unicast} unicast to their owner, {n_repl} replicated as {n_copies} copies, "
+          f"{sum(drops.values())} dropped by reason, 1 ARP answered: "
+          f"{'all as expected' if not failures else f'{len(failures)} failures'}")
+    if failures:
+        print(out)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

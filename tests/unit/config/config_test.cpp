@@ -1,0 +1,183 @@
+// lib/config: a valid file loads into the expected values; each kind of mistake is reported at
+// its exact line:column with a sentence that names it.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "config/config.h"
+#include "config/values.h"
+
+using namespace ptbsteer;
+using namespace ptbsteer::config;
+
+namespace {
+
+// A small but complete configuration; the error fixtures below each change one line of it.
+const std::string valid = R"(eal: [--no-huge, -m, "512", --no-pci]
+ports:
+  - name: in0
+    device: net_pcap0,rx_pcap=in.pcap
+    rx_queues: 2
+  - name: out0
+    device: "0000:03:00.0"
+    preset: ixgbe
+lcores:
+  - id: 1
+    rx: [in0:0, in0:1, out0]
+    tx: true
+addresses:
+  - port: in0
+    ipv4: 203.0.113.2/24
+    ipv6: 2001:db8:ff::2/64
+  - port: out0
+    ipv4: 192.0.2.1/24
+groups:
+  - name: web
+    prefixes: [198.51.100.0/24, 2001:db8:100::/48]
+    hash: {model: linux, policy: 3, seed: 12345, fields: [src_ip, dst_ip, ip_proto, src_port, dst_port]}
+    select: hash-threshold
+    next_hops:
+      - {name: srv1, port: out0, mac: "02:00:00:00:01:01", weight: 2}
+      - {name: srv2, port: out0, mac: "02:00:00:00:01:02", vlan: 100}
+      - {name: srv3, port: out0, mac: "02:00:00:00:01:03", deliver: ipip, address: 192.0.2.50}
+  - name: api
+    prefixes: 203.0.113.128/25
+    hash: {model: toeplitz, key: symmetric, fields: 0x33}
+    select: maglev
+    mode: replicate
+    fallback: drop
+    next_hops:
+      - {name: a1, port: out0, mac: "02:00:00:00:02:01"}
+)";
+
+// Replaces the first occurrence of `from` in the valid config.
+std::string with(const std::string& from, const std::string& to) {
+    std::string s = valid;
+    const auto at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    s.replace(at, from.size(), to);
+    return s;
+}
+
+std::string all_errors(const LoadResult& r) {
+    std::string s;
+    for (const auto& e : r.errors) s += to_string(e) + "\n";
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("the sample configuration loads with every value", "[config]") {
+    const LoadResult r = load_config_text(valid, "t.yaml");
+    INFO(all_errors(r));
+    REQUIRE(r.errors.empty());
+    const Config& c = *r.config;
+    CHECK(c.eal.size() == 4);
+    REQUIRE(c.ports.size() == 2);
+    CHECK(c.ports[0].is_vdev);
+    CHECK(c.ports[0].rx_queues == 2);
+    CHECK_FALSE(c.ports[1].is_vdev);
+    CHECK(c.ports[1].preset == "ixgbe");
+    REQUIRE(c.lcores.size() == 1);
+    CHECK(c.lcores[0].rx.size() == 3);
+    CHECK(c.lcores[0].rx[1].queue == 1);
+    CHECK(c.lcores[0].tx);
+    REQUIRE(c.addresses.size() == 2);
+    CHECK(to_string(*c.addresses[0].ipv4) == "203.0.113.2/24"); // the address itself is kept
+    REQUIRE(c.groups.size() == 2);
+    const Group& web = c.groups[0];
+    CHECK(web.prefixes.size() == 2);
+    CHECK(web.hash.kind == hash::ModelKind::linux_kernel);
+    CHECK(web.hash.linux_params.policy == 3);
+    CHECK(web.hash.linux_params.seed == 12345);
+    CHECK(web.hash.linux_params.fields == 0x37);
+    REQUIRE(web.next_hops.size() == 3);
+    CHECK(web.next_hops[0].weight == 2);
+    CHECK(web.next_hops[1].vlan == std::optional<std::uint16_t>(100));
+    CHECK(web.next_hops[2].deliver == Deliver::ipip);
+    CHECK(web.next_hops[1].mac == MacAddr{2, 0, 0, 0, 1, 2});
+    const Group& api = c.groups[1];
+    CHECK(api.hash.kind == hash::ModelKind::toeplitz);
+    CHECK(api.hash.toeplitz.key == hash::symmetric_rss_key());
+    CHECK(api.hash.toeplitz.fields == 0x33);
+    CHECK(api.select == steer::SelectKind::maglev);
+    CHECK(api.mode == Mode::replicate);
+    CHECK(api.fallback == Fallback::drop);
+    CHECK(c.metrics.listen == "127.0.0.1:9469");
+}
+
+TEST_CASE("each mistake is reported at its line and column, in a sentence", "[config]") {
+    struct Bad {
+        const char* what;
+        std::string text;
+        const char* where; // "line:col"
+        const char* says;
+    };
+    const std::vector<Bad> table = {
+        {"unknown top-level key", valid + "colour: blue\n", "36:1", "unknown key 'colour'"},
+        {"unknown key in a next-hop", with("weight: 2}", "wieght: 2}"), "25:60", "unknown key 'wieght' in a next-hop"},
+        {"wrong type", with("rx_queues: 2", "rx_queues: [2]"), "5:16", "rx_queues must be a single value"},
+        {"not a number", with("rx_queues: 2", "rx_queues: two"), "5:16", "must be a whole number"},
+        {"out of range", with("rx_queues: 2", "rx_queues: 999"), "5:16", "between 1 and 128"},
+        {"duplicate next-hop", with("name: srv2", "name: srv1"), "26:9", "next-hop 'srv1' appears twice"},
+        {"bad MAC", with("02:00:00:00:01:02", "02:00:00:00:01"), "26:39", "is not a MAC address"},
+        {"bad prefix", with("198.51.100.0/24", "198.51.100.0/33"), "21:16", "is not an IPv4 or IPv6 prefix"},
+        {"host bits", with("198.51.100.0/24", "198.51.100.1/24"), "21:16", "did you mean 198.51.100.0/24"},
+        {"overlap across groups", with("203.0.113.128/25", "198.51.100.128/25"), "29:15",
+         "overlaps 198.51.100.0/24 of group 'web'"},
+        {"unknown port", with("{name: a1, port: out0", "{name: a1, port: out9"), "35:26",
+         "names port 'out9', which is not defined"},
+        {"weight 0", with("weight: 2}", "weight: 0}"), "25:68", "weight 0 would never be chosen"},
+        {"seed 0", with("seed: 12345", "seed: 0"), "22:43", "between 1 and 4294967295"},
+        {"fields on policy 1", with("policy: 3", "policy: 1"), "22:58", "'fields' applies to policy 3 only"},
+        {"unpolled queue", with("in0:0, in0:1, out0", "in0:0, out0"), "3:5", "rx queue in0:1 is not polled"},
+        {"queue that does not exist", with("in0:1", "in0:5"), "11:17", "queue 5 does not exist"},
+        {"ipip without address", with(", deliver: ipip, address: 192.0.2.50}", ", deliver: ipip}"), "27:9",
+         "needs the server's address"},
+        {"bad select", with("select: maglev", "select: random"), "31:13", "must be one of hash-threshold, modulo, maglev"},
+        {"missing hash", with("    hash: {model: toeplitz, key: symmetric, fields: 0x33}\n", ""), "28:5",
+         "a group needs the key 'hash'"},
+        {"unknown preset", with("preset: ixgbe", "preset: e1000"), "8:13", "preset must be one of"},
+        {"bad device", with("\"0000:03:00.0\"", "eth0"), "7:13", "neither a PCI address"},
+        {"no tx lcore", with("tx: true", "tx: false"), "10:5", "no lcore has tx: true"},
+        {"ipip with no address to send from", with("  - port: out0\n    ipv4: 192.0.2.1/24\n", ""), "25:9",
+         "has no IPv4 address under addresses to send from"},
+        {"YAML syntax", with("ports:", "ports: ["), "3:3", "YAML syntax error"},
+    };
+    for (const Bad& b : table) {
+        DYNAMIC_SECTION(b.what) {
+            const LoadResult r = load_config_text(b.text, "site.yaml");
+            INFO(all_errors(r));
+            CHECK_FALSE(r.config);
+            bool found = false;
+            for (const auto& e : r.errors)
+                found |= to_string(e).starts_with(std::string("site.yaml:") + b.where + ": ") &&
+                         e.message.find(b.says) != std::string::npos;
+            CHECK(found);
+        }
+    }
+}
+
+TEST_CASE("every error of a file is reported in one run", "[config]") {
+    std::string text = with("rx_queues: 2", "rx_queues: 0");
+    text.replace(text.find("02:00:00:00:01:03"), 17, "zz:00:00:00:01:03");
+    text.replace(text.find("select: maglev"), 14, "select: nope");
+    const LoadResult r = load_config_text(text, "x.yaml");
+    CHECK(r.errors.size() >= 3);
+}
+
+TEST_CASE("a missing file is one clear error", "[config]") {
+    const LoadResult r = load_config_file("/nonexistent/ptbsteer.yaml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(to_string(r.errors[0]).find("cannot open") != std::string::npos);
+}
+
+TEST_CASE("prefix containment", "[config]") {
+    auto p = [](const char* s) { return *parse_prefix(s); };
+    CHECK(contains(p("198.51.100.0/24"), p("198.51.100.128/25")));
+    CHECK_FALSE(contains(p("198.51.100.128/25"), p("198.51.100.0/24")));
+    CHECK(contains(p("0.0.0.0/0"), p("192.0.2.1")));
+    CHECK_FALSE(contains(p("2001:db8::/32"), p("192.0.2.1")));
+    CHECK(contains(p("2001:db8::/32"), p("2001:db8:ffff::/48")));
+    CHECK_FALSE(contains(p("2001:db8:1::/48"), p("2001:db8:2::/48")));
+}
