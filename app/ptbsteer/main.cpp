@@ -1,4 +1,5 @@
 // ptbsteer: the appliance. Glue only; the work lives in lib/.
+#include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -6,6 +7,7 @@
 #include "cli.h"
 #include "config/config.h"
 #include "dataplane/appliance.h"
+#include "metrics/server.h"
 
 int main(int argc, char** argv) {
     ptbsteer::app::Options opt;
@@ -36,5 +38,11 @@ int main(int argc, char** argv) {
                    opt.config_path, cfg.ports.size(), cfg.lcores.size(), cfg.groups.size(), hops);
         return 0;
     }
-    return ptbsteer::dataplane::run_appliance(cfg, ptbsteer::dataplane::RunOptions{opt.eal_args});
+    // Taken before the EAL starts: this is the start time the metrics report.
+    const double started = std::chrono::duration<double>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+    ptbsteer::dataplane::RunOptions run{opt.eal_args, [started](const ptbsteer::dataplane::Runtime& rt) {
+        return ptbsteer::metrics::start_metrics(rt, {PTBSTEER_VERSION, started});
+    }};
+    return ptbsteer::dataplane::run_appliance(cfg, run);
 }

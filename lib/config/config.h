@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hash/hash_model.h"
@@ -39,13 +40,68 @@ struct Prefix {
 bool contains(const Prefix& outer, const Prefix& inner);
 std::string to_string(const Prefix& p);
 
+// RSS hash types a port may ask for, named after DPDK's RTE_ETH_RSS_* flags (lower case, '_' as
+// '-'). lib/dataplane/ports.cpp maps each to its flag; lib/config stays free of DPDK headers.
+enum class RssType : std::uint8_t {
+    ipv4,
+    frag_ipv4,
+    nonfrag_ipv4_tcp,
+    nonfrag_ipv4_udp,
+    nonfrag_ipv4_sctp,
+    nonfrag_ipv4_other,
+    ipv6,
+    frag_ipv6,
+    nonfrag_ipv6_tcp,
+    nonfrag_ipv6_udp,
+    nonfrag_ipv6_sctp,
+    nonfrag_ipv6_other,
+    l2_payload,
+    ipv6_ex,
+    ipv6_tcp_ex,
+    ipv6_udp_ex,
+};
+inline constexpr std::size_t rss_type_count = 16;
+// The YAML spelling of each RssType, in enum order ("frag-ipv4", ...).
+extern const std::array<std::string_view, rss_type_count> rss_type_names;
+// A set of RssType: bit i is RssType(i).
+using RssTypes = std::uint32_t;
+constexpr RssTypes rss_bit(RssType t) { return RssTypes(1) << unsigned(t); }
+// What DPDK's RTE_ETH_RSS_IP stands for: every IP packet hashed on its addresses only. ICMP has
+// no ports, so this is what spreads PTBs over RX queues. The default for ports without a preset.
+constexpr RssTypes rss_ip = rss_bit(RssType::ipv4) | rss_bit(RssType::frag_ipv4) |
+                            rss_bit(RssType::nonfrag_ipv4_other) | rss_bit(RssType::ipv6) |
+                            rss_bit(RssType::frag_ipv6) | rss_bit(RssType::nonfrag_ipv6_other) |
+                            rss_bit(RssType::ipv6_ex);
+
+// TX offloads a preset may request (RTE_ETH_TX_OFFLOAD_*). Only what PTB forwarding needs.
+enum class TxOffload : std::uint8_t {
+    multi_segs, // replicated PTBs leave as [header mbuf][indirect clone] chains
+};
+inline constexpr std::array<std::string_view, 1> tx_offload_names = {"multi_segs"};
+using TxOffloads = std::uint32_t;
+constexpr TxOffloads tx_offload_bit(TxOffload o) { return TxOffloads(1) << unsigned(o); }
+inline constexpr TxOffloads default_tx_offloads = tx_offload_bit(TxOffload::multi_segs);
+
+inline constexpr std::uint16_t default_descriptors = 1024;
+
 struct Port {
     std::string name;
-    std::string device;      // a PCI address ("0000:03:00.0") or a vdev string ("net_pcap0,...")
+    std::string device;      // a PCI address ("0000:03:00.0") or a vdev string ("net_pcap0,..."),
+                             // with the preset's devargs appended (",key=value")
     bool is_vdev = false;
     std::uint16_t rx_queues = 1;
     std::uint16_t tx_queues = 1;
     std::string preset;      // a file of drivers-config/, without ".yaml"; empty: driver defaults
+    std::string preset_file; // the file the preset was read from (for messages)
+    // Resolved settings: built-in defaults, then the preset's values, then the port's own keys.
+    std::uint16_t rx_desc = default_descriptors; // before rte_eth_dev_adjust_nb_rx_tx_desc
+    std::uint16_t tx_desc = default_descriptors;
+    RssTypes rss = rss_ip;   // applied when rx_queues > 1, masked by what the device supports
+    // Multi-segment TX by default (where the device offers it): replicated PTBs leave as
+    // header + clone chains. Reported as missing only when a preset or the port asked for it.
+    TxOffloads tx_offloads = default_tx_offloads;
+    bool tx_offloads_explicit = false;
+    bool promiscuous = true;
     Location where;
 };
 
@@ -108,14 +164,24 @@ struct Metrics {
     std::string listen = "127.0.0.1:9469";
 };
 
+// Capture on demand (lib/dataplane/capture.h): off when `file` is empty.
+enum class CaptureWhat : std::uint8_t { drops, all };
+struct Capture {
+    std::string file;                         // pcapng, truncated at start
+    CaptureWhat what = CaptureWhat::drops;    // drops: dropped frames; all: delivered ones too
+    std::uint64_t max_bytes = 16u << 20;      // the file never grows beyond this
+};
+
 struct Config {
     std::string file;
+    std::string presets_dir; // the top-level key, as written; empty: the default search path
     std::vector<std::string> eal;
     std::vector<Port> ports;
     std::vector<Lcore> lcores;
     std::vector<Address> addresses;
     std::vector<Group> groups;
     Metrics metrics;
+    Capture capture;
 };
 
 struct LoadResult {

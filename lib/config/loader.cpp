@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "config/config.h"
+#include "config/presets.h"
 #include "config/validate.h"
 #include "config/values.h"
 #include "config/yaml_reader.h"
@@ -16,14 +17,82 @@
 namespace ptbsteer::config {
 namespace {
 
-// The presets shipped in drivers-config/ (a test checks this list against the folder).
-constexpr std::array<std::string_view, 10> preset_names = {
-    "ixgbe", "i40e", "ice", "mlx5", "virtio", "pcap", "af_packet", "tap", "null", "ring"};
+// A port's keys: its own, then the preset settings it may override (presets.h).
+constexpr std::array<std::string_view, 9> port_keys = {
+    "name", "device", "rx_queues", "tx_queues", "preset",
+    "rx_descriptors", "tx_descriptors", "rss", "promiscuous"};
+static_assert(port_keys.size() == 5 + port_override_keys.size());
+
+std::string join_names(std::span<const std::string_view> names) {
+    std::string s;
+    for (std::string_view n : names) s += (s.empty() ? "" : ", ") + std::string(n);
+    return s;
+}
 
 struct Loader {
     Reader r;
     Config cfg;
     std::map<std::string, std::size_t> port_index;
+    std::vector<ConfigError>& errors;
+    std::vector<std::string> preset_dirs;
+    // Each preset file is read once however many ports name it (and its errors reported once).
+    std::map<std::string, std::optional<PortSettings>> preset_cache;
+
+    void presets_dir(const YAML::Node& n) {
+        if (n)
+            if (auto s = r.string(n, "presets_dir")) cfg.presets_dir = *s;
+        preset_dirs = preset_search_path(cfg.presets_dir, r.file());
+    }
+
+    // The settings of preset `name`, named at `node`; nullopt after an error.
+    std::optional<PortSettings> preset(const YAML::Node& node, Port& p) {
+        if (node.IsNull()) {
+            // Unquoted, the null preset's name is YAML's null (as is an empty value).
+            r.error(node, "preset is empty or YAML's null; write the null vdev's preset as preset: \"null\"");
+            return std::nullopt;
+        }
+        const auto name = r.string(node, "preset");
+        if (!name) return std::nullopt;
+        // A plain file name: a preset never reaches outside its directory.
+        if (name->empty() || name->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                                 std::string::npos) {
+            r.error(node, fmt::format("preset must be one of {} (letters, digits, '_', '-'), not '{}'",
+                                      join_names(shipped_presets), *name));
+            return std::nullopt;
+        }
+        p.preset = *name;
+        std::string path;
+        for (const std::string& dir : preset_dirs) {
+            const std::string candidate = dir + "/" + *name + ".yaml";
+            if (std::ifstream(candidate)) {
+                path = candidate;
+                break;
+            }
+        }
+        if (path.empty()) {
+            missing_preset(node, *name);
+            return std::nullopt;
+        }
+        p.preset_file = path;
+        auto [it, fresh] = preset_cache.try_emplace(path);
+        if (fresh) it->second = load_preset_file(path, errors);
+        return it->second;
+    }
+
+    void missing_preset(const YAML::Node& node, const std::string& name) {
+        std::string dirs;
+        for (const std::string& d : preset_dirs) dirs += (dirs.empty() ? "" : ", ") + d;
+        bool shipped = false;
+        for (std::string_view s : shipped_presets) shipped |= s == name;
+        if (shipped)
+            r.error(node, fmt::format("preset file '{}.yaml' not found in {}; set presets_dir or {} "
+                                      "to ptbsteer's drivers-config directory",
+                                      name, dirs, presets_dir_env));
+        else
+            r.error(node, fmt::format("preset must be one of {}, or have its own {}.yaml; none in {}",
+                                      join_names(shipped_presets), name, dirs));
+    }
 
     std::optional<std::size_t> port_ref(const YAML::Node& n, std::string_view what) {
         const auto name = r.string(n, what);
@@ -49,7 +118,7 @@ struct Loader {
         if (!items) return;
         if (items->empty()) r.error(n, "ports must list at least one port");
         for (const YAML::Node& item : *items) {
-            Map m(r, item, "a port", {"name", "device", "rx_queues", "tx_queues", "preset"});
+            Map m(r, item, "a port", port_keys);
             if (!m.valid()) continue;
             Port p;
             p.where = r.at(item);
@@ -57,7 +126,8 @@ struct Loader {
             if (auto s = r.string(m.get("device", true), "a port's device")) {
                 p.device = *s;
                 p.is_vdev = s->starts_with("net_") || s->starts_with("eth_");
-                if (!p.is_vdev && !looks_like_pci(*s))
+                // A PCI address may carry devargs too: "0000:03:00.0,mprq_en=1".
+                if (!p.is_vdev && !looks_like_pci(s->substr(0, s->find(','))))
                     r.error(m.get("device"),
                             fmt::format("device '{}' is neither a PCI address (0000:03:00.0) nor a "
                                         "DPDK vdev (net_pcap0,...)", *s));
@@ -66,8 +136,10 @@ struct Loader {
                 if (auto v = r.unsigned_in(q, "rx_queues", 1, 128)) p.rx_queues = std::uint16_t(*v);
             if (YAML::Node q = m.get("tx_queues"))
                 if (auto v = r.unsigned_in(q, "tx_queues", 1, 128)) p.tx_queues = std::uint16_t(*v);
+            // Built-in defaults, then the preset, then the port's own keys.
             if (YAML::Node pr = m.get("preset"))
-                if (auto i = r.choice(pr, "preset", preset_names)) p.preset = preset_names[*i];
+                if (auto s = preset(pr, p)) apply_settings(*s, p);
+            apply_settings(read_settings(r, m), p);
             if (!p.name.empty() && !port_index.emplace(p.name, cfg.ports.size()).second)
                 r.error(m.get("name"), fmt::format("port '{}' is defined twice", p.name));
             cfg.ports.push_back(std::move(p));
@@ -346,6 +418,20 @@ struct Loader {
         if (YAML::Node l = m.get("listen"))
             if (auto s = r.string(l, "listen")) cfg.metrics.listen = *s;
     }
+
+    void capture(const YAML::Node& n) {
+        if (!n) return;
+        Map m(r, n, "capture", {"file", "what", "max_bytes"});
+        if (!m.valid()) return;
+        if (auto s = r.string(m.get("file", true), "capture file")) {
+            if (s->empty()) r.error(m.get("file"), "capture file must name a file");
+            cfg.capture.file = *s;
+        }
+        if (YAML::Node w = m.get("what"))
+            if (auto i = r.choice(w, "what", {"drops", "all"})) cfg.capture.what = static_cast<CaptureWhat>(*i);
+        if (YAML::Node b = m.get("max_bytes"))
+            if (auto v = r.unsigned_in(b, "max_bytes", 4096, std::uint64_t(1) << 40)) cfg.capture.max_bytes = *v;
+    }
 };
 
 LoadResult load(const std::string& text, const std::string& name) {
@@ -358,18 +444,20 @@ LoadResult load(const std::string& text, const std::string& name) {
                                          fmt::format("YAML syntax error: {}", e.msg)});
         return out;
     }
-    Loader l{Reader(name, out.errors), {}, {}};
+    Loader l{Reader(name, out.errors), {}, {}, out.errors, {}, {}};
     l.cfg.file = name;
     Map top(l.r, root, "the configuration",
-            {"eal", "ports", "lcores", "addresses", "groups", "metrics"});
+            {"eal", "presets_dir", "ports", "lcores", "addresses", "groups", "metrics", "capture"});
     if (!top.valid()) return out;
     try {
         l.eal(top.get("eal"));
+        l.presets_dir(top.get("presets_dir"));
         l.ports(top.get("ports", true));
         l.lcores(top.get("lcores", true));
         l.addresses(top.get("addresses"));
         l.groups(top.get("groups", true));
         l.metrics(top.get("metrics"));
+        l.capture(top.get("capture"));
     } catch (const YAML::Exception& e) {
         // yaml-cpp throws on a few shapes (e.g. a non-scalar key); report it where it happened.
         out.errors.push_back(ConfigError{Location{name, e.mark.line + 1, e.mark.column + 1}, e.msg});

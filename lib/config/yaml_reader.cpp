@@ -91,7 +91,7 @@ std::optional<std::vector<YAML::Node>> Reader::list(const YAML::Node& n, std::st
 }
 
 Map::Map(Reader& r, const YAML::Node& node, std::string_view what,
-         std::initializer_list<std::string_view> keys)
+         std::span<const std::string_view> keys)
     : r_(r), node_(node), what_(what) {
     if (!node.IsMap()) {
         r.error(node, fmt::format("{} must be a mapping of keys to values", what));
@@ -108,7 +108,7 @@ Map::Map(Reader& r, const YAML::Node& node, std::string_view what,
         if (!known)
             r.error(kv.first,
                     fmt::format("unknown key '{}' in {} (known keys: {})", key, what,
-                                join(std::span<const std::string_view>(keys.begin(), keys.size()))));
+                                join(keys)));
     }
 }
 

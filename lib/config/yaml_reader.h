@@ -49,7 +49,10 @@ class Reader {
 class Map {
   public:
     Map(Reader& r, const YAML::Node& node, std::string_view what,
-        std::initializer_list<std::string_view> keys);
+        std::initializer_list<std::string_view> keys)
+        : Map(r, node, what, std::span<const std::string_view>(keys.begin(), keys.size())) {}
+    Map(Reader& r, const YAML::Node& node, std::string_view what,
+        std::span<const std::string_view> keys);
     bool valid() const { return valid_; }
     const YAML::Node& node() const { return node_; }
     // The value of `key`, or an undefined node when absent (an error when `required`).

@@ -1,6 +1,7 @@
 #include "dataplane/appliance.h"
 
 #include <algorithm>
+#include <memory>
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 
+#include "dataplane/capture.h"
 #include "dataplane/decide.h"
 #include "dataplane/ports.h"
 #include "dataplane/report.h"
@@ -67,7 +69,9 @@ struct Resources {
     std::vector<PortRuntime> ports;
     std::vector<rte_ring*> rings;
     std::vector<void*> tx_buffers;
+    std::unique_ptr<CaptureWriter> capture; // before the ports stop: its file names them
     ~Resources() {
+        capture.reset();
         stop_ports(ports);
         for (rte_ring* r : rings) rte_ring_free(r);
         for (void* b : tx_buffers) rte_free(b);
@@ -124,6 +128,30 @@ void build_workers(const config::Config& cfg, Shared& s, Resources& res,
         s.workers[tx_lcores[rx_only++ % tx_lcores.size()]].from_rx.push_back(r);
     }
     for (const WorkerConfig& w : s.workers) s.rx_running += w.rx.empty() ? 0 : 1;
+    if (res.capture)
+        for (std::size_t i = 0; i < s.workers.size(); ++i) {
+            s.workers[i].capture = res.capture->tap(i);
+            if (res.capture->all()) s.workers[i].capture_all = res.capture->tap(i);
+        }
+}
+
+Runtime make_runtime(const config::Config& cfg, const Tables& tables, const Resources& res,
+                     const Shared& s, const std::vector<LcoreCounters>& counters) {
+    Runtime rt;
+    rt.config = &cfg;
+    rt.tables = &tables;
+    for (std::size_t i = 0; i < res.ports.size(); ++i) rt.ports.push_back(PortInfo{cfg.ports[i].name, res.ports[i].id});
+    for (const config::Lcore& l : cfg.lcores) rt.lcore_ids.push_back(l.id);
+    rt.counters = &counters;
+    rt.pools = {PoolInfo{"packets", res.packets}, PoolInfo{"headers", res.headers}};
+    for (std::size_t i = 0; i < s.workers.size(); ++i)
+        if (rte_ring* r = s.workers[i].to_tx) rt.rings.push_back(RingInfo{r->name, r, i});
+    if (res.capture) {
+        rt.pools.push_back(PoolInfo{"capture", res.capture->pool()});
+        rt.capture = res.capture.get();
+    }
+    rt.tsc_hz = rte_get_tsc_hz();
+    return rt;
 }
 
 unsigned packet_pool_size(const config::Config& cfg) {
@@ -170,21 +198,34 @@ int run_appliance(const config::Config& cfg, const RunOptions& opt) {
             std::vector<Mac> macs;
             for (const PortRuntime& p : res.ports) ids.push_back(p.id), macs.push_back(p.mac);
             const Tables tables = compile_tables(cfg, ids, macs);
-            for (LcoreCounters& c : counters) c.per_next_hop.assign(tables.next_hops.size(), 0);
+            for (LcoreCounters& c : counters) c.size_for(cfg.ports.size(), tables.next_hops.size());
             shared.tables = &tables;
             shared.header_pool = res.headers;
             shared.drain_cycles = rte_get_tsc_hz() / 10000; // 100 us
+            if (!cfg.capture.file.empty())
+                res.capture = std::make_unique<CaptureWriter>(cfg.capture, cfg.lcores.size());
             build_workers(cfg, shared, res, counters);
+            const Runtime runtime = make_runtime(cfg, tables, res, shared, counters);
+            // Destroyed (the endpoint stopped) before anything the runtime points to.
+            Observation observed = opt.observe ? opt.observe(runtime) : Observation{};
 
             g_shared = &shared;
             install_signal_handlers();
             fmt::print("ptbsteer: running: {} port(s), {} lcore(s), {} group(s), {} next-hop(s); "
                        "SIGTERM or Ctrl-C stops\n",
                        res.ports.size(), cfg.lcores.size(), tables.groups.size(), tables.next_hops.size());
+            if (!observed.announce.empty()) fmt::print("ptbsteer: {}\n", observed.announce);
+            if (res.capture)
+                fmt::print("ptbsteer: capturing {} frames to {} (at most {} bytes)\n",
+                           res.capture->all() ? "dropped and delivered" : "dropped", cfg.capture.file,
+                           cfg.capture.max_bytes);
             std::fflush(stdout);
+            if (res.capture) res.capture->start();
             rte_eal_mp_remote_launch(worker_main, &shared, CALL_MAIN);
             rte_eal_mp_wait_lcore();
             g_shared = nullptr;
+            if (res.capture) res.capture->finish();
+            observed.holder.reset();
             fmt::print("{}", format_report(sum(counters), tables));
             std::fflush(stdout);
         } catch (const std::exception& e) {

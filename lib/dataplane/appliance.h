@@ -6,11 +6,13 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dataplane/runtime.h"
 
 namespace ptbsteer::dataplane {
 
 struct RunOptions {
     std::vector<std::string> extra_eal; // after "--" on the command line: they win
+    Observer observe;                   // e.g. the metrics endpoint (lib/metrics); may be empty
 };
 
 // Returns the process exit code. Prints the final counter table on stdout.

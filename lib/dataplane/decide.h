@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "dataplane/counters.h"
 #include "dataplane/drop_reason.h"
 #include "dataplane/tables.h"
 #include "packet/ptb_info.h"
@@ -31,5 +32,10 @@ static_assert(sizeof(Decision) <= 16); // rides in an mbuf dynfield
 // `rx_port` is the config index of the port the frame arrived on. `info` is scratch space.
 Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_t rx_port,
                 packet::PtbInfo& info) noexcept;
+
+// The family a received frame counts under: the EtherType just before its L3 header (after any
+// VLAN tags), which decide() located in `d.l3_offset` for every outcome. A frame refused inside
+// its L2 header (l3_offset 0) is `other`.
+RxFamily rx_family(std::span<const std::uint8_t> frame, const Decision& d) noexcept;
 
 } // namespace ptbsteer::dataplane

@@ -1,4 +1,5 @@
-// DPDK ports from the configuration: find each device, configure queues and RSS, start it.
+// DPDK ports from the configuration: find each device, configure queues, descriptors, RSS, TX
+// offloads and promiscuous mode as its resolved config::Port says (preset + own keys), start it.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +18,8 @@ struct PortRuntime {
     Mac mac{};
 };
 
-// The DPDK device name of a configured device: a vdev's name before its first ',' (net_pcap0),
-// or the PCI address.
+// The DPDK device name of a configured device: its text before the first ',' (net_pcap0, or the
+// PCI address without devargs).
 std::string ethdev_name(const config::Port& p);
 
 // Configures and starts every port. Throws std::runtime_error naming the port on failure.

@@ -1,10 +1,30 @@
 #include "dataplane/report.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include <fmt/format.h>
 
 namespace ptbsteer::dataplane {
+namespace {
+
+template <typename T> void add(T& into, const T& v) { into += v; }
+template <typename T, std::size_t N> void add(std::array<T, N>& into, const std::array<T, N>& v) {
+    for (std::size_t i = 0; i < N; ++i) into[i] += v[i];
+}
+
+template <typename T> void add_into(std::vector<T>& into, const std::vector<T>& v) {
+    into.resize(std::max(into.size(), v.size()));
+    for (std::size_t i = 0; i < v.size(); ++i) add(into[i], v[i]);
+}
+
+std::uint64_t sent_to(const LcoreCounters& c, std::size_t nh) {
+    const std::uint64_t u = nh < c.unicast_per_next_hop.size() ? c.unicast_per_next_hop[nh] : 0;
+    const std::uint64_t r = nh < c.copies_per_next_hop.size() ? c.copies_per_next_hop[nh] : 0;
+    return u + r;
+}
+
+} // namespace
 
 LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore) {
     LcoreCounters t;
@@ -18,8 +38,15 @@ LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore) {
         t.answered += c.answered;
         t.tx_failed += c.tx_failed;
         for (std::size_t i = 0; i < drop_count; ++i) t.drops[i] += c.drops[i];
-        t.per_next_hop.resize(std::max(t.per_next_hop.size(), c.per_next_hop.size()));
-        for (std::size_t i = 0; i < c.per_next_hop.size(); ++i) t.per_next_hop[i] += c.per_next_hop[i];
+        for (std::size_t f = 0; f < t.mtu.size(); ++f) {
+            for (std::size_t b = 0; b < mtu_bucket_count; ++b) t.mtu[f].buckets[b] += c.mtu[f].buckets[b];
+            t.mtu[f].sum += c.mtu[f].sum;
+        }
+        t.capture_copied += c.capture_copied;
+        t.capture_lost += c.capture_lost;
+        add_into(t.rx_by_port, c.rx_by_port);
+        add_into(t.unicast_per_next_hop, c.unicast_per_next_hop);
+        add_into(t.copies_per_next_hop, c.copies_per_next_hop);
     }
     return t;
 }
@@ -40,9 +67,13 @@ std::string format_report(const LcoreCounters& c, const Tables& t) {
     for (std::size_t i = 0; i < drop_count; ++i)
         if (c.drops[i]) row(fmt::format("  {}", name(static_cast<Drop>(i))), c.drops[i]);
     row("not taken by the NIC (tx_failed)", c.tx_failed);
+    if (c.capture_copied + c.capture_lost != 0) {
+        row("captured (copies queued)", c.capture_copied);
+        row("  lost (capture ring or pool full)", c.capture_lost);
+    }
     s += "  per next-hop (frames sent)\n";
     for (std::size_t i = 0; i < t.next_hop_names.size(); ++i)
-        row(fmt::format("    {}", t.next_hop_names[i]), i < c.per_next_hop.size() ? c.per_next_hop[i] : 0);
+        row(fmt::format("    {}", t.next_hop_names[i]), sent_to(c, i));
     const bool balanced = c.rx == c.unicast + c.replicated + c.answered + drops;
     s += fmt::format("  received == unicast + replicated + answered + dropped: {}\n",
                      balanced ? "yes" : "NO (a packet was lost uncounted: please report)");
@@ -54,7 +85,7 @@ std::string format_report(const LcoreCounters& c, const Tables& t) {
     for (std::size_t i = 0; i < drop_count; ++i)
         if (c.drops[i]) s += fmt::format(" drop.{}={}", name(static_cast<Drop>(i)), c.drops[i]);
     for (std::size_t i = 0; i < t.next_hop_names.size(); ++i)
-        s += fmt::format(" nh.{}={}", t.next_hop_names[i], i < c.per_next_hop.size() ? c.per_next_hop[i] : 0);
+        s += fmt::format(" nh.{}={}", t.next_hop_names[i], sent_to(c, i));
     s += "\n";
     return s;
 }

@@ -10,6 +10,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include "dataplane/capture.h"
 #include "dataplane/decide.h"
 #include "dataplane/responder.h"
 #include "dataplane/tx.h"
@@ -52,11 +53,13 @@ class Deliverer {
         const NextHopOut& nh = s_.tables->next_hops[d.target];
         if (!rewrite_for(m, d.l3_offset, nh, d.family)) {
             ++c_.drops[std::size_t(Drop::no_headroom)];
+            if (w_.capture) capture_dropped(*w_.capture, c_, m);
             rte_pktmbuf_free(m);
             return;
         }
         ++c_.unicast;
-        ++c_.per_next_hop[d.target];
+        ++c_.unicast_per_next_hop[d.target];
+        if (w_.capture_all) capture_sent(*w_.capture_all, c_, m, nh.port_id, w_.tx_queue);
         send(nh.port_id, m);
     }
 
@@ -74,7 +77,8 @@ class Deliverer {
                 continue;
             }
             ++c_.copies;
-            ++c_.per_next_hop[idx];
+            ++c_.copies_per_next_hop[idx];
+            if (w_.capture_all) capture_sent(*w_.capture_all, c_, copy, nh.port_id, w_.tx_queue);
             send(nh.port_id, copy);
         }
         rte_pktmbuf_free(m); // the clones keep the data alive until they are sent
@@ -107,8 +111,17 @@ class Deliverer {
 
 // Parses and decides a burst; drops are counted and freed here, the rest stay in `pkts` with
 // their Decision. Returns how many are left.
+// A parsed PTB, by family, and its advertised MTU into that family's histogram.
+void count_ptb(LcoreCounters& c, const packet::PtbInfo& info) {
+    const bool v4 = info.family == packet::Family::v4;
+    ++(v4 ? c.ptb_v4 : c.ptb_v6);
+    MtuHistogram& h = c.mtu[v4 ? 0 : 1];
+    ++h.buckets[mtu_bucket(info.mtu)];
+    h.sum += info.mtu;
+}
+
 unsigned decide_burst(const Shared& s, const RxQueue& q, rte_mbuf** pkts, unsigned n,
-                      Decision* out, LcoreCounters& c) {
+                      Decision* out, LcoreCounters& c, CaptureTap* capture) {
     packet::PtbInfo info;
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i) {
@@ -119,9 +132,11 @@ unsigned decide_burst(const Shared& s, const RxQueue& q, rte_mbuf** pkts, unsign
         const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
                                                   rte_pktmbuf_data_len(m));
         const Decision d = decide(*s.tables, frame, q.port_index, info);
-        if (d.ptb) ++(d.family == packet::Family::v4 ? c.ptb_v4 : c.ptb_v6);
+        ++c.rx_by_port[q.port_index][std::size_t(rx_family(frame, d))];
+        if (d.ptb) count_ptb(c, info);
         if (d.action == Action::drop) {
             ++c.drops[std::size_t(d.drop)];
+            if (capture) capture_dropped(*capture, c, m);
             rte_pktmbuf_free(m);
             continue;
         }
@@ -147,7 +162,7 @@ void poll_rx(Shared& s, WorkerConfig& w, Deliverer* out) {
         const unsigned n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
         if (n == 0) continue;
         w.counters->rx += n;
-        const unsigned kept = decide_burst(s, q, pkts, n, decisions, *w.counters);
+        const unsigned kept = decide_burst(s, q, pkts, n, decisions, *w.counters, w.capture);
         if (out) {
             for (unsigned i = 0; i < kept; ++i) out->deliver(pkts[i], decisions[i]);
             continue;
@@ -157,6 +172,7 @@ void poll_rx(Shared& s, WorkerConfig& w, Deliverer* out) {
             rte_ring_sp_enqueue_burst(w.to_tx, reinterpret_cast<void**>(pkts), kept, nullptr);
         for (unsigned i = sent; i < kept; ++i) {
             ++w.counters->drops[std::size_t(Drop::ring_full)];
+            if (w.capture) capture_dropped(*w.capture, *w.counters, pkts[i]);
             rte_pktmbuf_free(pkts[i]);
         }
     }
@@ -177,7 +193,10 @@ unsigned drain_rings(Shared& s, WorkerConfig& w, Deliverer& out) {
 void run(Shared& s, WorkerConfig& w) {
     const bool rx = !w.rx.empty();
     if (!w.tx) {
-        while (!s.stop.load(std::memory_order_relaxed)) poll_rx(s, w, nullptr);
+        while (!s.stop.load(std::memory_order_relaxed)) {
+            w.counters->heartbeat_tsc = rte_rdtsc();
+            poll_rx(s, w, nullptr);
+        }
         s.rx_running.fetch_sub(1, std::memory_order_acq_rel);
         return;
     }
@@ -186,6 +205,7 @@ void run(Shared& s, WorkerConfig& w) {
     std::uint64_t last_drain = rte_rdtsc();
     auto maybe_flush = [&] {
         const std::uint64_t now = rte_rdtsc();
+        w.counters->heartbeat_tsc = now; // once per loop iteration: the /healthz heartbeat
         if (now - last_drain > s.drain_cycles) {
             out.flush_all();
             last_drain = now;

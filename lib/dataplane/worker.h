@@ -15,6 +15,10 @@ struct rte_ring;
 struct rte_eth_dev_tx_buffer;
 
 namespace ptbsteer::dataplane {
+struct CaptureTap;
+}
+
+namespace ptbsteer::dataplane {
 
 struct RxQueue {
     std::uint16_t port_id;     // DPDK port
@@ -31,6 +35,10 @@ struct WorkerConfig {
     std::vector<rte_ring*> from_rx;        // TX lcore: rings it drains
     std::vector<rte_eth_dev_tx_buffer*> tx_buffers; // by DPDK port id (TX lcores)
     LcoreCounters* counters = nullptr;
+    // Capture on demand (capture.h): null unless configured. `capture` taps dropped frames;
+    // `capture_all` (what: all) also taps delivered ones. This lcore is the tap's only producer.
+    CaptureTap* capture = nullptr;
+    CaptureTap* capture_all = nullptr;
 };
 
 // Shared by all lcores. Ownership: the control thread writes everything before launch;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <bit>
 #include <cstring>
 #include <stdexcept>
 
@@ -30,19 +31,14 @@ constexpr std::uint32_t outer_fields = 0x3f; // FIB_MULTIPATH_HASH_FIELD_OUTER_M
 // (fib_multipath_custom_hash_skb / rt6_multipath_custom_hash_skb) returns
 // jhash_2words(outer, inner, 0), and inner is 0 for a packet without encapsulation.
 std::uint32_t linux_hash(const FlowKey& k, std::uint8_t policy, std::uint32_t fields,
-                         std::uint64_t k0, std::uint64_t k1) noexcept {
+                         const LinuxHashKey& key) noexcept {
     if (policy == 3) {
-        std::uint32_t outer = 0; // the kernel skips the outer hash when no outer field is set
-        if (fields & outer_fields) {
-            LinuxKeyImage img = linux_flow_keys(k, policy, fields);
-            linux_consistentify(img);
-            outer = linux_flow_hash(img, k0, k1);
-        }
+        // the kernel skips the outer hash when no outer field is set
+        const std::uint32_t outer =
+            (fields & outer_fields) ? linux_flow_hash_direct(k, policy, fields, key) : 0;
         return jhash_2words(outer, 0, 0);
     }
-    LinuxKeyImage img = linux_flow_keys(k, policy, fields);
-    linux_consistentify(img);
-    return linux_flow_hash(img, k0, k1);
+    return linux_flow_hash_direct(k, policy, fields, key);
 }
 
 std::size_t addr_len(const FlowKey& k) {
@@ -78,21 +74,33 @@ std::uint32_t toeplitz_hash(const FlowKey& k, std::uint32_t fields,
 // src addr (4|16), dst addr (4|16), protocol (1), IPv6 flow label (4, the 20-bit label
 // big-endian), src port (2), dst port (2). Ports are 0 for portless protocols and the SPI
 // halves for ESP/AH, as in the Linux model. The result is the raw CRC register (no final XOR).
-std::uint32_t crc32c_hash(const FlowKey& k, std::uint32_t fields, std::uint32_t seed) noexcept {
-    std::uint8_t buf[16 + 16 + 1 + 4 + 2 + 2];
-    std::size_t n = 0;
-    if (fields & src_ip) append(buf, n, k.src.b.data(), addr_len(k));
-    if (fields & dst_ip) append(buf, n, k.dst.b.data(), addr_len(k));
-    if (fields & ip_proto) buf[n++] = k.proto;
-    if (k.family == Family::v6 && (fields & flow_label)) {
-        const std::uint32_t fl = k.flow_label & 0xFFFFF;
-        append_be16(buf, n, static_cast<std::uint16_t>(fl >> 16));
-        append_be16(buf, n, static_cast<std::uint16_t>(fl));
+// Each field goes straight into the CRC register (crc32c_u*: the bytes of an integer in
+// little-endian = memory order), which equals the CRC of the concatenated byte string.
+std::uint32_t crc_addr(std::uint32_t crc, const FlowKey& k, const packet::IpAddr& a) noexcept {
+    const std::uint8_t* p = a.b.data();
+    if (k.family == Family::v4) {
+        std::uint32_t w;
+        std::memcpy(&w, p, 4);
+        return crc32c_u32(crc, w);
     }
+    std::uint64_t lo, hi;
+    std::memcpy(&lo, p, 8);
+    std::memcpy(&hi, p + 8, 8);
+    return crc32c_u64(crc32c_u64(crc, lo), hi);
+}
+
+std::uint32_t crc32c_hash(const FlowKey& k, std::uint32_t fields, std::uint32_t seed) noexcept {
+    static_assert(std::endian::native == std::endian::little, "field bytes fed little-endian");
+    std::uint32_t crc = seed;
+    if (fields & src_ip) crc = crc_addr(crc, k, k.src);
+    if (fields & dst_ip) crc = crc_addr(crc, k, k.dst);
+    if (fields & ip_proto) crc = crc32c_u8(crc, k.proto);
+    if (k.family == Family::v6 && (fields & flow_label))
+        crc = crc32c_u32(crc, __builtin_bswap32(k.flow_label & 0xFFFFF));
     const bool have_ports = packet::ports_known(k.l4);
-    if (fields & src_port) append_be16(buf, n, have_ports ? k.sport : 0);
-    if (fields & dst_port) append_be16(buf, n, have_ports ? k.dport : 0);
-    return crc32c_update(seed, std::span(buf, n));
+    if (fields & src_port) crc = crc32c_u16(crc, __builtin_bswap16(have_ports ? k.sport : 0));
+    if (fields & dst_port) crc = crc32c_u16(crc, __builtin_bswap16(have_ports ? k.dport : 0));
+    return crc;
 }
 
 std::string fields_string(std::uint32_t f) {
@@ -143,7 +151,7 @@ Model Model::linux_kernel(const LinuxParams& p) {
     m.policy_ = p.policy;
     m.fields_ = p.policy == 3 ? (p.fields & outer_fields) : 0;
     m.seed_ = p.seed;
-    m.sip_k0_ = m.sip_k1_ = linux_siphash_key_word(p.seed);
+    m.linux_key_ = linux_hash_key(p.seed);
     m.needs_ports_ = p.policy == 1 || (p.policy == 3 && (m.fields_ & port_fields));
     return m;
 }
@@ -168,7 +176,7 @@ Model Model::crc32c(const Crc32cParams& p) {
 
 std::uint32_t Model::hash(const packet::FlowKey& k) const noexcept {
     switch (kind_) {
-    case ModelKind::linux_kernel: return linux_hash(k, policy_, fields_, sip_k0_, sip_k1_);
+    case ModelKind::linux_kernel: return linux_hash(k, policy_, fields_, linux_key_);
     case ModelKind::toeplitz: return toeplitz_hash(k, fields_, rss_key_);
     case ModelKind::crc32c: return crc32c_hash(k, fields_, seed_);
     }

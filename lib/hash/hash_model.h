@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 
+#include "hash/linux_flow_keys.h"
 #include "packet/flow_key.h"
 
 namespace ptbsteer::hash {
@@ -26,8 +27,10 @@ inline constexpr std::uint32_t five_tuple = src_ip | dst_ip | ip_proto | src_por
 enum class ModelKind : std::uint8_t { linux_kernel, toeplitz, crc32c };
 
 // Linux fib_multipath_hash / rt6_multipath_hash on the FORWARDING path (the router forwards the
-// client's packets; `ip route get` without iif takes the local-output path, which differs for
-// policy 3). Policies: 0 = L3, 1 = L4 (no skb hash present), 3 = custom fields.
+// client's packets, an skb is present). Policies: 0 = L3, 1 = L4 (no skb hash present),
+// 3 = custom fields. Hashing without an skb differs for policy 3 (no jhash step): that is what
+// a router's own sockets get, and what IPv6 `ip route get` computes with or without iif, since
+// inet6_rtm_getroute never builds an skb. IPv4 `ip route get` builds one and matches forwarding.
 struct LinuxParams {
     std::uint32_t seed = 0;     // net.ipv4.fib_multipath_hash_seed; must be non-zero
     std::uint8_t policy = 0;    // 0, 1 or 3 (same for net.ipv4 and net.ipv6 here)
@@ -73,7 +76,7 @@ class Model {
     std::uint32_t fields_ = 0;
     std::uint8_t policy_ = 0;
     std::uint32_t seed_ = 0;
-    std::uint64_t sip_k0_ = 0, sip_k1_ = 0;  // SipHash key, precomputed from the seed
+    LinuxHashKey linux_key_; // SipHash key and midstates, precomputed from the seed
     std::array<std::uint8_t, 40> rss_key_{};
 };
 

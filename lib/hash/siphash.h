@@ -4,8 +4,10 @@
 // vectors in tests/unit/hash/primitives_test.cpp.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 namespace ptbsteer::hash {
@@ -22,6 +24,18 @@ inline std::uint64_t load_le(const std::uint8_t* p, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i)
         v |= std::uint64_t{p[i]} << (8 * i);
     return v;
+}
+
+// A whole little-endian word: one 8-byte load on a little-endian machine (the compiler turns
+// the memcpy into a mov), instead of eight byte loads and shifts.
+inline std::uint64_t load_le64(const std::uint8_t* p) noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        return v;
+    } else {
+        return load_le(p, 8);
+    }
 }
 
 struct SipState {
@@ -44,27 +58,40 @@ struct SipState {
     }
 };
 
-} // namespace detail
+// Initialisation constants: "somepseudorandomlygeneratedbytes" (paper §2.1).
+constexpr SipState sip_init(std::uint64_t k0, std::uint64_t k1) noexcept {
+    return {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL,
+            k1 ^ 0x7465646279746573ULL};
+}
 
-// SipHash-2-4 of msg under the 128-bit key (k0, k1); k0 is key bytes 0..7 read little-endian.
-inline std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1,
-                               std::span<const std::uint8_t> msg) noexcept {
-    // Initialisation constants: "somepseudorandomlygeneratedbytes" (paper §2.1).
-    detail::SipState s{k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-                       k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
-    const std::uint8_t* p = msg.data();
-    const std::size_t n = msg.size();
-    const std::size_t whole = n & ~std::size_t{7};
-    for (std::size_t i = 0; i < whole; i += 8)
-        s.compress(detail::load_le(p + i, 8));
-    // Last word: remaining bytes, with the message length mod 256 in the top byte.
-    s.compress(detail::load_le(p + whole, n - whole) | (std::uint64_t{n & 0xff} << 56));
-    s.v2 ^= 0xff; // finalisation: d = 4 rounds
+// Compresses the last word (the trailing bytes with the length mod 256 in its top byte, built
+// by the caller) and finalises: d = 4 rounds. Always inlined: as a call, the state would go
+// through the stack (measured: ~20 extra instructions per hash).
+[[gnu::always_inline]] inline std::uint64_t sip_finish(SipState s,
+                                                       std::uint64_t last_word) noexcept {
+    s.compress(last_word);
+    s.v2 ^= 0xff;
     s.round();
     s.round();
     s.round();
     s.round();
     return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+} // namespace detail
+
+// SipHash-2-4 of msg under the 128-bit key (k0, k1); k0 is key bytes 0..7 read little-endian.
+inline std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1,
+                               std::span<const std::uint8_t> msg) noexcept {
+    detail::SipState s = detail::sip_init(k0, k1);
+    const std::uint8_t* p = msg.data();
+    const std::size_t n = msg.size();
+    const std::size_t whole = n & ~std::size_t{7};
+    for (std::size_t i = 0; i < whole; i += 8)
+        s.compress(detail::load_le64(p + i));
+    // Last word: remaining bytes, with the message length mod 256 in the top byte.
+    return detail::sip_finish(s, detail::load_le(p + whole, n - whole) |
+                                     (std::uint64_t{n & 0xff} << 56));
 }
 
 } // namespace ptbsteer::hash

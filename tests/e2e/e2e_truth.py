@@ -949,6 +949,8 @@ def parse_args(argv):
                     help="wait for Enter before tearing down (connections still open)")
     ap.add_argument("--cleanup", action="store_true", help="delete left-over ptbe-* namespaces")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every flow")
+    ap.add_argument("--show-metrics", action="store_true",
+                    help="ptbsteer mode: scrape its /metrics inside the namespace before stopping it")
     a = ap.parse_args(argv)
     a.families = {"v4": [4], "v6": [6], "both": [4, 6]}[a.family]
     if a.weights:
@@ -1034,11 +1036,24 @@ def deliver(args, topo, flows, procs, workdir):
     send_frames(NS_INJ, "inj0", frames, workdir, "ptb-in.pcap", args.gap_us,
                 timeout=10 + len(frames) * (args.gap_us / 1e6 + 0.001))
     wait_learned(topo.n, flows, True, args.learn_timeout)
+    if args.show_metrics:
+        show_metrics()
     rc = Procs.stop(p, signal.SIGTERM, timeout=10)
     log.close()
     out = open(log_path, errors="replace").read()
     return f"ptbsteer exit status {rc}; output (last 40 lines):\n" + \
         "\n".join(out.splitlines()[-40:])
+
+
+def show_metrics(listen="127.0.0.1:9469"):
+    """Prints a few of ptbsteer's Prometheus metrics, scraped inside its namespace."""
+    cmd = f"ip netns exec {NS_STEER} curl -s {listen}/metrics"
+    r = run(nsexec(NS_STEER, "curl", "-s", "--max-time", "5", f"http://{listen}/metrics"), check=False)
+    wanted = ("ptbsteer_ptbs_total", "ptbsteer_delivered_packets_total", "ptbsteer_received_packets_total")
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith(wanted) and not ln.endswith(" 0")]
+    print(f"ptbsteer metrics at http://{listen}/metrics inside namespace {NS_STEER} (non-zero samples):")
+    print("\n".join("  " + ln for ln in lines) or f"  (scrape failed: {r.returncode} {r.stderr.strip()})")
+    print(f"try while it runs: {cmd} | grep ^ptbsteer_")
 
 
 def judge(args, topo, flows, arrivals, mtus):

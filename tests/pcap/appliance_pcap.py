@@ -60,7 +60,8 @@ lcores:
 {lc}addresses:
   - {{port: in, ipv4: {OUR_V4}/24}}
 groups:
-{group("web", WEB, "unicast")}{group("api", API, "replicate")}"""
+{group("web", WEB, "unicast")}{group("api", API, "replicate")}metrics: {{listen: "127.0.0.1:0"}}  # any free port: never clash with a running ptbsteer
+"""
     path = os.path.join(tmp, "ptbsteer.yaml")
     with open(path, "w") as f:
         f.write(text)

@@ -1,0 +1,62 @@
+// What the control plane may observe while the lcores run: lib/metrics reads counters, port and
+// pool state through this view. run_appliance() owns everything it points to and keeps it alive
+// until the observer it hands the view to has been destroyed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "dataplane/counters.h"
+#include "dataplane/tables.h"
+
+struct rte_mempool;
+struct rte_ring;
+
+namespace ptbsteer::dataplane {
+
+class CaptureWriter;
+
+struct PortInfo {
+    std::string name;     // config name
+    std::uint16_t id = 0; // DPDK port id
+};
+
+struct PoolInfo {
+    std::string name;
+    rte_mempool* pool = nullptr;
+};
+
+struct RingInfo {
+    std::string name;
+    rte_ring* ring = nullptr;
+    std::size_t producer = 0; // lcore index whose drops[ring_full] count this ring's overflow
+};
+
+struct Runtime {
+    const config::Config* config = nullptr;
+    const Tables* tables = nullptr;
+    std::vector<PortInfo> ports;                          // by config port index
+    std::vector<unsigned> lcore_ids;                      // by config lcore index
+    const std::vector<LcoreCounters>* counters = nullptr; // parallel to lcore_ids
+    std::vector<PoolInfo> pools;
+    std::vector<RingInfo> rings;            // RX -> TX hand-over rings
+    const CaptureWriter* capture = nullptr; // null: capture off
+    std::uint64_t tsc_hz = 0;
+    std::uint64_t config_generation = 1; // 1: the configuration read at start
+};
+
+// What an observer started: an opaque holder (destroyed after the lcores stop, before anything
+// in the Runtime is freed) and a line to print once the appliance runs.
+struct Observation {
+    std::shared_ptr<void> holder;
+    std::string announce;
+};
+// Called after the tables are built and before the lcores start. Throwing std::runtime_error
+// refuses to start (exit 1) with its message.
+using Observer = std::function<Observation(const Runtime&)>;
+
+} // namespace ptbsteer::dataplane

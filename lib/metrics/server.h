@@ -1,0 +1,50 @@
+// The metrics endpoint: one HTTP listener (prometheus-cpp's pull Exposer on civetweb) serving
+// /metrics (Collector) and /healthz (health.h) on the address of `metrics: {listen: ...}`.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "dataplane/runtime.h"
+#include "metrics/collector.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace ptbsteer::metrics {
+
+struct ListenAddress {
+    std::string host; // IPv4 dotted quad, or IPv6 without brackets
+    bool ipv6 = false;
+    std::uint16_t port = 0; // 0: the kernel picks one
+};
+
+// "127.0.0.1:9469" or "[::1]:9469". std::nullopt when it is neither.
+std::optional<ListenAddress> parse_listen(const std::string& s);
+
+class MetricsServer {
+  public:
+    // Listens at once. Throws std::runtime_error with a sentence naming the address when the
+    // address is malformed or cannot be bound. One server per process (civetweb's callbacks
+    // carry no user pointer, so /healthz finds the runtime through a process-wide pointer).
+    MetricsServer(const dataplane::Runtime& rt, const std::string& listen, BuildInfo build);
+    ~MetricsServer();
+    MetricsServer(const MetricsServer&) = delete;
+    MetricsServer& operator=(const MetricsServer&) = delete;
+
+    // "http://127.0.0.1:9469" with the port actually bound.
+    const std::string& base_url() const { return url_; }
+
+  private:
+    std::shared_ptr<Collector> collector_;
+    std::unique_ptr<prometheus::Exposer> exposer_;
+    std::string url_;
+};
+
+// The observer lib/dataplane calls before the lcores start: starts a MetricsServer unless
+// `listen` is empty, and announces its address with a command to try.
+dataplane::Observation start_metrics(const dataplane::Runtime& rt, BuildInfo build);
+
+} // namespace ptbsteer::metrics

@@ -1,0 +1,202 @@
+// Benchmark: dataplane::decide() per frame (parse + prefix lookup + hash + select) over a
+// pre-built array of realistic PTB frames, and its flatness in the group size (2, 64 and 4096
+// next-hops). Needs the EAL for rte_lpm/rte_lpm6: initialised with no hugepages, devices or
+// telemetry. Not a test: see docs/performance.md.
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include <array>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bench_common.h"
+#include "dataplane/decide.h"
+#include "dataplane/tables.h"
+#include "frame_builder.h"
+#include "hash/hash_model.h"
+#include "steer/group.h"
+#include "steer/select.h"
+
+namespace ptbsteer::bench {
+namespace {
+
+using packet::Family;
+using test::Bytes;
+
+// Served prefixes: the servers' (quoted sources') addresses.
+const char* const served_v4 = "192.0.2.0";
+const char* const served_v6 = "2001:db8:1::";
+
+std::string v4_host(const char* net24, std::uint32_t host) {
+    std::string s(net24);
+    return s.substr(0, s.rfind('.') + 1) + std::to_string(host & 0xff);
+}
+
+std::string v6_host(const char* prefix, Rng& r) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%x:%x", prefix, r.below(0x10000), r.below(0x10000));
+    return buf;
+}
+
+// One PTB as routers send them: the quoted packet is a server's TCP (60 %) or UDP reply to a
+// random client. A quarter of the frames carry a VLAN tag; some IPv4 quotes have options and
+// some IPv6 quotes extension headers (hop-by-hop, destination options).
+Bytes random_ptb(Rng& r, Family f) {
+    test::Outer o;
+    test::Inner in;
+    o.family = in.family = f;
+    in.proto = r.below(10) < 6 ? 6 : 17;
+    in.sport = r.below(2) ? 443 : 53;
+    in.dport = static_cast<std::uint16_t>(1024 + r.below(64512));
+    in.l4_len = 20;
+    if (r.below(4) == 0) o.vlans = {{0x8100, static_cast<std::uint16_t>(1 + r.below(4094))}};
+    if (f == Family::v4) {
+        in.src = v4_host(served_v4, 1 + r.below(254));
+        in.dst = std::to_string(1 + r.below(223)) + "." + std::to_string(r.below(256)) + "." +
+                 std::to_string(r.below(256)) + "." + std::to_string(1 + r.below(254));
+        if (r.below(8) == 0) in.v4_options = 4 * (1 + r.below(3));
+        o.src = "198.51.100." + std::to_string(1 + r.below(254)); // the router
+        o.dst = in.src;
+        o.mtu = 1280 + r.below(200);
+    } else {
+        in.src = v6_host("2001:db8:1::", r);
+        in.dst = v6_host("2001:db8:c1::", r);
+        in.flow_label = static_cast<std::uint32_t>(r.next()) & 0xFFFFF;
+        if (r.below(8) == 0) in.ext.push_back({0, 8});
+        if (r.below(8) == 0) in.ext.push_back({60, 16});
+        o.src = v6_host("2001:db8:ffff::", r);
+        o.dst = in.src;
+        o.mtu = 1280 + r.below(200);
+    }
+    // Routers quote as much as fits (RFC 4443 §3.2, RFC 1812 §4.3.2.3): the whole small packet.
+    return test::build_ptb(o, in, SIZE_MAX);
+}
+
+std::vector<Bytes> make_frames(Mix m, std::size_t n, std::uint64_t seed) {
+    Rng r(seed);
+    std::vector<Bytes> frames;
+    frames.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const Family f = m == Mix::v4     ? Family::v4
+                         : m == Mix::v6   ? Family::v6
+                         : (r.next() & 1) ? Family::v6
+                                          : Family::v4;
+        frames.push_back(random_ptb(r, f));
+    }
+    return frames;
+}
+
+// One group serving both prefixes, `next_hops` equal-weight servers, built by hand (what
+// compile_tables() does for a one-group config, without the YAML).
+dataplane::Tables make_tables(const hash::Model& model, std::size_t next_hops) {
+    dataplane::Tables t;
+    t.ports.resize(1);
+    t.port_ids = {0};
+    const std::vector<std::uint32_t> weights(next_hops, 1);
+    t.groups.push_back(dataplane::GroupEntry{
+        steer::Group(0, model, steer::Selector::build(steer::SelectKind::hash_threshold, weights)),
+        0, static_cast<std::uint32_t>(next_hops)});
+    t.next_hops.resize(next_hops);
+    t.prefixes.add(Family::v4, test::addr(served_v4), 24, 0);
+    t.prefixes.add(Family::v6, test::addr(served_v6), 48, 0);
+    return t;
+}
+
+[[gnu::noinline]] std::uint64_t decide_all(const dataplane::Tables& t,
+                                           const std::vector<Bytes>& frames) {
+    std::uint64_t acc = 0;
+    packet::PtbInfo info;
+    for (const Bytes& f : frames) {
+        const dataplane::Decision d = dataplane::decide(t, f, 0, info);
+        acc += d.target + static_cast<std::uint64_t>(d.action);
+    }
+    return acc;
+}
+
+// Every frame must steer (unicast): otherwise the benchmark times drops, not decisions.
+bool all_unicast(const dataplane::Tables& t, const std::vector<Bytes>& frames) {
+    packet::PtbInfo info;
+    for (const Bytes& f : frames)
+        if (dataplane::decide(t, f, 0, info).action != dataplane::Action::unicast) return false;
+    return true;
+}
+
+int init_eal() {
+    // As tests/unit/dpdk/dpdk_main.cpp: anonymous memory instead of hugepages, no devices, our
+    // own runtime-file prefix (never attach to another DPDK process), no telemetry thread.
+    std::array<const char*, 8> args = {"decide-bench",
+                                       "--no-huge",
+                                       "-m",
+                                       "512",
+                                       "--no-pci",
+                                       "--file-prefix=ptbsteer-bench",
+                                       "--no-telemetry",
+                                       "--log-level=lib.eal:error"};
+    std::vector<char*> argv;
+    std::vector<std::string> storage(args.begin(), args.end());
+    for (std::string& s : storage)
+        argv.push_back(s.data());
+    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
+        std::fprintf(stderr, "rte_eal_init failed: %s\n", rte_strerror(rte_errno));
+        return -1;
+    }
+    return 0;
+}
+
+int run(const Options& o) {
+    const std::size_t count = o.count ? o.count : 16384;
+    const hash::Model linux_l4 = hash::Model::linux_kernel({0x12345678, 1, hash::five_tuple});
+    const hash::Model crc = hash::Model::crc32c({0xffffffff, hash::five_tuple});
+    const std::vector<Bytes> frames[] = {make_frames(Mix::v4, count, 11),
+                                         make_frames(Mix::v6, count, 12),
+                                         make_frames(Mix::mixed, count, 13)};
+
+    std::printf("decide() per PTB frame (parse + LPM + hash + hash_threshold select), "
+                "%zu frames per run, median of %d\n",
+                count, o.runs);
+    print_header("pkt");
+    struct ModelCase {
+        const char* name;
+        const hash::Model& model;
+    };
+    for (const ModelCase& m : {ModelCase{"linux-p1", linux_l4}, ModelCase{"crc32c", crc}}) {
+        const dataplane::Tables t = make_tables(m.model, 8);
+        for (Mix mix : {Mix::v4, Mix::v6, Mix::mixed}) {
+            const std::string name = std::string("decide/") + m.name + "/8/" + mix_name(mix);
+            if (!selected(o, name)) continue;
+            const auto& fs = frames[static_cast<int>(mix)];
+            if (!all_unicast(t, fs)) {
+                std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
+                return 1;
+            }
+            time_case(name, o, fs.size(), [&] { sink = sink + decide_all(t, fs); });
+        }
+    }
+    // Group-size flatness: hash_threshold's acceleration table keeps select() O(1).
+    for (std::size_t n : {2, 64, 4096}) {
+        const std::string name = "decide/linux-p1/" + std::to_string(n) + "/mix";
+        if (!selected(o, name)) continue;
+        const dataplane::Tables t = make_tables(linux_l4, n);
+        time_case(name, o, frames[2].size(), [&] { sink = sink + decide_all(t, frames[2]); });
+    }
+    return 0;
+}
+
+} // namespace
+} // namespace ptbsteer::bench
+
+int main(int argc, char** argv) {
+    const ptbsteer::bench::Options o = ptbsteer::bench::parse_options(argc, argv);
+    if (ptbsteer::bench::init_eal() < 0) return 2;
+    int rc = 0;
+    try {
+        rc = ptbsteer::bench::run(o);
+    } catch (const std::exception& e) { // set-up only: the timed loops never throw
+        std::fprintf(stderr, "decide-bench: %s\n", e.what());
+        rc = 1;
+    }
+    rte_eal_cleanup();
+    return rc;
+}
