@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "guard/validate.h"
 #include "hash/hash_model.h"
 #include "packet/flow_key.h"
 #include "steer/select.h"
@@ -157,7 +158,22 @@ struct Group {
     Mode mode = Mode::unicast;
     Fallback fallback = Fallback::replicate;
     std::vector<NextHop> next_hops;
+    guard::ValidationPolicy validation; // the group's `validate:` key (docs/security.md)
     Location where;
+};
+
+// A rate with its burst; `rate == 0` means no limit (the key was set to `off`).
+struct RateLimit {
+    std::uint64_t rate = 0;  // per second, across all RX lcores
+    std::uint64_t burst = 0;
+};
+
+// docs/security.md explains the defaults.
+struct Limits {
+    RateLimit per_source{2000, 500};     // PTBs per second from one outer source address
+    std::uint32_t source_slots = 65536;  // size of the per-source table (per RX lcore)
+    RateLimit global{200000, 20000};     // PTBs per second in all
+    RateLimit replication{20000, 1024};  // copies per second across all groups
 };
 
 struct Metrics {
@@ -182,6 +198,7 @@ struct Config {
     std::vector<Group> groups;
     Metrics metrics;
     Capture capture;
+    Limits limits;
 };
 
 struct LoadResult {

@@ -250,7 +250,7 @@ struct Loader {
 
     void group(const YAML::Node& item) {
         Map m(r, item, "a group",
-              {"name", "prefixes", "hash", "select", "mode", "fallback", "next_hops"});
+              {"name", "prefixes", "hash", "select", "mode", "fallback", "next_hops", "validate"});
         if (!m.valid()) return;
         Group g;
         g.where = r.at(item);
@@ -283,7 +283,49 @@ struct Loader {
             if (hops->empty()) r.error(m.get("next_hops"), "a group needs at least one next-hop");
             for (const YAML::Node& h : *hops) next_hop(h, g);
         }
+        validation(m.get("validate"), g.validation);
         cfg.groups.push_back(std::move(g));
+    }
+
+    // A group's PTB checks (docs/security.md). The IPv6 floor is not configurable: RFC 8200 §5.
+    void validation(const YAML::Node& n, guard::ValidationPolicy& v) {
+        if (!n) return;
+        Map m(r, n, "validate", {"mtu_floor_v4", "mtu_ceiling", "checksum"});
+        if (YAML::Node f = m.get("mtu_floor_v4"))
+            if (auto x = r.unsigned_in(f, "mtu_floor_v4", 68, 65535)) v.v4_floor = std::uint32_t(*x); // RFC 791
+        if (YAML::Node c = m.get("mtu_ceiling"))
+            if (auto x = r.unsigned_in(c, "mtu_ceiling", 1280, 65535)) v.ceiling = std::uint32_t(*x);
+        if (YAML::Node c = m.get("checksum"))
+            if (auto b = r.boolean(c, "checksum")) v.verify_checksum = *b;
+        if (v.ceiling < v.v4_floor)
+            r.error(n, fmt::format("mtu_ceiling {} is below mtu_floor_v4 {}: no PTB could pass",
+                                   v.ceiling, v.v4_floor));
+    }
+
+    // `limits:` — each limiter is {rate, burst} or `off`.
+    void limits(const YAML::Node& n) {
+        if (!n) return;
+        Map m(r, n, "limits", {"per_source", "global", "replication", "source_slots"});
+        rate_limit(m.get("per_source"), "per_source", cfg.limits.per_source);
+        rate_limit(m.get("global"), "global", cfg.limits.global);
+        rate_limit(m.get("replication"), "replication", cfg.limits.replication);
+        if (YAML::Node s = m.get("source_slots"))
+            if (auto x = r.unsigned_in(s, "source_slots", 1, 1u << 24)) cfg.limits.source_slots = std::uint32_t(*x);
+    }
+
+    void rate_limit(const YAML::Node& n, std::string_view what, RateLimit& out) {
+        if (!n) return;
+        if (n.IsScalar() && n.Scalar() == "off") {
+            out = RateLimit{0, 0};
+            return;
+        }
+        Map m(r, n, fmt::format("limits.{}", what), {"rate", "burst"});
+        if (!m.valid()) return;
+        if (auto x = r.unsigned_in(m.get("rate", true), "rate (per second; write `off` for no limit)",
+                                   1, std::uint64_t(1) << 32))
+            out.rate = *x;
+        if (YAML::Node b = m.get("burst"))
+            if (auto x = r.unsigned_in(b, "burst", 1, std::uint64_t(1) << 32)) out.burst = *x;
     }
 
     void hash(const YAML::Node& n, HashConfig& h) {
@@ -447,7 +489,8 @@ LoadResult load(const std::string& text, const std::string& name) {
     Loader l{Reader(name, out.errors), {}, {}, out.errors, {}, {}};
     l.cfg.file = name;
     Map top(l.r, root, "the configuration",
-            {"eal", "presets_dir", "ports", "lcores", "addresses", "groups", "metrics", "capture"});
+            {"eal", "presets_dir", "ports", "lcores", "addresses", "groups", "metrics", "capture",
+             "limits"});
     if (!top.valid()) return out;
     try {
         l.eal(top.get("eal"));
@@ -458,6 +501,7 @@ LoadResult load(const std::string& text, const std::string& name) {
         l.groups(top.get("groups", true));
         l.metrics(top.get("metrics"));
         l.capture(top.get("capture"));
+        l.limits(top.get("limits"));
     } catch (const YAML::Exception& e) {
         // yaml-cpp throws on a few shapes (e.g. a non-scalar key); report it where it happened.
         out.errors.push_back(ConfigError{Location{name, e.mark.line + 1, e.mark.column + 1}, e.msg});

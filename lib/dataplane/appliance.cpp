@@ -80,6 +80,29 @@ struct Resources {
     }
 };
 
+// Each RX lcore enforces rate / n and burst / n of every limit (docs/security.md): the sum is the
+// configured rate, and no lcore ever waits for another's state.
+guard::Gcra share(const config::RateLimit& l, std::uint64_t n, std::uint64_t hz) {
+    if (l.rate == 0) return guard::Gcra{};
+    return guard::Gcra(std::max<std::uint64_t>(l.rate / n, 1), std::max<std::uint64_t>(l.burst / n, 1), hz);
+}
+
+void give_guards(const config::Limits& limits, Shared& s) {
+    std::uint64_t n = 0;
+    for (const WorkerConfig& w : s.workers) n += w.rx.empty() ? 0 : 1;
+    if (n == 0) return;
+    const std::uint64_t hz = rte_get_tsc_hz();
+    for (WorkerConfig& w : s.workers) {
+        if (w.rx.empty()) continue;
+        if (limits.per_source.rate)
+            w.guard.per_source = guard::PerSourceLimiter(std::max<std::uint64_t>(limits.per_source.rate / n, 1),
+                                                         std::max<std::uint64_t>(limits.per_source.burst / n, 1),
+                                                         hz, limits.source_slots);
+        w.guard.global = share(limits.global, n, hz);
+        w.guard.replication = share(limits.replication, n, hz);
+    }
+}
+
 void build_workers(const config::Config& cfg, Shared& s, Resources& res,
                    std::vector<LcoreCounters>& counters) {
     std::vector<std::size_t> tx_lcores;
@@ -128,6 +151,7 @@ void build_workers(const config::Config& cfg, Shared& s, Resources& res,
         s.workers[tx_lcores[rx_only++ % tx_lcores.size()]].from_rx.push_back(r);
     }
     for (const WorkerConfig& w : s.workers) s.rx_running += w.rx.empty() ? 0 : 1;
+    give_guards(cfg.limits, s);
     if (res.capture)
         for (std::size_t i = 0; i < s.workers.size(); ++i) {
             s.workers[i].capture = res.capture->tap(i);

@@ -1,6 +1,9 @@
 #include "dataplane/decide.h"
 
+#include <cstring>
+
 #include "dataplane/responder.h"
+#include "guard/validate.h"
 #include "packet/parser.h"
 
 namespace ptbsteer::dataplane {
@@ -12,23 +15,57 @@ Decision reply(std::uint16_t l3, std::size_t port, packet::Family f) {
     return Decision{Action::reply, Drop::ptb, l3, std::uint32_t(port), f, false};
 }
 
-Decision steer_ptb(const Tables& t, const packet::PtbInfo& info) {
+bool from_us(const Tables& t, std::span<const std::uint8_t> frame) {
+    for (const PortAddresses& p : t.ports)
+        if (std::memcmp(frame.data() + 6, p.mac.data(), 6) == 0) return true;
+    return false;
+}
+
+// The steps of docs/security.md, in its order: cheap and attacker-independent checks first, so
+// forged PTBs never spend the tokens of the router they pretend to come from.
+Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::size_t rx_port,
+                   const packet::PtbInfo& info, Guard* guard, std::uint64_t now) {
     Decision d{Action::drop, Drop::ptb, info.l3_offset, 0, info.family, true};
     // The group is chosen by the ORIGINAL flow's destination: the served address the client
-    // talked to, i.e. the quoted packet's source.
+    // talked to, i.e. the quoted packet's source. No group: the quote is not from our servers.
     const auto gi = t.prefixes.lookup(info.flow.family, info.flow.dst);
     if (!gi) {
         d.drop = Drop::no_group;
         return d;
     }
     const GroupEntry& g = t.groups[*gi];
+    if (const guard::Check c = guard::validate(info, frame, g.validation); c != guard::Check::ok) {
+        d.drop = drop_from(c);
+        return d;
+    }
+    if (guard && !guard->per_source.allow(info.outer_src, now)) {
+        d.drop = Drop::rate_limited_source;
+        return d;
+    }
+    if (guard && !guard->global.allow(now)) {
+        d.drop = Drop::rate_limited_global;
+        return d;
+    }
     const steer::Verdict v = g.group.decide(info.flow);
     switch (v.kind) {
-    case steer::VerdictKind::unicast:
-        d.action = Action::unicast;
+    case steer::VerdictKind::unicast: {
         d.target = g.first_next_hop + v.next_hop();
+        const NextHopOut& nh = t.next_hops[d.target];
+        // Never hand a PTB back to the station it came from (a routing loop through us).
+        if (nh.port_id == t.port_ids[rx_port] &&
+            std::memcmp(nh.dst_mac.data(), frame.data() + 6, 6) == 0) {
+            d.drop = Drop::would_loop;
+            return d;
+        }
+        d.action = Action::unicast;
         break;
+    }
     case steer::VerdictKind::replicate:
+        // All copies or none: a partial set would make delivery depend on next-hop order.
+        if (guard && !guard->replication.allow(now, g.next_hop_count)) {
+            d.drop = Drop::replication_budget;
+            return d;
+        }
         d.action = Action::replicate;
         d.target = *gi;
         break;
@@ -40,10 +77,12 @@ Decision steer_ptb(const Tables& t, const packet::PtbInfo& info) {
 } // namespace
 
 Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_t rx_port,
-                packet::PtbInfo& info) noexcept {
+                packet::PtbInfo& info, Guard* guard, std::uint64_t now) noexcept {
     const packet::ParseStatus s = packet::parse_frame(frame, info);
+    // Loop guard: whatever it is, a frame we sent is not ours to process again.
+    if (frame.size() >= 14 && from_us(t, frame)) return dropped(Drop::own_frame, info.l3_offset);
     switch (s) {
-    case packet::ParseStatus::ptb: return steer_ptb(t, info);
+    case packet::ParseStatus::ptb: return steer_ptb(t, frame, rx_port, info, guard, now);
     case packet::ParseStatus::arp:
         if (arp_for_us(frame, info.l3_offset, t.ports[rx_port]))
             return reply(info.l3_offset, rx_port, packet::Family::v4);

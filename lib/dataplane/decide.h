@@ -8,6 +8,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/drop_reason.h"
 #include "dataplane/tables.h"
+#include "guard/rate_limit.h"
 #include "packet/ptb_info.h"
 
 namespace ptbsteer::dataplane {
@@ -29,9 +30,18 @@ struct Decision {
 };
 static_assert(sizeof(Decision) <= 16); // rides in an mbuf dynfield
 
+// One RX lcore's rate limiters: its share of each configured rate (docs/security.md). Written
+// only by that lcore. Default-constructed limiters admit everything.
+struct Guard {
+    guard::PerSourceLimiter per_source;
+    guard::Gcra global;
+    guard::Gcra replication; // cost = copies
+};
+
 // `rx_port` is the config index of the port the frame arrived on. `info` is scratch space.
+// `guard` (nullable: no rate limits) is the calling lcore's; `now` is its clock (TSC cycles).
 Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_t rx_port,
-                packet::PtbInfo& info) noexcept;
+                packet::PtbInfo& info, Guard* guard = nullptr, std::uint64_t now = 0) noexcept;
 
 // The family a received frame counts under: the EtherType just before its L3 header (after any
 // VLAN tags), which decide() located in `d.l3_offset` for every outcome. A frame refused inside

@@ -54,7 +54,8 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
         for (const config::NextHop& h : g.next_hops) weights.push_back(h.weight);
         GroupEntry e{steer::Group(gi, make_model(g.hash), steer::Selector::build(g.select, weights),
                                   g.mode, g.fallback),
-                     std::uint32_t(t.next_hops.size()), std::uint32_t(g.next_hops.size())};
+                     std::uint32_t(t.next_hops.size()), std::uint32_t(g.next_hops.size()),
+                     g.validation};
         for (const config::NextHop& h : g.next_hops) {
             t.next_hops.push_back(resolve(h, cfg, t));
             t.next_hop_names.push_back(fmt::format("{}/{}", g.name, h.name));

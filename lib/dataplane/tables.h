@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "guard/validate.h"
 #include "steer/group.h"
 #include "steer/prefix_table.h"
 
@@ -32,6 +33,7 @@ struct GroupEntry {
     steer::Group group;
     std::uint32_t first_next_hop = 0; // into Tables::next_hops
     std::uint32_t next_hop_count = 0;
+    guard::ValidationPolicy validation;
 };
 
 // The appliance's own addresses on one port, answered for ARP and Neighbor Solicitation.

@@ -121,7 +121,8 @@ void count_ptb(LcoreCounters& c, const packet::PtbInfo& info) {
 }
 
 unsigned decide_burst(const Shared& s, const RxQueue& q, rte_mbuf** pkts, unsigned n,
-                      Decision* out, LcoreCounters& c, CaptureTap* capture) {
+                      Decision* out, LcoreCounters& c, CaptureTap* capture, Guard& guard) {
+    const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
     packet::PtbInfo info;
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i) {
@@ -131,7 +132,7 @@ unsigned decide_burst(const Shared& s, const RxQueue& q, rte_mbuf** pkts, unsign
         // refused by its length checks, never read past.
         const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
                                                   rte_pktmbuf_data_len(m));
-        const Decision d = decide(*s.tables, frame, q.port_index, info);
+        const Decision d = decide(*s.tables, frame, q.port_index, info, &guard, now);
         ++c.rx_by_port[q.port_index][std::size_t(rx_family(frame, d))];
         if (d.ptb) count_ptb(c, info);
         if (d.action == Action::drop) {
@@ -162,7 +163,7 @@ void poll_rx(Shared& s, WorkerConfig& w, Deliverer* out) {
         const unsigned n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
         if (n == 0) continue;
         w.counters->rx += n;
-        const unsigned kept = decide_burst(s, q, pkts, n, decisions, *w.counters, w.capture);
+        const unsigned kept = decide_burst(s, q, pkts, n, decisions, *w.counters, w.capture, w.guard);
         if (out) {
             for (unsigned i = 0; i < kept; ++i) out->deliver(pkts[i], decisions[i]);
             continue;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataplane/counters.h"
+#include "dataplane/decide.h"
 #include "dataplane/tables.h"
 
 struct rte_mempool;
@@ -39,6 +40,7 @@ struct WorkerConfig {
     // `capture_all` (what: all) also taps delivered ones. This lcore is the tap's only producer.
     CaptureTap* capture = nullptr;
     CaptureTap* capture_all = nullptr;
+    Guard guard;                           // RX lcores: this lcore's share of the rate limits
 };
 
 // Shared by all lcores. Ownership: the control thread writes everything before launch;

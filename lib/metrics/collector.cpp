@@ -18,9 +18,13 @@ using Labels = std::vector<ClientMetric::Label>;
 using dataplane::LcoreCounters;
 using dataplane::load_counter;
 
-// The limiters the rate-limiting issue will add; exposed at 0 now so dashboards and alerts can
-// be written against the final label set.
-constexpr std::array<std::string_view, 3> limiters = {"per_source", "global", "replication_budget"};
+// Each limiter and the drop reason that counts its refusals (docs/security.md). The same frames
+// are also in ptbsteer_dropped_packets_total under that reason.
+constexpr std::array<std::pair<std::string_view, dataplane::Drop>, 3> limiters = {{
+    {"per_source", dataplane::Drop::rate_limited_source},
+    {"global", dataplane::Drop::rate_limited_global},
+    {"replication_budget", dataplane::Drop::replication_budget},
+}};
 
 MetricFamily family(std::string name, std::string help, MetricType type) {
     return MetricFamily{std::move(name), std::move(help), type, {}};
@@ -150,10 +154,10 @@ void traffic(const dataplane::Runtime& rt, const LcoreCounters& t, std::vector<M
     out.push_back(std::move(drops));
 
     MetricFamily limited = family("ptbsteer_rate_limited_packets_total",
-                                  "PTBs dropped by a rate limiter (not implemented yet: always 0).",
+                                  "PTBs dropped by a rate limiter (limits: in the configuration).",
                                   MetricType::Counter);
-    for (std::string_view l : limiters)
-        counter(limited, {{"limiter", std::string(l)}}, 0);
+    for (const auto& [l, reason] : limiters)
+        counter(limited, {{"limiter", std::string(l)}}, double(t.drops[std::size_t(reason)]));
     out.push_back(std::move(limited));
 
     MetricFamily mtu =

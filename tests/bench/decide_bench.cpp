@@ -50,7 +50,8 @@ Bytes random_ptb(Rng& r, Family f) {
     in.proto = r.below(10) < 6 ? 6 : 17;
     in.sport = r.below(2) ? 443 : 53;
     in.dport = static_cast<std::uint16_t>(1024 + r.below(64512));
-    in.l4_len = 20;
+    // A full-size 1500-byte packet that met a smaller MTU (so the PTB passes validation).
+    in.l4_len = 1460;
     if (r.below(4) == 0) o.vlans = {{0x8100, static_cast<std::uint16_t>(1 + r.below(4094))}};
     if (f == Family::v4) {
         in.src = v4_host(served_v4, 1 + r.below(254));
@@ -70,8 +71,9 @@ Bytes random_ptb(Rng& r, Family f) {
         o.dst = in.src;
         o.mtu = 1280 + r.below(200);
     }
-    // Routers quote as much as fits (RFC 4443 §3.2, RFC 1812 §4.3.2.3): the whole small packet.
-    return test::build_ptb(o, in, SIZE_MAX);
+    // Routers quote as much as fits: 576 bytes of IPv4 datagram (RFC 1812 §4.3.2.3), 1280 of
+    // IPv6 (RFC 4443 §2.4(c)). Validation (checksums included) runs over all of it.
+    return test::build_ptb(o, in, f == Family::v4 ? 548 : 1232);
 }
 
 std::vector<Bytes> make_frames(Mix m, std::size_t n, std::uint64_t seed) {
@@ -97,7 +99,7 @@ dataplane::Tables make_tables(const hash::Model& model, std::size_t next_hops) {
     const std::vector<std::uint32_t> weights(next_hops, 1);
     t.groups.push_back(dataplane::GroupEntry{
         steer::Group(0, model, steer::Selector::build(steer::SelectKind::hash_threshold, weights)),
-        0, static_cast<std::uint32_t>(next_hops)});
+        0, static_cast<std::uint32_t>(next_hops), guard::ValidationPolicy{}});
     t.next_hops.resize(next_hops);
     t.prefixes.add(Family::v4, test::addr(served_v4), 24, 0);
     t.prefixes.add(Family::v6, test::addr(served_v6), 48, 0);

@@ -181,3 +181,31 @@ TEST_CASE("prefix containment", "[config]") {
     CHECK(contains(p("2001:db8::/32"), p("2001:db8:ffff::/48")));
     CHECK_FALSE(contains(p("2001:db8:1::/48"), p("2001:db8:2::/48")));
 }
+
+TEST_CASE("validate: and limits: keys", "[config]") {
+    const std::string good = valid + R"(limits:
+  per_source: {rate: 5000, burst: 1000}
+  global: off
+  source_slots: 1024
+)";
+    const LoadResult r = load_config_text(good, "l.yaml");
+    INFO(all_errors(r));
+    REQUIRE(r.config);
+    CHECK(r.config->limits.per_source.rate == 5000);
+    CHECK(r.config->limits.per_source.burst == 1000);
+    CHECK(r.config->limits.global.rate == 0); // off
+    CHECK(r.config->limits.replication.rate == 20000); // default
+    CHECK(r.config->limits.source_slots == 1024);
+    CHECK(r.config->groups[0].validation.v4_floor == 552);
+
+    auto errors_of = [](const std::string& text) { return all_errors(load_config_text(text, "l.yaml")); };
+    CHECK(errors_of(valid + "limits: {global: {burst: 5}}\n").find("limits.global needs the key 'rate'") != std::string::npos);
+    CHECK(errors_of(valid + "limits: {global: {rate: 0}}\n").find("write `off` for no limit") != std::string::npos);
+    const std::string v = with("    select: hash-threshold\n", "    select: hash-threshold\n    validate: {mtu_floor_v4: 1400, mtu_ceiling: 1300}\n");
+    CHECK(errors_of(v).find("mtu_ceiling 1300 is below mtu_floor_v4 1400") != std::string::npos);
+    const std::string ok = with("    select: hash-threshold\n", "    select: hash-threshold\n    validate: {mtu_floor_v4: 1200, checksum: false}\n");
+    const LoadResult r2 = load_config_text(ok, "l.yaml");
+    REQUIRE(r2.config);
+    CHECK(r2.config->groups[0].validation.v4_floor == 1200);
+    CHECK_FALSE(r2.config->groups[0].validation.verify_checksum);
+}
