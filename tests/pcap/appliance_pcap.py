@@ -143,7 +143,9 @@ def l2_of(frame):
     return p.dst.lower(), p.src.lower(), vlan
 
 
-def run_ptbsteer(binary, cfg, timeout=20):
+def run_ptbsteer(binary, cfg, timeout=20, settle=1.5):
+    """Starts the binary, waits for its `running` line, lets it work `settle` seconds, stops it
+    with SIGTERM; returns (exit code, all output). It is always gone afterwards."""
     proc = subprocess.Popen([binary, "--config", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + timeout
@@ -151,9 +153,9 @@ def run_ptbsteer(binary, cfg, timeout=20):
         if "running" not in line:
             out = line + proc.stdout.read()
             raise RuntimeError(f"ptbsteer did not start:\n{out}")
-        time.sleep(1.5)  # the capture is small; pcap rx delivers it within milliseconds
+        time.sleep(settle)  # a small capture is delivered by pcap rx within milliseconds
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=max(1, deadline - time.monotonic()))
+        out, _ = proc.communicate(timeout=max(10, deadline - time.monotonic()))
         return proc.returncode, line + out
     finally:
         if proc.poll() is None:

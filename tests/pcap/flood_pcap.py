@@ -15,14 +15,13 @@ import argparse
 import collections
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kernel"))
 from kernel_agreement import Flow, py_model_hash, py_select  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from appliance_pcap import run_ptbsteer  # noqa: E402
 
 from scapy.all import ICMP, IP, TCP, Ether, Raw, RawPcapReader, wrpcap  # noqa: E402
 
@@ -98,22 +97,6 @@ def make_capture():
     return frames, legit, forged
 
 
-def run(binary, cfg, seconds):
-    proc = subprocess.Popen([binary, "--config", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        first = proc.stdout.readline()
-        if "running" not in first:
-            raise RuntimeError("ptbsteer did not start:\n" + first + proc.stdout.read())
-        time.sleep(seconds)
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-        return proc.returncode, first + out
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ptbsteer", required=True)
@@ -126,7 +109,7 @@ def main():
         wrpcap(os.path.join(tmp, "empty.pcap"), [])
         path = os.path.join(tmp, "ptbsteer.yaml")
         open(path, "w").write(config(tmp, a.seconds))
-        rc, out = run(a.ptbsteer, path, a.seconds)
+        rc, out = run_ptbsteer(a.ptbsteer, path, timeout=a.seconds + 30, settle=a.seconds)
         if rc != 0:
             print(out)
             return 1
