@@ -9,7 +9,7 @@ PY=/usr/bin/python3
 PTBSTEER_PACKAGES=(
     g++ clang meson ninja-build pkg-config
     libdpdk-dev dpdk libyaml-cpp-dev libfmt-dev prometheus-cpp-dev catch2 libpcap-dev libcivetweb-dev
-    python3 python3-scapy iproute2 tcpdump procps prometheus curl
+    python3 python3-scapy iproute2 tcpdump procps prometheus curl shellcheck
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }

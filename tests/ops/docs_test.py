@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""docs/troubleshooting.md and docs/deployment.md stay true:
+- the drop-reason table of troubleshooting.md names every reason of the three X-macro lists
+  (lib/packet/parse_status.h, lib/guard/validate.h, lib/dataplane/drop_reason.h) but `ptb`,
+  and nothing else;
+- every ptbsteer_* metric either page names is described in docs/metrics.md;
+- every ```yaml block of deployment.md passes `ptbsteer --check`;
+- the router configurations use documentation addresses only (RFC 5737, RFC 3849).
+Usage: docs_test.py --root SRCDIR --ptbsteer BIN"""
+import argparse
+import ipaddress
+import os
+import re
+import tempfile
+
+from opslib import Checks, run
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--root", required=True)
+ap.add_argument("--ptbsteer", required=True)
+args = ap.parse_args()
+c = Checks("ops-docs")
+
+
+def read(rel):
+    with open(os.path.join(args.root, rel)) as f:
+        return f.read()
+
+
+def macro_names(rel):
+    """First argument of every X(...) line in a header's X-macro lists."""
+    return re.findall(r"^\s*X\((\w+),", read(rel), re.M)
+
+
+reasons = (macro_names("lib/packet/parse_status.h") + macro_names("lib/guard/validate.h") +
+           macro_names("lib/dataplane/drop_reason.h"))
+c.check(len(reasons) > 30 and "no_group" in reasons and "bad_checksum" in reasons,
+        f"{len(reasons)} outcomes read from the three headers", str(reasons))
+reasons = [r for r in reasons if r != "ptb"]  # a PTB is never a drop
+
+trouble = read("docs/troubleshooting.md")
+table = trouble.split("## Drop reasons", 1)[1]
+rows = re.findall(r"^\| `(\w+)` \|", table, re.M)
+missing = [r for r in reasons if r not in rows]
+stale = [r for r in rows if r not in reasons]
+c.check(not missing, "troubleshooting.md's table names every drop reason", f"missing: {missing}")
+c.check(not stale, "troubleshooting.md's table names no reason that does not exist", f"stale: {stale}")
+c.check(rows == reasons, "the table follows the order of the lists", f"{rows}\nvs\n{reasons}")
+
+metrics_doc = read("docs/metrics.md")
+known = set(re.findall(r"`(ptbsteer_\w+)`", metrics_doc))
+for page in ("docs/troubleshooting.md", "docs/deployment.md"):
+    used = set(re.findall(r"\b(ptbsteer_[a-z_]+)", read(page)))
+    # histogram series carry suffixes
+    unknown = sorted(m for m in used if m not in known and re.sub(r"_(bucket|sum|count)$", "", m) not in known)
+    c.check(used and not unknown, f"{page}: every metric it names is in docs/metrics.md ({len(used)})",
+            f"unknown: {unknown}")
+
+deploy = read("docs/deployment.md")
+blocks = re.findall(r"```yaml\n(.*?)```", deploy, re.S)
+c.check(len(blocks) >= 1, f"deployment.md has {len(blocks)} complete YAML example(s)")
+with tempfile.TemporaryDirectory() as tmp:
+    for i, text in enumerate(blocks, 1):
+        path = os.path.join(tmp, f"deployment{i}.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        rc, out, err = run([args.ptbsteer, "--check", "--config", path])
+        c.check(rc == 0, f"deployment.md YAML example {i} passes ptbsteer --check", out + err)
+
+doc_nets = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
+                                               "2001:db8::/32", "0.0.0.0/0", "::/0", "127.0.0.0/8")]
+for page, text in (("docs/deployment.md", deploy), ("docs/troubleshooting.md", trouble)):
+    found, bad = 0, []
+    for a in re.findall(r"(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?|2001:db8[0-9a-f:]*(?:/\d+)?|::/0)(?![\w.])", text):
+        try:
+            net = ipaddress.ip_network(a, strict=False)
+        except ValueError:
+            continue
+        found += 1
+        if net.prefixlen == 0:
+            ok = True
+        else:
+            ok = any(net.version == n.version and n.prefixlen > 0 and net.subnet_of(n) for n in doc_nets)
+        if not ok:
+            bad.append(a)
+    c.check(not bad, f"{page}: only documentation addresses ({found} checked)", str(bad))
+c.finish()
