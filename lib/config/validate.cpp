@@ -1,6 +1,9 @@
 #include "config/validate.h"
 
+#include <charconv>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <set>
 #include <stdexcept>
 #include <tuple>
@@ -114,9 +117,44 @@ void check_overlaps(const Config& cfg, Reader& r) {
     }
 }
 
+// The EAL runs only the lcores of its `-l` list: an lcore of the configuration outside it would
+// never poll. Checked when the list is given as `-l LIST` (ranges and commas); `--lcores`
+// mappings and the EAL's default (every CPU) are left to start-up.
+std::optional<std::set<unsigned>> eal_lcore_list(const std::vector<std::string>& eal) {
+    for (std::size_t i = 0; i + 1 < eal.size(); ++i) {
+        if (eal[i] != "-l") continue;
+        std::set<unsigned> ids;
+        std::string_view list = eal[i + 1];
+        while (!list.empty()) {
+            const std::size_t comma = list.find(',');
+            const std::string_view item = list.substr(0, comma);
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+            unsigned lo = 0, hi = 0;
+            const std::size_t dash = item.find('-');
+            const std::string_view a = item.substr(0, dash);
+            const std::string_view b = dash == std::string_view::npos ? a : item.substr(dash + 1);
+            if (std::from_chars(a.data(), a.data() + a.size(), lo).ec != std::errc() ||
+                std::from_chars(b.data(), b.data() + b.size(), hi).ec != std::errc() || hi < lo || hi > 1023)
+                return std::nullopt; // not a form we read: leave it to the EAL
+            for (unsigned id = lo; id <= hi; ++id) ids.insert(id);
+        }
+        return ids;
+    }
+    return std::nullopt;
+}
+
+void check_lcores_in_eal(const Config& cfg, Reader& r) {
+    const auto ids = eal_lcore_list(cfg.eal);
+    if (!ids) return;
+    for (const Lcore& l : cfg.lcores)
+        if (!ids->count(l.id))
+            r.error(l.where, fmt::format("lcore {} is not in the EAL's -l list; add it to eal: [-l, ...]", l.id));
+}
+
 } // namespace
 
 void validate(const Config& cfg, Reader& r) {
+    check_lcores_in_eal(cfg, r);
     check_queues(cfg, r);
     check_addresses(cfg, r);
     for (const Group& g : cfg.groups) {

@@ -209,3 +209,11 @@ TEST_CASE("validate: and limits: keys", "[config]") {
     CHECK(r2.config->groups[0].validation.v4_floor == 1200);
     CHECK_FALSE(r2.config->groups[0].validation.verify_checksum);
 }
+
+TEST_CASE("an lcore outside the EAL's -l list would never poll: refused", "[config]") {
+    auto errors_of = [](const std::string& text) { return all_errors(load_config_text(text, "e.yaml")); };
+    const std::string with_l = with("eal: [--no-huge, -m, \"512\", --no-pci]", "eal: [--no-huge, -l, \"0,2-3\"]");
+    CHECK(errors_of(with_l).find("lcore 1 is not in the EAL's -l list") != std::string::npos);
+    const std::string ok = with("eal: [--no-huge, -m, \"512\", --no-pci]", "eal: [--no-huge, -l, \"0-1\"]");
+    CHECK(errors_of(ok).empty());
+}
