@@ -166,6 +166,7 @@ struct Group {
 struct RateLimit {
     std::uint64_t rate = 0;  // per second, across all RX lcores
     std::uint64_t burst = 0;
+    friend bool operator==(const RateLimit&, const RateLimit&) = default;
 };
 
 // docs/security.md explains the defaults.
@@ -174,10 +175,16 @@ struct Limits {
     std::uint32_t source_slots = 65536;  // size of the per-source table (per RX lcore)
     RateLimit global{200000, 20000};     // PTBs per second in all
     RateLimit replication{20000, 1024};  // copies per second across all groups
+    friend bool operator==(const Limits&, const Limits&) = default;
 };
+
+// Who may ask for a reload with `POST /reload` on the metrics listener (SIGHUP always works).
+// loopback: clients connecting from 127.0.0.0/8 or ::1 only; any: every client; off: never.
+enum class ReloadAccess : std::uint8_t { loopback, any, off };
 
 struct Metrics {
     std::string listen = "127.0.0.1:9469";
+    ReloadAccess reload = ReloadAccess::loopback;
 };
 
 // Capture on demand (lib/dataplane/capture.h): off when `file` is empty.

@@ -216,11 +216,14 @@ struct Loader {
             Map m(r, item, "an address entry", {"port", "ipv4", "ipv6"});
             if (!m.valid()) continue;
             Address a;
-            if (auto p = port_ref(m.get("port", true), "an address entry")) a.port = *p;
+            // An unresolved port is reported by port_ref; the entry is then not kept, so nothing
+            // later mistakes it for port 0 (found by fuzzing: tests/unit/fuzz_regressions).
+            const auto port = port_ref(m.get("port", true), "an address entry");
+            if (port) a.port = *port;
             a.ipv4 = own_address(m.get("ipv4"), packet::Family::v4);
             a.ipv6 = own_address(m.get("ipv6"), packet::Family::v6);
             if (!m.get("ipv4") && !m.get("ipv6")) r.error(item, "an address entry needs ipv4, ipv6 or both");
-            cfg.addresses.push_back(a);
+            if (port) cfg.addresses.push_back(a);
         }
     }
 
@@ -416,7 +419,8 @@ struct Loader {
         NextHop h;
         h.where = r.at(item);
         if (auto s = r.string(m.get("name", true), "a next-hop's name")) h.name = *s;
-        if (auto p = port_ref(m.get("port", true), "a next-hop")) h.port = *p;
+        const auto port = port_ref(m.get("port", true), "a next-hop");
+        if (port) h.port = *port;
         if (YAML::Node mac = m.get("mac", true)) {
             if (auto s = r.string(mac, "mac")) {
                 if (auto v = parse_mac(*s))
@@ -451,14 +455,17 @@ struct Loader {
                 }
             }
         }
-        g.next_hops.push_back(std::move(h));
+        if (port) g.next_hops.push_back(std::move(h)); // else reported; never stands for port 0
     }
 
     void metrics(const YAML::Node& n) {
         if (!n) return;
-        Map m(r, n, "metrics", {"listen"});
+        Map m(r, n, "metrics", {"listen", "reload"});
         if (YAML::Node l = m.get("listen"))
             if (auto s = r.string(l, "listen")) cfg.metrics.listen = *s;
+        if (YAML::Node a = m.get("reload"))
+            if (auto i = r.choice(a, "reload", {"loopback", "any", "off"}))
+                cfg.metrics.reload = static_cast<ReloadAccess>(*i);
     }
 
     void capture(const YAML::Node& n) {

@@ -21,6 +21,7 @@
 #include "dataplane/capture.h"
 #include "dataplane/decide.h"
 #include "dataplane/ports.h"
+#include "dataplane/reload.h"
 #include "dataplane/report.h"
 #include "dataplane/worker.h"
 
@@ -32,10 +33,17 @@ constexpr unsigned ring_size = 1024;
 constexpr unsigned header_room = 64; // Ethernet + VLAN + IPv6 tunnel header = 58 bytes
 
 Shared* g_shared = nullptr; // for the signal handler only
+std::atomic<bool> g_reload_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free); // async-signal-safe
 
 extern "C" void on_stop_signal(int) {
     // Async-signal-safe: one lock-free atomic store; the lcores notice it in their loop.
     if (g_shared) g_shared->stop.store(true, std::memory_order_relaxed);
+}
+
+extern "C" void on_reload_signal(int) {
+    // Only a flag: the reload itself (file I/O, allocation, RCU waits) runs on the reload thread.
+    g_reload_requested.store(true, std::memory_order_relaxed);
 }
 
 void install_signal_handlers() {
@@ -44,13 +52,18 @@ void install_signal_handlers() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    struct sigaction hup {};
+    hup.sa_handler = on_reload_signal;
+    sigemptyset(&hup.sa_mask);
+    hup.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &hup, nullptr);
 }
 
 int register_decision_field() {
     rte_mbuf_dynfield desc{};
     std::snprintf(desc.name, sizeof desc.name, "%s", "ptbsteer_decision");
-    desc.size = sizeof(Decision);
-    desc.align = alignof(Decision);
+    desc.size = sizeof(Handover);
+    desc.align = alignof(Handover);
     const int off = rte_mbuf_dynfield_register(&desc);
     if (off < 0) throw std::runtime_error(fmt::format("mbuf dynfield: {}", rte_strerror(rte_errno)));
     return off;
@@ -80,29 +93,6 @@ struct Resources {
     }
 };
 
-// Each RX lcore enforces rate / n and burst / n of every limit (docs/security.md): the sum is the
-// configured rate, and no lcore ever waits for another's state.
-guard::Gcra share(const config::RateLimit& l, std::uint64_t n, std::uint64_t hz) {
-    if (l.rate == 0) return guard::Gcra{};
-    return guard::Gcra(std::max<std::uint64_t>(l.rate / n, 1), std::max<std::uint64_t>(l.burst / n, 1), hz);
-}
-
-void give_guards(const config::Limits& limits, Shared& s) {
-    std::uint64_t n = 0;
-    for (const WorkerConfig& w : s.workers) n += w.rx.empty() ? 0 : 1;
-    if (n == 0) return;
-    const std::uint64_t hz = rte_get_tsc_hz();
-    for (WorkerConfig& w : s.workers) {
-        if (w.rx.empty()) continue;
-        if (limits.per_source.rate)
-            w.guard.per_source = guard::PerSourceLimiter(std::max<std::uint64_t>(limits.per_source.rate / n, 1),
-                                                         std::max<std::uint64_t>(limits.per_source.burst / n, 1),
-                                                         hz, limits.source_slots);
-        w.guard.global = share(limits.global, n, hz);
-        w.guard.replication = share(limits.replication, n, hz);
-    }
-}
-
 void build_workers(const config::Config& cfg, Shared& s, Resources& res,
                    std::vector<LcoreCounters>& counters) {
     std::vector<std::size_t> tx_lcores;
@@ -119,6 +109,7 @@ void build_workers(const config::Config& cfg, Shared& s, Resources& res,
             throw std::runtime_error(fmt::format(
                 "lcore {} is in the configuration but not among the EAL's lcores (eal: -l ...)", l.id));
         WorkerConfig& w = s.workers[i];
+        w.index = unsigned(i);
         w.lcore = l.id;
         w.counters = &counters[i];
         for (const config::RxQueueRef& q : l.rx)
@@ -151,7 +142,6 @@ void build_workers(const config::Config& cfg, Shared& s, Resources& res,
         s.workers[tx_lcores[rx_only++ % tx_lcores.size()]].from_rx.push_back(r);
     }
     for (const WorkerConfig& w : s.workers) s.rx_running += w.rx.empty() ? 0 : 1;
-    give_guards(cfg.limits, s);
     if (res.capture)
         for (std::size_t i = 0; i < s.workers.size(); ++i) {
             s.workers[i].capture = res.capture->tap(i);
@@ -159,11 +149,11 @@ void build_workers(const config::Config& cfg, Shared& s, Resources& res,
         }
 }
 
-Runtime make_runtime(const config::Config& cfg, const Tables& tables, const Resources& res,
+Runtime make_runtime(const config::Config& cfg, Reloader& reloader, const Resources& res,
                      const Shared& s, const std::vector<LcoreCounters>& counters) {
     Runtime rt;
     rt.config = &cfg;
-    rt.tables = &tables;
+    rt.reloader = &reloader;
     for (std::size_t i = 0; i < res.ports.size(); ++i) rt.ports.push_back(PortInfo{cfg.ports[i].name, res.ports[i].id});
     for (const config::Lcore& l : cfg.lcores) rt.lcore_ids.push_back(l.id);
     rt.counters = &counters;
@@ -218,26 +208,29 @@ int run_appliance(const config::Config& cfg, const RunOptions& opt) {
             res.packets = make_pool("ptbsteer_pkts", packet_pool_size(cfg), RTE_MBUF_DEFAULT_BUF_SIZE);
             res.headers = make_pool("ptbsteer_hdrs", 16383, RTE_PKTMBUF_HEADROOM + header_room);
             res.ports = start_ports(cfg, res.packets);
-            std::vector<std::uint16_t> ids;
-            std::vector<Mac> macs;
-            for (const PortRuntime& p : res.ports) ids.push_back(p.id), macs.push_back(p.mac);
-            const Tables tables = compile_tables(cfg, ids, macs);
-            for (LcoreCounters& c : counters) c.size_for(cfg.ports.size(), tables.next_hops.size());
-            shared.tables = &tables;
+            ReloadSetup setup{opt.config_path, {}, {}, {}, rte_get_tsc_hz()};
+            for (const PortRuntime& p : res.ports) setup.port_ids.push_back(p.id), setup.port_macs.push_back(p.mac);
+            for (const config::Lcore& l : cfg.lcores) setup.rx.push_back(!l.rx.empty());
+            // Declared before the metrics endpoint, whose POST /reload calls it: outlives it.
+            Reloader reloader(cfg, std::move(setup));
+            for (LcoreCounters& c : counters) c.size_for(cfg.ports.size(), reloader.slots().capacity());
             shared.header_pool = res.headers;
             shared.drain_cycles = rte_get_tsc_hz() / 10000; // 100 us
             if (!cfg.capture.file.empty())
                 res.capture = std::make_unique<CaptureWriter>(cfg.capture, cfg.lcores.size());
             build_workers(cfg, shared, res, counters);
-            const Runtime runtime = make_runtime(cfg, tables, res, shared, counters);
+            reloader.attach(shared, res.rings);
+            const Runtime runtime = make_runtime(cfg, reloader, res, shared, counters);
             // Destroyed (the endpoint stopped) before anything the runtime points to.
             Observation observed = opt.observe ? opt.observe(runtime) : Observation{};
 
             g_shared = &shared;
             install_signal_handlers();
+            const Tables& first = reloader.live().tables;
             fmt::print("ptbsteer: running: {} port(s), {} lcore(s), {} group(s), {} next-hop(s); "
-                       "SIGTERM or Ctrl-C stops\n",
-                       res.ports.size(), cfg.lcores.size(), tables.groups.size(), tables.next_hops.size());
+                       "SIGTERM or Ctrl-C stops, SIGHUP reloads {}\n",
+                       res.ports.size(), cfg.lcores.size(), first.groups.size(), first.next_hops.size(),
+                       opt.config_path);
             if (!observed.announce.empty()) fmt::print("ptbsteer: {}\n", observed.announce);
             if (res.capture)
                 fmt::print("ptbsteer: capturing {} frames to {} (at most {} bytes)\n",
@@ -245,12 +238,17 @@ int run_appliance(const config::Config& cfg, const RunOptions& opt) {
                            cfg.capture.max_bytes);
             std::fflush(stdout);
             if (res.capture) res.capture->start();
+            reloader.start_thread(g_reload_requested, shared.stop);
             rte_eal_mp_remote_launch(worker_main, &shared, CALL_MAIN);
             rte_eal_mp_wait_lcore();
+            reloader.stop_thread();
             g_shared = nullptr;
             if (res.capture) res.capture->finish();
             observed.holder.reset();
-            fmt::print("{}", format_report(sum(counters), tables));
+            std::vector<std::string> names;
+            for (const NextHopSlots::Name& n : reloader.slots().names()) names.push_back(n.group + "/" + n.next_hop);
+            fmt::print("{}", format_report(sum(counters), names));
+            fmt::print("{}\n", format_reloads(reloader.stats()));
             std::fflush(stdout);
         } catch (const std::exception& e) {
             fmt::print(stderr, "ptbsteer: {}\n", e.what());

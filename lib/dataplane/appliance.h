@@ -1,5 +1,5 @@
-// The appliance's life: EAL, mempools, ports, tables, lcores; run until SIGTERM/SIGINT; drain;
-// report. The control thread (main) owns everything here; lcores see it through worker::Shared.
+// The appliance's life: EAL, mempools, ports, tables, lcores; run until SIGTERM/SIGINT, reloading
+// the configuration on SIGHUP; drain; report. The control thread (main) owns everything here; lcores see it through worker::Shared.
 #pragma once
 
 #include <string>
@@ -11,6 +11,7 @@
 namespace ptbsteer::dataplane {
 
 struct RunOptions {
+    std::string config_path;            // re-read on SIGHUP / POST /reload (reload.h)
     std::vector<std::string> extra_eal; // after "--" on the command line: they win
     Observer observe;                   // e.g. the metrics endpoint (lib/metrics); may be empty
 };

@@ -51,7 +51,7 @@ LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore) {
     return t;
 }
 
-std::string format_report(const LcoreCounters& c, const Tables& t) {
+std::string format_report(const LcoreCounters& c, const std::vector<std::string>& next_hop_names) {
     const std::uint64_t drops = std::accumulate(c.drops.begin(), c.drops.end(), std::uint64_t{0});
     std::string s;
     auto row = [&s](std::string_view k, std::uint64_t v) { s += fmt::format("  {:<34}{:>14}\n", k, v); };
@@ -72,8 +72,8 @@ std::string format_report(const LcoreCounters& c, const Tables& t) {
         row("  lost (capture ring or pool full)", c.capture_lost);
     }
     s += "  per next-hop (frames sent)\n";
-    for (std::size_t i = 0; i < t.next_hop_names.size(); ++i)
-        row(fmt::format("    {}", t.next_hop_names[i]), sent_to(c, i));
+    for (std::size_t i = 0; i < next_hop_names.size(); ++i)
+        row(fmt::format("    {}", next_hop_names[i]), sent_to(c, i));
     const bool balanced = c.rx == c.unicast + c.replicated + c.answered + drops;
     s += fmt::format("  received == unicast + replicated + answered + dropped: {}\n",
                      balanced ? "yes" : "NO (a packet was lost uncounted: please report)");
@@ -84,9 +84,16 @@ std::string format_report(const LcoreCounters& c, const Tables& t) {
                      c.tx_failed);
     for (std::size_t i = 0; i < drop_count; ++i)
         if (c.drops[i]) s += fmt::format(" drop.{}={}", name(static_cast<Drop>(i)), c.drops[i]);
-    for (std::size_t i = 0; i < t.next_hop_names.size(); ++i)
-        s += fmt::format(" nh.{}={}", t.next_hop_names[i], sent_to(c, i));
+    for (std::size_t i = 0; i < next_hop_names.size(); ++i)
+        s += fmt::format(" nh.{}={}", next_hop_names[i], sent_to(c, i));
     s += "\n";
+    return s;
+}
+
+std::string format_reloads(const ReloadStats& st) {
+    std::string s = fmt::format("ptbsteer-reloads generation={}", st.generation.load());
+    for (std::size_t i = 0; i < reload_outcome_count; ++i)
+        s += fmt::format(" {}={}", name(ReloadOutcome(i)), st.results[i].load());
     return s;
 }
 

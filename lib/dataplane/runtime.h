@@ -19,6 +19,7 @@ struct rte_ring;
 namespace ptbsteer::dataplane {
 
 class CaptureWriter;
+class Reloader;
 
 struct PortInfo {
     std::string name;     // config name
@@ -37,8 +38,11 @@ struct RingInfo {
 };
 
 struct Runtime {
+    // The configuration read at start. Its restart-only parts (ports, lcores, metrics, capture)
+    // hold for the whole run; groups, addresses and limits may since have been reloaded: the
+    // serving generation is the Reloader's (next-hop names: reloader->slots()).
     const config::Config* config = nullptr;
-    const Tables* tables = nullptr;
+    Reloader* reloader = nullptr; // reload() from any thread; stats() and slots() for metrics
     std::vector<PortInfo> ports;                          // by config port index
     std::vector<unsigned> lcore_ids;                      // by config lcore index
     const std::vector<LcoreCounters>* counters = nullptr; // parallel to lcore_ids
@@ -46,7 +50,6 @@ struct Runtime {
     std::vector<RingInfo> rings;            // RX -> TX hand-over rings
     const CaptureWriter* capture = nullptr; // null: capture off
     std::uint64_t tsc_hz = 0;
-    std::uint64_t config_generation = 1; // 1: the configuration read at start
 };
 
 // What an observer started: an opaque holder (destroyed after the lcores stop, before anything

@@ -27,6 +27,9 @@ struct NextHopOut {
     packet::Family tunnel_family = packet::Family::v4;
     packet::IpAddr tunnel_src;     // our address on that port (ipip)
     packet::IpAddr tunnel_dst;     // the server's address (ipip)
+    // Index into LcoreCounters' per-next-hop arrays. compile_tables() sets the next-hop's own
+    // index; the appliance remaps it to a slot stable across reloads (generation.h).
+    std::uint32_t counter_slot = 0;
 };
 
 struct GroupEntry {

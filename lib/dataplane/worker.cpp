@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "dataplane/capture.h"
@@ -20,19 +21,20 @@ namespace {
 
 constexpr unsigned burst = 32;
 
-Decision& decision_of(rte_mbuf* m, int offset) { return *RTE_MBUF_DYNFIELD(m, offset, Decision*); }
+Handover& handover_of(rte_mbuf* m, int offset) { return *RTE_MBUF_DYNFIELD(m, offset, Handover*); }
 
 // Everything the TX role does for one packet. Takes ownership of `m`: it is either handed to a
-// TX buffer (which frees it once sent, or via the error callback) or freed here.
+// TX buffer (which frees it once sent, or via the error callback) or freed here. `t` is the
+// generation's Tables the Decision was made with (its target indexes them).
 class Deliverer {
   public:
     Deliverer(const Shared& s, WorkerConfig& w) : s_(s), w_(w), c_(*w.counters) {}
 
-    void deliver(rte_mbuf* m, const Decision& d) {
+    void deliver(rte_mbuf* m, const Decision& d, const Tables& t) {
         switch (d.action) {
-        case Action::unicast: unicast(m, d); return;
-        case Action::replicate: replicate(m, d); return;
-        case Action::reply: reply(m, d); return;
+        case Action::unicast: unicast(m, d, t); return;
+        case Action::replicate: replicate(m, d, t); return;
+        case Action::reply: reply(m, d, t); return;
         case Action::drop: break;
         }
         rte_pktmbuf_free(m); // drops were counted where they were decided
@@ -49,8 +51,8 @@ class Deliverer {
         rte_eth_tx_buffer(port, w_.tx_queue, w_.tx_buffers[port], m);
     }
 
-    void unicast(rte_mbuf* m, const Decision& d) {
-        const NextHopOut& nh = s_.tables->next_hops[d.target];
+    void unicast(rte_mbuf* m, const Decision& d, const Tables& t) {
+        const NextHopOut& nh = t.next_hops[d.target];
         if (!rewrite_for(m, d.l3_offset, nh, d.family)) {
             ++c_.drops[std::size_t(Drop::no_headroom)];
             if (w_.capture) capture_dropped(*w_.capture, c_, m);
@@ -58,34 +60,34 @@ class Deliverer {
             return;
         }
         ++c_.unicast;
-        ++c_.unicast_per_next_hop[d.target];
+        ++c_.unicast_per_next_hop[nh.counter_slot];
         if (w_.capture_all) capture_sent(*w_.capture_all, c_, m, nh.port_id, w_.tx_queue);
         send(nh.port_id, m);
     }
 
     // One header mbuf + one indirect clone per next-hop: the PTB's bytes are never copied.
-    void replicate(rte_mbuf* m, const Decision& d) {
-        const GroupEntry& g = s_.tables->groups[d.target];
+    void replicate(rte_mbuf* m, const Decision& d, const Tables& t) {
+        const GroupEntry& g = t.groups[d.target];
         rte_pktmbuf_adj(m, d.l3_offset);
         ++c_.replicated;
         for (std::uint32_t i = 0; i < g.next_hop_count; ++i) {
             const std::uint32_t idx = g.first_next_hop + i;
-            const NextHopOut& nh = s_.tables->next_hops[idx];
+            const NextHopOut& nh = t.next_hops[idx];
             rte_mbuf* copy = copy_for(m, s_.header_pool, nh, d.family);
             if (!copy) {
                 ++c_.tx_failed;
                 continue;
             }
             ++c_.copies;
-            ++c_.copies_per_next_hop[idx];
+            ++c_.copies_per_next_hop[nh.counter_slot];
             if (w_.capture_all) capture_sent(*w_.capture_all, c_, copy, nh.port_id, w_.tx_queue);
             send(nh.port_id, copy);
         }
         rte_pktmbuf_free(m); // the clones keep the data alive until they are sent
     }
 
-    void reply(rte_mbuf* m, const Decision& d) {
-        const PortAddresses& own = s_.tables->ports[d.target];
+    void reply(rte_mbuf* m, const Decision& d, const Tables& t) {
+        const PortAddresses& own = t.ports[d.target];
         auto* data = rte_pktmbuf_mtod(m, std::uint8_t*);
         const std::size_t room = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
         const std::size_t len = rte_pktmbuf_data_len(m);
@@ -101,7 +103,7 @@ class Deliverer {
         m->data_len = std::uint16_t(n);
         m->pkt_len = std::uint32_t(n);
         ++c_.answered;
-        send(s_.tables->port_ids[d.target], m);
+        send(t.port_ids[d.target], m);
     }
 
     const Shared& s_;
@@ -120,7 +122,7 @@ void count_ptb(LcoreCounters& c, const packet::PtbInfo& info) {
     h.sum += info.mtu;
 }
 
-unsigned decide_burst(const Shared& s, const RxQueue& q, rte_mbuf** pkts, unsigned n,
+unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n,
                       Decision* out, LcoreCounters& c, CaptureTap* capture, Guard& guard) {
     const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
     packet::PtbInfo info;
@@ -132,7 +134,7 @@ unsigned decide_burst(const Shared& s, const RxQueue& q, rte_mbuf** pkts, unsign
         // refused by its length checks, never read past.
         const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
                                                   rte_pktmbuf_data_len(m));
-        const Decision d = decide(*s.tables, frame, q.port_index, info, &guard, now);
+        const Decision d = decide(t, frame, q.port_index, info, &guard, now);
         ++c.rx_by_port[q.port_index][std::size_t(rx_family(frame, d))];
         if (d.ptb) count_ptb(c, info);
         if (d.action == Action::drop) {
@@ -154,21 +156,24 @@ WorkerConfig* find_worker(Shared& s) {
     return nullptr;
 }
 
-// Polls this lcore's RX queues once. With a TX role the decided packets are delivered at once;
-// otherwise they go to the TX lcore's ring with their Decision attached.
-void poll_rx(Shared& s, WorkerConfig& w, Deliverer* out) {
+// Polls this lcore's RX queues once, deciding with generation `g` (loaded once for the whole
+// poll). With a TX role the decided packets are delivered at once, with the same generation;
+// otherwise they go to the TX lcore's ring with their Decision and g's Tables attached.
+void poll_rx(const Shared& s, const Generation& g, WorkerConfig& w, Deliverer* out) {
     rte_mbuf* pkts[burst];
     Decision decisions[burst];
+    Guard& guard = (*g.guards)[w.index].guard; // written by this lcore only
     for (const RxQueue& q : w.rx) {
         const unsigned n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
         if (n == 0) continue;
         w.counters->rx += n;
-        const unsigned kept = decide_burst(s, q, pkts, n, decisions, *w.counters, w.capture, w.guard);
+        const unsigned kept = decide_burst(g.tables, q, pkts, n, decisions, *w.counters, w.capture, guard);
         if (out) {
-            for (unsigned i = 0; i < kept; ++i) out->deliver(pkts[i], decisions[i]);
+            for (unsigned i = 0; i < kept; ++i) out->deliver(pkts[i], decisions[i], g.tables);
             continue;
         }
-        for (unsigned i = 0; i < kept; ++i) decision_of(pkts[i], s.decision_offset) = decisions[i];
+        for (unsigned i = 0; i < kept; ++i)
+            handover_of(pkts[i], s.decision_offset) = Handover{decisions[i], &g.tables};
         const unsigned sent =
             rte_ring_sp_enqueue_burst(w.to_tx, reinterpret_cast<void**>(pkts), kept, nullptr);
         for (unsigned i = sent; i < kept; ++i) {
@@ -186,17 +191,28 @@ unsigned drain_rings(Shared& s, WorkerConfig& w, Deliverer& out) {
         rte_mbuf* in[burst];
         const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(in), burst, nullptr);
         got += n;
-        for (unsigned i = 0; i < n; ++i) out.deliver(in[i], decision_of(in[i], s.decision_offset));
+        for (unsigned i = 0; i < n; ++i) {
+            const Handover& h = handover_of(in[i], s.decision_offset);
+            out.deliver(in[i], h.decision, *h.tables);
+        }
     }
     return got;
 }
+
+// The generation this lcore decides with until its next quiescent state. Acquire pairs with the
+// Reloader's release store: the generation's contents are visible before its address.
+const Generation& current(const Shared& s) { return *s.current.load(std::memory_order_acquire); }
+
+// Between two bursts: this lcore holds no pointer into any generation (docs/architecture.md).
+void quiescent(const Shared& s, const WorkerConfig& w) { rte_rcu_qsbr_quiescent(s.qsbr, w.index); }
 
 void run(Shared& s, WorkerConfig& w) {
     const bool rx = !w.rx.empty();
     if (!w.tx) {
         while (!s.stop.load(std::memory_order_relaxed)) {
             w.counters->heartbeat_tsc = rte_rdtsc();
-            poll_rx(s, w, nullptr);
+            poll_rx(s, current(s), w, nullptr);
+            quiescent(s, w);
         }
         s.rx_running.fetch_sub(1, std::memory_order_acq_rel);
         return;
@@ -213,9 +229,10 @@ void run(Shared& s, WorkerConfig& w) {
         }
     };
     while (!s.stop.load(std::memory_order_relaxed)) {
-        if (rx) poll_rx(s, w, &out);
-        drain_rings(s, w, out);
+        if (rx) poll_rx(s, current(s), w, &out);
+        drain_rings(s, w, out); // each packet with the Tables its RX lcore decided with
         maybe_flush();
+        quiescent(s, w);
     }
     if (rx) s.rx_running.fetch_sub(1, std::memory_order_acq_rel);
     // Stopping: RX lcores finish their last burst; deliver everything they handed over.
@@ -223,6 +240,7 @@ void run(Shared& s, WorkerConfig& w) {
         const bool rx_done = s.rx_running.load(std::memory_order_acquire) == 0;
         if (drain_rings(s, w, out) == 0 && rx_done) break;
         maybe_flush();
+        quiescent(s, w);
     }
     out.flush_all();
 }
@@ -234,6 +252,8 @@ int worker_main(void* arg) {
     WorkerConfig* w = find_worker(s);
     if (!w) return 0; // an EAL lcore the configuration does not use
     run(s, *w);
+    // After its last table access: a reload in progress no longer waits for this lcore.
+    rte_rcu_qsbr_thread_offline(s.qsbr, w->index);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <rte_version.h>
 
 #include "dataplane/capture.h"
+#include "dataplane/reload.h"
 #include "dataplane/report.h"
 
 namespace ptbsteer::metrics {
@@ -114,17 +115,16 @@ void traffic(const dataplane::Runtime& rt, const LcoreCounters& t, std::vector<M
                "PTB frames sent towards a next-hop; mode unicast: to the flow's owner, "
                "replicate: one copy of a replicated PTB.",
                MetricType::Counter);
-    std::size_t nh = 0;
-    for (const config::Group& g : rt.config->groups)
-        for (const config::NextHop& h : g.next_hops) {
-            const double u =
-                nh < t.unicast_per_next_hop.size() ? double(t.unicast_per_next_hop[nh]) : 0;
-            const double r =
-                nh < t.copies_per_next_hop.size() ? double(t.copies_per_next_hop[nh]) : 0;
-            counter(del, {{"group", g.name}, {"next_hop", h.name}, {"mode", "unicast"}}, u);
-            counter(del, {{"group", g.name}, {"next_hop", h.name}, {"mode", "replicate"}}, r);
-            ++nh;
-        }
+    // By counter slot: every next-hop of every generation published so far, so a series stays
+    // (and stops growing) when a reload removes its next-hop (dataplane/generation.h).
+    const auto names = rt.reloader->slots().names();
+    for (std::size_t nh = 0; nh < names.size(); ++nh) {
+        const double u = nh < t.unicast_per_next_hop.size() ? double(t.unicast_per_next_hop[nh]) : 0;
+        const double r = nh < t.copies_per_next_hop.size() ? double(t.copies_per_next_hop[nh]) : 0;
+        const auto& [group, hop] = names[nh];
+        counter(del, {{"group", group}, {"next_hop", hop}, {"mode", "unicast"}}, u);
+        counter(del, {{"group", group}, {"next_hop", hop}, {"mode", "replicate"}}, r);
+    }
     out.push_back(std::move(del));
 
     out.push_back(one_counter("ptbsteer_replicated_ptbs_total",
@@ -305,16 +305,19 @@ void process(const BuildInfo& b, const dataplane::Runtime& rt, std::vector<Metri
                                MetricType::Gauge);
     gauge(info, {{"version", b.version}, {"dpdk", rte_version()}}, 1);
     out.push_back(std::move(info));
-    out.push_back(one_gauge(
-        "ptbsteer_config_generation",
-        "Generation of the configuration in use (1: the one read at start; reload comes later).",
-        double(rt.config_generation)));
+    const dataplane::ReloadStats& st = rt.reloader->stats();
+    out.push_back(one_gauge("ptbsteer_config_generation",
+                            "Generation of the configuration serving (1: the one read at start; "
+                            "+1 per successful reload).",
+                            double(st.generation.load())));
     MetricFamily reloads =
         family("ptbsteer_config_reloads_total",
-               "Configuration reloads by result (reload is not implemented yet: always 0).",
+               "Reload attempts (SIGHUP or POST /reload) by result: success, failure (invalid "
+               "configuration), restart_required (it changes what only a restart can).",
                MetricType::Counter);
-    counter(reloads, {{"result", "success"}}, 0);
-    counter(reloads, {{"result", "failure"}}, 0);
+    for (std::size_t i = 0; i < dataplane::reload_outcome_count; ++i)
+        counter(reloads, {{"result", std::string(name(dataplane::ReloadOutcome(i)))}},
+                double(st.results[i].load()));
     out.push_back(std::move(reloads));
     // The standard name (Prometheus client guidelines, "process metrics"), unprefixed on purpose:
     // `time() - process_start_time_seconds` works as for every other exporter.

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <prometheus/exposer.h>
 
+#include "dataplane/reload.h"
 #include "metrics/health.h"
 
 namespace ptbsteer::metrics {
@@ -35,12 +36,50 @@ int send_health(mg_connection* conn) {
     return code;
 }
 
-// civetweb calls this before its own handlers: answering here (non-zero) serves /healthz on the
-// Exposer's listener; 0 passes /metrics on to prometheus-cpp.
+int send_text(mg_connection* conn, int code, const char* reason, const std::string& text,
+              const char* extra_headers = "") {
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n%s",
+              code, reason, text.size(), extra_headers, text.c_str());
+    return code;
+}
+
+// POST /reload: the same reload as SIGHUP (dataplane/reload.h), answered with its outcome. Runs
+// on this civetweb thread; Reloader::reload() serialises it with any other reload.
+int send_reload(mg_connection* conn, const mg_request_info& ri) {
+    const dataplane::Runtime* rt = g_runtime.load();
+    if (!rt || !rt->reloader) return send_text(conn, 503, "Service Unavailable", "stopping\n");
+    if (std::strcmp(ri.request_method, "POST") != 0)
+        return send_text(conn, 405, "Method Not Allowed", "use POST /reload\n", "Allow: POST\r\n");
+    const config::ReloadAccess access = rt->config->metrics.reload;
+    if (!reload_allowed(access, ri.remote_addr))
+        return send_text(conn, 403, "Forbidden",
+                         access == config::ReloadAccess::off
+                             ? "reload over HTTP is off (metrics: {reload: off}); send SIGHUP\n"
+                             : "reload over HTTP is for loopback clients only (metrics: {reload: "
+                               "any} opens it to every client)\n");
+    const dataplane::ReloadResult r = rt->reloader->reload();
+    std::string text = r.summary() + "\n";
+    for (const std::string& m : r.messages) text += m + "\n";
+    std::fprintf(stdout, "ptbsteer: POST /reload from %s: %s\n", ri.remote_addr, r.summary().c_str());
+    std::fflush(stdout);
+    switch (r.outcome) {
+    case dataplane::ReloadOutcome::success: return send_text(conn, 200, "OK", text);
+    case dataplane::ReloadOutcome::failure: return send_text(conn, 400, "Bad Request", text);
+    case dataplane::ReloadOutcome::restart_required: return send_text(conn, 409, "Conflict", text);
+    }
+    return send_text(conn, 500, "Internal Server Error", text);
+}
+
+// civetweb calls this before its own handlers: answering here (non-zero) serves /healthz and
+// /reload on the Exposer's listener; 0 passes /metrics on to prometheus-cpp.
 int begin_request(mg_connection* conn) {
     const mg_request_info* ri = mg_get_request_info(conn);
     if (ri && ri->local_uri && std::strcmp(ri->local_uri, "/healthz") == 0)
         return send_health(conn);
+    if (ri && ri->local_uri && std::strcmp(ri->local_uri, "/reload") == 0)
+        return send_reload(conn, *ri);
     return 0;
 }
 
@@ -81,6 +120,18 @@ std::string host_port(const ListenAddress& a, int port) {
 }
 
 } // namespace
+
+bool reload_allowed(config::ReloadAccess access, const std::string& remote) {
+    if (access == config::ReloadAccess::any) return true;
+    if (access == config::ReloadAccess::off) return false;
+    in_addr v4{};
+    if (::inet_pton(AF_INET, remote.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, remote.c_str(), &v6) != 1) return false;
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    // An IPv4 client on a dual-stack socket shows as ::ffff:127.x.y.z (RFC 4291 §2.5.5.2).
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
 
 std::optional<ListenAddress> parse_listen(const std::string& s) {
     ListenAddress a;

@@ -1,5 +1,6 @@
 // The metrics endpoint: one HTTP listener (prometheus-cpp's pull Exposer on civetweb) serving
-// /metrics (Collector) and /healthz (health.h) on the address of `metrics: {listen: ...}`.
+// /metrics (Collector), /healthz (health.h) and POST /reload (dataplane/reload.h; loopback
+// clients only unless `metrics: {reload: any}`) on the address of `metrics: {listen: ...}`.
 #pragma once
 
 #include <memory>
@@ -23,6 +24,10 @@ struct ListenAddress {
 
 // "127.0.0.1:9469" or "[::1]:9469". std::nullopt when it is neither.
 std::optional<ListenAddress> parse_listen(const std::string& s);
+
+// Whether a client at `remote` (civetweb's remote_addr: dotted quad or IPv6 text) may POST
+// /reload. loopback: 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 only.
+bool reload_allowed(config::ReloadAccess access, const std::string& remote);
 
 class MetricsServer {
   public:

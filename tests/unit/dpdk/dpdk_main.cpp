@@ -17,7 +17,7 @@ int main(int argc, char* argv[]) {
     char prog[] = "unit-dpdk-tests";
     char no_huge[] = "--no-huge";
     char mem_flag[] = "-m";
-    char mem_size[] = "256";
+    char mem_size[] = "512"; // reload_test.cpp holds up to three 65 MiB rte_lpm tables
     char no_pci[] = "--no-pci";
     char prefix[] = "--file-prefix=ptbsteer-unit-dpdk";
     char no_telemetry[] = "--no-telemetry";

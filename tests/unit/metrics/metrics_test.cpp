@@ -114,3 +114,13 @@ TEST_CASE("sum() adds every per-lcore counter, arrays and vectors included") {
     CHECK(t.mtu[1].sum == 1280);
     CHECK(t.capture_lost == 9);
 }
+
+TEST_CASE("POST /reload: loopback clients only by default") {
+    using ptbsteer::config::ReloadAccess;
+    for (const char* ok : {"127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1"})
+        CHECK(metrics::reload_allowed(ReloadAccess::loopback, ok));
+    for (const char* no : {"192.0.2.1", "128.0.0.1", "2001:db8::1", "::ffff:192.0.2.1", "::", "", "x"})
+        CHECK_FALSE(metrics::reload_allowed(ReloadAccess::loopback, no));
+    CHECK(metrics::reload_allowed(ReloadAccess::any, "192.0.2.1"));
+    CHECK_FALSE(metrics::reload_allowed(ReloadAccess::off, "127.0.0.1"));
+}

@@ -1,0 +1,113 @@
+#include "config/restart_diff.h"
+
+#include <fmt/format.h>
+
+namespace ptbsteer::config {
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const std::string& x : v)
+        s += (s.empty() ? "" : " ") + x;
+    return s;
+}
+
+std::string rx_text(const Config& c, const Lcore& l) {
+    std::string s;
+    for (const RxQueueRef& q : l.rx)
+        s += fmt::format("{}{}:{}", s.empty() ? "" : ", ", c.ports.at(q.port).name, q.queue);
+    return "[" + s + "]";
+}
+
+// A changed value, quoted when it is text.
+template <typename T>
+void changed(std::vector<std::string>& out, const std::string& what, const T& from, const T& to) {
+    if (from == to) return;
+    if constexpr (std::is_convertible_v<T, std::string>)
+        out.push_back(fmt::format("{} changed from '{}' to '{}'", what, from, to));
+    else
+        out.push_back(fmt::format("{} changed from {} to {}", what, from, to));
+}
+
+// Everything start_ports() (lib/dataplane/ports.cpp) configured a device with. The preset's
+// values are compared resolved, so an edited preset file counts as well.
+void port_changes(const Port& a, const Port& b, std::vector<std::string>& out) {
+    const std::string p = fmt::format("port '{}'", a.name);
+    changed(out, p + ": device", a.device, b.device);
+    changed(out, p + ": rx_queues", a.rx_queues, b.rx_queues);
+    changed(out, p + ": tx_queues", a.tx_queues, b.tx_queues);
+    changed(out, p + ": preset", a.preset, b.preset);
+    changed(out, p + ": rx_descriptors", a.rx_desc, b.rx_desc);
+    changed(out, p + ": tx_descriptors", a.tx_desc, b.tx_desc);
+    if (a.rss != b.rss) out.push_back(p + ": rss types changed");
+    if (a.tx_offloads != b.tx_offloads) out.push_back(p + ": tx_offloads changed");
+    changed(out, p + ": promiscuous", a.promiscuous, b.promiscuous);
+}
+
+void ports(const Config& a, const Config& b, std::vector<std::string>& out) {
+    if (a.ports.size() != b.ports.size()) {
+        out.push_back(
+            fmt::format("ports: {} port(s) instead of {}", b.ports.size(), a.ports.size()));
+        return;
+    }
+    for (std::size_t i = 0; i < a.ports.size(); ++i) {
+        if (a.ports[i].name != b.ports[i].name) {
+            out.push_back(fmt::format("ports: port {} is named '{}' instead of '{}'", i + 1,
+                                      b.ports[i].name, a.ports[i].name));
+            continue;
+        }
+        port_changes(a.ports[i], b.ports[i], out);
+    }
+}
+
+void lcores(const Config& a, const Config& b, std::vector<std::string>& out) {
+    if (a.lcores.size() != b.lcores.size()) {
+        out.push_back(
+            fmt::format("lcores: {} lcore(s) instead of {}", b.lcores.size(), a.lcores.size()));
+        return;
+    }
+    for (std::size_t i = 0; i < a.lcores.size(); ++i) {
+        const Lcore& x = a.lcores[i];
+        const Lcore& y = b.lcores[i];
+        if (x.id != y.id) {
+            out.push_back(
+                fmt::format("lcores: entry {} is lcore {} instead of {}", i + 1, y.id, x.id));
+            continue;
+        }
+        changed(out, fmt::format("lcore {}: rx", x.id), rx_text(a, x), rx_text(b, y));
+        changed(out, fmt::format("lcore {}: tx", x.id), x.tx, y.tx);
+    }
+}
+
+constexpr const char* access_name(ReloadAccess a) {
+    switch (a) {
+    case ReloadAccess::loopback: return "loopback";
+    case ReloadAccess::any: return "any";
+    case ReloadAccess::off: return "off";
+    }
+    return "?";
+}
+
+void others(const Config& a, const Config& b, std::vector<std::string>& out) {
+    changed(out, "eal", join(a.eal), join(b.eal));
+    changed(out, "presets_dir", a.presets_dir, b.presets_dir);
+    changed(out, "metrics.listen", a.metrics.listen, b.metrics.listen);
+    changed(out, "metrics.reload", std::string(access_name(a.metrics.reload)),
+            std::string(access_name(b.metrics.reload)));
+    changed(out, "capture.file", a.capture.file, b.capture.file);
+    if (a.capture.what != b.capture.what) out.push_back("capture.what changed");
+    changed(out, "capture.max_bytes", a.capture.max_bytes, b.capture.max_bytes);
+}
+
+} // namespace
+
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
+    std::vector<std::string> out;
+    others(running, next, out);
+    ports(running, next, out);
+    // Lcores name ports by index: compare them only when the ports line up.
+    if (running.ports.size() == next.ports.size()) lcores(running, next, out);
+    return out;
+}
+
+} // namespace ptbsteer::config

@@ -1,0 +1,23 @@
+// Hot reload (docs/configuration.md, "Reload"): which parts of a configuration a running
+// appliance can take over, and which only a restart can change. Pure, no DPDK: unit-tested.
+//
+// Reloadable: `groups` (prefixes, hash, selection, mode, next-hops, validation), `addresses` and
+// `limits` — everything lib/dataplane compiles into a Tables generation or a per-lcore guard.
+// Restart only: `eal`, `presets_dir`, `ports` (devices, queues, resolved preset settings),
+// `lcores`, `metrics` and `capture`, which the EAL, the started ports, the launched lcores, the
+// bound listener and the open capture file were made from.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace ptbsteer::config {
+
+// One sentence per restart-only setting that differs between the running configuration and a
+// candidate, e.g. "port 'out': device changed from 'net_pcap1,...' to 'net_pcap2,...'".
+// Empty: the candidate differs (if at all) only in what a reload can change.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+
+} // namespace ptbsteer::config

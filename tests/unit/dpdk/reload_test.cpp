@@ -1,0 +1,182 @@
+// dataplane::Reloader without lcores: outcomes, counter slots and guards across generations, and
+// the RCU rule that a retired generation is freed only after every reader passed a quiescent
+// state AND every RX -> TX ring was drained past the decisions made with it.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "dataplane/reload.h"
+#include "dataplane/worker.h"
+
+using namespace ptbsteer;
+using namespace ptbsteer::dataplane;
+
+namespace {
+
+// IPv4 only: each generation's rte_lpm is 65 MiB of the EAL's memory (dpdk_main.cpp).
+std::string yaml(const std::string& hops, const std::string& extra = "") {
+    return R"(ports:
+  - {name: in, device: net_null0}
+  - {name: out, device: net_null1}
+lcores: [{id: 0, rx: [in, out], tx: true}]
+groups:
+  - name: web
+    prefixes: [198.51.100.0/24]
+    hash: {model: linux, policy: 1, seed: 7}
+    next_hops: )" +
+           hops + "\n" + extra;
+}
+const std::string ab =
+    R"([{name: a, port: out, mac: "02:00:00:00:01:01"}, {name: b, port: out, mac: "02:00:00:00:01:02"}])";
+const std::string bc =
+    R"([{name: b, port: out, mac: "02:00:00:00:01:02"}, {name: c, port: out, mac: "02:00:00:00:01:03"}])";
+
+struct Fixture {
+    std::string path = "/tmp/ptbsteer-reload-test-" + std::to_string(::getpid()) + ".yaml";
+    Shared shared;
+    std::unique_ptr<Reloader> reloader;
+
+    explicit Fixture(const std::string& text, std::vector<rte_ring*> rings = {}) {
+        write(text);
+        const config::LoadResult r = config::load_config_file(path);
+        REQUIRE(r.config);
+        ReloadSetup setup{
+            path,   {0, 1},           {Mac{2, 0xaa, 0, 0, 0, 1}, Mac{2, 0xaa, 0, 0, 0, 2}},
+            {true}, rte_get_tsc_hz(), std::chrono::milliseconds(300)};
+        reloader = std::make_unique<Reloader>(*r.config, setup);
+        reloader->attach(shared, std::move(rings));
+    }
+    ~Fixture() { std::remove(path.c_str()); }
+    void write(const std::string& text) { std::ofstream(path) << text; }
+};
+
+// Stands in for an lcore: loads the generation, then reports quiescence, in a loop.
+class Reader {
+  public:
+    explicit Reader(Shared& s)
+        : t_([this, &s] {
+              while (!stop_) {
+                  seen_ = s.current.load(std::memory_order_acquire)->number;
+                  rte_rcu_qsbr_quiescent(s.qsbr, 0);
+              }
+              rte_rcu_qsbr_thread_offline(s.qsbr, 0);
+          }) {}
+    ~Reader() {
+        stop_ = true;
+        t_.join();
+    }
+
+  private:
+    std::atomic<bool> stop_{false};
+    std::atomic<std::uint64_t> seen_{0};
+    std::thread t_;
+};
+
+} // namespace
+
+TEST_CASE("reload: success, failure and restart_required, each counted; only success publishes") {
+    Fixture f(yaml(ab));
+    Reader reader(f.shared);
+    CHECK(f.shared.current.load()->number == 1);
+
+    f.write(yaml(bc));
+    ReloadResult r = f.reloader->reload();
+    CHECK(r.outcome == ReloadOutcome::success);
+    CHECK(r.generation == 2);
+    CHECK(r.summary() == "reloaded: generation 2 serves");
+    CHECK(f.shared.current.load()->number == 2);
+    CHECK(f.reloader->retained() == 0);
+
+    f.write(yaml(bc) + "metrics: {listen: \"127.0.0.1:1\"}\n");
+    r = f.reloader->reload();
+    CHECK(r.outcome == ReloadOutcome::restart_required);
+    REQUIRE(r.messages.size() == 1);
+    CHECK(r.messages[0] == "metrics.listen changed from '127.0.0.1:9469' to '127.0.0.1:1'");
+
+    f.write(yaml(R"([{name: d, port: nowhere, mac: "02:00:00:00:01:04"}])"));
+    r = f.reloader->reload();
+    CHECK(r.outcome == ReloadOutcome::failure);
+    REQUIRE_FALSE(r.messages.empty());
+    CHECK(r.messages[0].rfind(f.path + ":9:", 0) == 0); // file:line:col of the bad next-hop
+    CHECK(r.generation == 2);
+    CHECK(f.shared.current.load()->number == 2);
+
+    const ReloadStats& st = f.reloader->stats();
+    CHECK(st.generation == 2);
+    CHECK(st.results[std::size_t(ReloadOutcome::success)] == 1);
+    CHECK(st.results[std::size_t(ReloadOutcome::failure)] == 1);
+    CHECK(st.results[std::size_t(ReloadOutcome::restart_required)] == 1);
+}
+
+TEST_CASE("reload: next-hop counter slots follow names across generations, never reused") {
+    Fixture f(yaml(ab));
+    Reader reader(f.shared);
+    f.write(yaml(bc));
+    REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+    const Tables& t = f.shared.current.load()->tables;
+    REQUIRE(t.next_hops.size() == 2);
+    CHECK(t.next_hops[0].counter_slot == 1); // web/b kept its slot from generation 1
+    CHECK(t.next_hops[1].counter_slot == 2); // web/c is new
+    const auto names = f.reloader->slots().names();
+    REQUIRE(names.size() == 3);
+    CHECK(names[0].next_hop == "a"); // gone from the config, its counter stays
+    CHECK(names[2].group == "web");
+    CHECK(names[2].next_hop == "c");
+}
+
+TEST_CASE("reload: rate limiter state carries over unless limits change") {
+    Fixture f(yaml(ab, "limits: {global: {rate: 1000, burst: 10}}\n"));
+    Reader reader(f.shared);
+    const auto first = f.shared.current.load()->guards;
+    f.write(yaml(bc, "limits: {global: {rate: 1000, burst: 10}}\n"));
+    REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+    CHECK(f.shared.current.load()->guards == first);
+    f.write(yaml(bc, "limits: {global: {rate: 2000, burst: 10}}\n"));
+    REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+    CHECK(f.shared.current.load()->guards != first);
+}
+
+TEST_CASE("reload: an old generation is kept while a reader has not passed a quiescent state") {
+    Fixture f(yaml(ab));
+    // No reader runs: reader 0 is online (as every lcore is from launch) and never reports.
+    f.write(yaml(bc));
+    const ReloadResult r = f.reloader->reload();
+    CHECK(r.outcome == ReloadOutcome::success); // published; only the free waits
+    CHECK(f.shared.current.load()->number == 2);
+    CHECK(f.reloader->retained() == 1);
+    Reader reader(f.shared);
+    f.write(yaml(ab));
+    REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+    CHECK(f.reloader->retained() == 0); // generations 1 and 2 both freed
+}
+
+TEST_CASE("reload: an old generation is kept until the RX -> TX rings are drained past it") {
+    rte_ring* ring =
+        rte_ring_create("ptbsteer_reload_test", 64, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    REQUIRE(ring);
+    {
+        Fixture f(yaml(ab), {ring});
+        Reader reader(f.shared);
+        int in_flight = 0; // stands in for an mbuf carrying a generation-1 decision
+        REQUIRE(rte_ring_sp_enqueue(ring, &in_flight) == 0);
+        f.write(yaml(bc));
+        REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+        CHECK(f.reloader->retained() == 1);
+        void* out = nullptr;
+        REQUIRE(rte_ring_sc_dequeue(ring, &out) == 0);
+        f.write(yaml(ab));
+        REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+        CHECK(f.reloader->retained() == 0);
+    }
+    rte_ring_free(ring);
+}
