@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 #include <csignal>
+#include <thread>
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 
@@ -168,6 +170,27 @@ Runtime make_runtime(const config::Config& cfg, Reloader& reloader, const Resour
     return rt;
 }
 
+// Runs the lcores until they stop. When the main lcore polls too, it runs worker_main itself.
+// Otherwise it must not spin in rte_eal_mp_wait_lcore (a busy loop that would take a whole CPU
+// from the control threads on a 2-core box): it sleeps until every worker has returned.
+void launch_and_wait(const config::Config& cfg, Shared& shared) {
+    const unsigned main_lcore = rte_get_main_lcore();
+    bool main_polls = false;
+    for (const config::Lcore& l : cfg.lcores) main_polls |= l.id == main_lcore;
+    if (main_polls) {
+        rte_eal_mp_remote_launch(worker_main, &shared, CALL_MAIN);
+        rte_eal_mp_wait_lcore();
+        return;
+    }
+    rte_eal_mp_remote_launch(worker_main, &shared, SKIP_MAIN);
+    // A worker's EAL state turns RUNNING only once its thread wakes, so it cannot tell "not yet
+    // started" from "finished": count returns instead.
+    const unsigned workers = rte_lcore_count() - 1;
+    while (shared.lcores_returned.load(std::memory_order_acquire) < workers)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    rte_eal_mp_wait_lcore(); // every worker has returned: this only collects their state
+}
+
 unsigned packet_pool_size(const config::Config& cfg) {
     unsigned n = 8192; // in flight in rings and TX buffers, with slack
     for (const config::Port& p : cfg.ports) n += (p.rx_queues + p.tx_queues) * 1024u + 512;
@@ -239,8 +262,7 @@ int run_appliance(const config::Config& cfg, const RunOptions& opt) {
             std::fflush(stdout);
             if (res.capture) res.capture->start();
             reloader.start_thread(g_reload_requested, shared.stop);
-            rte_eal_mp_remote_launch(worker_main, &shared, CALL_MAIN);
-            rte_eal_mp_wait_lcore();
+            launch_and_wait(cfg, shared);
             reloader.stop_thread();
             g_shared = nullptr;
             if (res.capture) res.capture->finish();

@@ -250,10 +250,12 @@ void run(Shared& s, WorkerConfig& w) {
 int worker_main(void* arg) {
     Shared& s = *static_cast<Shared*>(arg);
     WorkerConfig* w = find_worker(s);
-    if (!w) return 0; // an EAL lcore the configuration does not use
-    run(s, *w);
-    // After its last table access: a reload in progress no longer waits for this lcore.
-    rte_rcu_qsbr_thread_offline(s.qsbr, w->index);
+    if (w) {
+        run(s, *w);
+        // After its last table access: a reload in progress no longer waits for this lcore.
+        rte_rcu_qsbr_thread_offline(s.qsbr, w->index);
+    } // else an EAL lcore the configuration does not use
+    s.lcores_returned.fetch_add(1, std::memory_order_release);
     return 0;
 }
 

@@ -72,6 +72,7 @@ struct Shared {
     std::uint64_t drain_cycles = 0;       // TSC cycles between partial-burst flushes
     std::atomic<bool> stop{false};
     std::atomic<int> rx_running{0};
+    std::atomic<unsigned> lcores_returned{0}; // every launched lcore adds 1 as it returns
     std::vector<WorkerConfig> workers;    // indexed by position; find by lcore id
 };
 
