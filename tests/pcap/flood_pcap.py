@@ -33,6 +33,7 @@ REP = [("r1", "02:00:00:00:02:01"), ("r2", "02:00:00:00:02:02"), ("r3", "02:00:0
 BUDGET_RATE, BUDGET_BURST = 2000, 64
 SOURCE_RATE, SOURCE_BURST = 1000, 100
 FORGED_PER_REASON = 200
+TX_BURST = 32  # frames ptbsteer's TX buffer may hold before a flush (lib/dataplane/appliance.cpp)
 
 
 def config(tmp, seconds):
@@ -149,7 +150,10 @@ def main():
         while copies_at[j] <= t - 1.0:
             j += 1
         worst = max(worst, i - j + 1)
-    if worst > BUDGET_RATE + BUDGET_BURST or (a.seconds >= 2 and worst < BUDGET_RATE // 2):
+    # GCRA admits at most rate x 1 s + burst per second of decisions. The window here is measured
+    # on the pcap PMD's TX timestamps, which trail each admission by up to one TX drain (100 us,
+    # at most one 32-frame burst): that much jitter is allowed, no more.
+    if worst > BUDGET_RATE + BUDGET_BURST + TX_BURST or (a.seconds >= 2 and worst < BUDGET_RATE // 2):
         fails.append(f"{worst} copies within one second, budget {BUDGET_RATE}/s + burst {BUDGET_BURST}")
     if "received == unicast + replicated + answered + dropped: yes" not in out:
         fails.append("counters do not balance")
