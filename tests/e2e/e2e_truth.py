@@ -107,11 +107,14 @@ def run(cmd, inp=None, check=True, timeout=30):
 
 def ip_batch(ns, lines, timeout=60):
     if lines:
-        run(["ip", "-n", ns, "-batch", "-"], inp="\n".join(lines) + "\n", timeout=timeout)
+        run(nsexec(ns, "ip", "-batch", "-"), inp="\n".join(lines) + "\n", timeout=timeout)
 
 
 def nsexec(ns, *cmd):
-    return ["ip", "netns", "exec", ns, *cmd]
+    # nsenter switches the network namespace only. `ip netns exec` and `ip -n` also unshare the
+    # mount namespace and remount / as a slave, which fails where / is not a mount point (a
+    # chroot, as on a freshly debootstrapped machine); nothing here needs the remounted /sys.
+    return ["nsenter", f"--net=/run/netns/{ns}", *cmd]
 
 
 def sysctl(ns, pairs):
@@ -258,7 +261,7 @@ class Topology:
                  [f"link set {p} up" for p in ports] + ["link set br0 up"])
         # Static FDB entries: the bridge never floods a PTB addressed to a server, so a capture
         # on srvK-lan sees only what was sent to srvK's MAC (plus nothing else of ours).
-        run(["bridge", "-n", NS_LAN, "-batch", "-"],
+        run(nsexec(NS_LAN, "bridge", "-batch", "-"),
             inp="".join(f"fdb add {lan_mac(k)} dev lan-srv{k} master static\n"
                         for k in range(1, self.n + 1)))
 
@@ -301,7 +304,7 @@ class Topology:
     def _read_route_order(self):
         """The next-hop order as the kernel lists it (= the order hash-threshold walks)."""
         for fam in (4, 6):
-            out = run(["ip", f"-{fam}", "-n", NS_ROUTER, "route", "show", VIP_PREFIX[fam]]).stdout
+            out = run(nsexec(NS_ROUTER, "ip", f"-{fam}", "route", "show", VIP_PREFIX[fam])).stdout
             devs = re.findall(r"nexthop via \S+ dev r-srv(\d+) weight (\d+)", out)
             if len(devs) != self.n:
                 raise SetupError(f"IPv{fam} multipath route not as expected:\n{out}")
@@ -314,7 +317,7 @@ class Topology:
     def _check_bridge_forwarding(self):
         deadline = time.monotonic() + 10
         while True:
-            out = run(["bridge", "-n", NS_LAN, "link", "show"]).stdout
+            out = run(nsexec(NS_LAN, "bridge", "link", "show")).stdout
             states = re.findall(r"state (\w+)", out)
             if len(states) == self.n + 1 and all(s == "forwarding" for s in states):
                 return
@@ -799,7 +802,7 @@ def learned_mtus(n, flows):
     result = {}
     for k in range(1, n + 1):
         lines = [f"route get {c} from {VIP[fam]}" for fam, c in clients]
-        out = run(["ip", "-n", srv_ns(k), "-batch", "-"], inp="\n".join(lines) + "\n",
+        out = run(nsexec(srv_ns(k), "ip", "-batch", "-"), inp="\n".join(lines) + "\n",
                   timeout=30).stdout
         entries, cur = [], None
         for ln in out.splitlines():
@@ -893,7 +896,7 @@ def ptbsteer_config(topo, mode):
 def packet_sockets_bound(ns, ifaces):
     idx = {}
     for i in ifaces:
-        out = run(["ip", "-n", ns, "-o", "link", "show", i]).stdout
+        out = run(nsexec(ns, "ip", "-o", "link", "show", i)).stdout
         idx[int(out.split(":", 1)[0])] = i
     text = run(nsexec(ns, "cat", "/proc/net/packet")).stdout
     bound = set()
@@ -1047,7 +1050,7 @@ def deliver(args, topo, flows, procs, workdir):
 
 def show_metrics(listen="127.0.0.1:9469"):
     """Prints a few of ptbsteer's Prometheus metrics, scraped inside its namespace."""
-    cmd = f"ip netns exec {NS_STEER} curl -s {listen}/metrics"
+    cmd = f"nsenter --net=/run/netns/{NS_STEER} curl -s {listen}/metrics"
     r = run(nsexec(NS_STEER, "curl", "-s", "--max-time", "5", f"http://{listen}/metrics"), check=False)
     wanted = ("ptbsteer_ptbs_total", "ptbsteer_delivered_packets_total", "ptbsteer_received_packets_total")
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith(wanted) and not ln.endswith(" 0")]

@@ -85,14 +85,20 @@ def run(cmd, inp=None, check=True, timeout=60):
     return p
 
 
+def nsexec(ns, *cmd):
+    """`cmd` in network namespace `ns`. Not `ip netns exec` / `ip -n`: those also remount / as a
+    slave in a new mount namespace, which fails where / is not a mount point (a chroot)."""
+    return ["nsenter", f"--net=/run/netns/{ns}", *cmd]
+
+
 def ip_batch(ns, lines, check=True, timeout=120):
     """One `ip` process for many commands: thousands of route look-ups per second."""
-    return run(["ip", "-n", ns, "-batch", "-"], inp="\n".join(lines) + "\n", check=check,
+    return run(nsexec(ns, "ip", "-batch", "-"), inp="\n".join(lines) + "\n", check=check,
                timeout=timeout)
 
 
 def set_sysctls(ns, pairs):
-    run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w"] + [f"{k}={v}" for k, v in pairs])
+    run(nsexec(ns, "sysctl", "-q", "-w", *[f"{k}={v}" for k, v in pairs]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +178,7 @@ class Topology:
 
     @staticmethod
     def link_mac(ns, dev):
-        out = run(["ip", "-n", ns, "-o", "link", "show", dev]).stdout
+        out = run(nsexec(ns, "ip", "-o", "link", "show", dev)).stdout
         return re.search(r"link/ether ([0-9a-f:]{17})", out).group(1)
 
     def destroy(self):
@@ -194,9 +200,9 @@ class Topology:
                         for i, w in enumerate(weights))
         fam = "-4" if family == 4 else "-6"
         # Delete + add (not replace): IPv6 multipath `replace` semantics changed over versions.
-        run(["ip", "-n", self.rt, fam, "route", "del", prefix], check=False)
-        run(["ip", "-n", self.rt, fam, "route", "add", prefix] + hops.split())
-        shown = run(["ip", "-n", self.rt, fam, "route", "show", prefix]).stdout
+        run(nsexec(self.rt, "ip", fam, "route", "del", prefix), check=False)
+        run(nsexec(self.rt, "ip", fam, "route", "add", prefix, *hops.split()))
+        shown = run(nsexec(self.rt, "ip", fam, "route", "show", prefix)).stdout
         order = re.findall(r"via (?:inet6 )?(\S+)", shown)
         expect = [nh_gateway(family, i) for i in range(len(weights))]
         if [str(ipaddress.ip_address(a)) for a in order] != expect:
