@@ -3,38 +3,10 @@
 #include <bit>
 #include <cstring>
 
+#include "guard/ones_sum.h"
+
 namespace ptbsteer::guard {
 namespace {
-
-// RFC 1071 one's-complement sum, 8 bytes per step. RFC 1071 §2(B): the sum is independent of byte
-// order, so native-order words are added and only constants from the pseudo-header are put into
-// native order. Callers pass even offsets; an odd length can only occur at the end.
-std::uint64_t sum_native(const std::uint8_t* p, std::size_t n, std::uint64_t sum) {
-    for (; n >= 8; p += 8, n -= 8) {
-        std::uint64_t v;
-        std::memcpy(&v, p, 8);
-        sum += (v & 0xffffffffu) + (v >> 32);
-    }
-    if (n >= 4) {
-        std::uint32_t v;
-        std::memcpy(&v, p, 4);
-        sum += v;
-        p += 4, n -= 4;
-    }
-    if (n >= 2) {
-        std::uint16_t v;
-        std::memcpy(&v, p, 2);
-        sum += v;
-        p += 2, n -= 2;
-    }
-    if (n) {
-        const std::uint8_t last[2] = {p[0], 0}; // padded with a zero byte (RFC 1071 §1)
-        std::uint16_t v;
-        std::memcpy(&v, last, 2);
-        sum += v;
-    }
-    return sum;
-}
 
 // A 16-bit value as a word loaded from memory in network order would read.
 std::uint16_t native16(std::uint16_t host) {
@@ -42,15 +14,14 @@ std::uint16_t native16(std::uint16_t host) {
     return host;
 }
 
-bool sums_to_all_ones(std::uint64_t sum) {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return sum == 0xffff; // 0xffff reads the same in either byte order
-}
+// RFC 1071: a correct checksum makes the folded sum all ones (0xffff reads the same in either
+// byte order, so the native-order sum of ones_sum() can be compared directly).
+bool sums_to_all_ones(std::uint64_t sum) { return ones_fold(sum) == 0xffff; }
 
 bool ipv4_header_ok(const packet::PtbInfo& p, std::span<const std::uint8_t> f) {
     const std::uint8_t* ip = f.data() + p.l3_offset;
     const std::size_t ihl = std::size_t(ip[0] & 0x0f) * 4;
-    return sums_to_all_ones(sum_native(ip, ihl, 0));
+    return sums_to_all_ones(ones_sum(ip, ihl, 0));
 }
 
 } // namespace
@@ -60,12 +31,12 @@ bool icmp_checksum_ok(const packet::PtbInfo& p, std::span<const std::uint8_t> f)
     std::uint64_t sum = 0;
     if (p.family == packet::Family::v6) {
         // Pseudo-header (RFC 8200 §8.1): addresses, upper-layer length, next header 58.
-        sum = sum_native(p.outer_src.b.data(), 16, sum);
-        sum = sum_native(p.outer_dst.b.data(), 16, sum);
+        sum = ones_sum(p.outer_src.b.data(), 16, sum);
+        sum = ones_sum(p.outer_dst.b.data(), 16, sum);
         sum += native16(p.icmp_len);
         sum += native16(58);
     }
-    return sums_to_all_ones(sum_native(icmp, p.icmp_len, sum));
+    return sums_to_all_ones(ones_sum(icmp, p.icmp_len, sum));
 }
 
 Check validate(const packet::PtbInfo& p, std::span<const std::uint8_t> frame,

@@ -1,0 +1,35 @@
+// The RFC 1071 one's-complement sum over a buffer: the body of every Internet checksum ptbsteer
+// verifies. It runs over a PTB's whole quote (up to 548 bytes for IPv4, 1232 for IPv6), which
+// made it the largest per-packet cost of the decision path; so there are SIMD versions, chosen
+// once for the CPU at program start.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ptbsteer::guard {
+
+// Adds the 16-bit words of [p, p + n) to `sum`, in native byte order (RFC 1071 §2(B): the sum
+// is independent of byte order, so callers fold and compare in native order too). An odd last
+// byte is padded with a zero byte (RFC 1071 §1). The result is not folded: callers fold it to
+// 16 bits. `sum` must be below 2^48 so that nothing overflows for any n below 64 KiB.
+std::uint64_t ones_sum(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept;
+
+// Folds a 64-bit sum to 16 bits with end-around carry.
+constexpr std::uint16_t ones_fold(std::uint64_t sum) noexcept {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return std::uint16_t(sum);
+}
+
+// The implementations, for tests and benchmarks: each must give the same folded sum.
+namespace detail {
+std::uint64_t ones_sum_scalar(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept;
+#if defined(__x86_64__)
+std::uint64_t ones_sum_avx2(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept;
+bool cpu_has_avx2() noexcept;
+#endif
+// Which one ones_sum() uses on this CPU: "avx2" or "scalar".
+const char* ones_sum_impl() noexcept;
+} // namespace detail
+
+} // namespace ptbsteer::guard

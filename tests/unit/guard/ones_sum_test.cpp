@@ -1,0 +1,75 @@
+// The one's-complement sum's SIMD version against the portable one and against an independent
+// 16-bit-at-a-time RFC 1071 sum, over every length a PTB can have, every alignment and the
+// carry-heavy all-ones pattern.
+#include <catch2/catch.hpp>
+
+#include <bit>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "guard/ones_sum.h"
+
+namespace {
+
+using ptbsteer::guard::ones_fold;
+using ptbsteer::guard::ones_sum;
+namespace detail = ptbsteer::guard::detail;
+
+// RFC 1071 §4.1's loop, byte by byte in network order; folded, then swapped to native order
+// (§2(B): the sum in the other byte order is the byte-swap of this one).
+std::uint16_t reference(const std::uint8_t* p, std::size_t n) {
+    std::uint32_t sum = 0;
+    for (std::size_t i = 0; i + 1 < n; i += 2) sum += std::uint32_t(p[i] << 8 | p[i + 1]);
+    if (n % 2) sum += std::uint32_t(p[n - 1] << 8);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return std::uint16_t(sum >> 8 | (sum & 0xff) << 8); // little-endian native order
+}
+
+std::vector<std::uint8_t> random_bytes(std::size_t n, std::mt19937_64& rng) {
+    std::vector<std::uint8_t> v(n);
+    for (auto& b : v) b = std::uint8_t(rng());
+    return v;
+}
+
+} // namespace
+
+TEST_CASE("ones_sum agrees with RFC 1071's loop for every length and alignment", "[guard][checksum]") {
+    static_assert(std::endian::native == std::endian::little, "reference() assumes little-endian");
+    std::mt19937_64 rng(1071);
+    const auto buf = random_bytes(2100 + 64, rng);
+    const std::uint8_t* base = buf.data();
+    INFO("dispatched implementation: " << detail::ones_sum_impl());
+    for (std::size_t align = 0; align < 4; ++align)
+        for (std::size_t n = 0; n <= 2100; ++n) {
+            const std::uint8_t* p = base + align;
+            const std::uint16_t want = reference(p, n);
+            REQUIRE(ones_fold(detail::ones_sum_scalar(p, n, 0)) == want);
+            REQUIRE(ones_fold(ones_sum(p, n, 0)) == want);
+#if defined(__x86_64__)
+            if (detail::cpu_has_avx2()) REQUIRE(ones_fold(detail::ones_sum_avx2(p, n, 0)) == want);
+#endif
+        }
+}
+
+TEST_CASE("ones_sum carries correctly over a maximal all-ones buffer", "[guard][checksum]") {
+    // 0xffff words are the worst case for every accumulator; 65,534 bytes is the largest
+    // ICMPv6 message without a jumbogram.
+    const std::vector<std::uint8_t> ones(65534, 0xff);
+    const std::uint64_t start = 0xffffffffffULL; // a caller's running sum (pseudo-header)
+    const std::uint16_t want = ones_fold(reference(ones.data(), ones.size()) + start);
+    CHECK(ones_fold(detail::ones_sum_scalar(ones.data(), ones.size(), start)) == want);
+    CHECK(ones_fold(ones_sum(ones.data(), ones.size(), start)) == want);
+#if defined(__x86_64__)
+    if (detail::cpu_has_avx2())
+        CHECK(ones_fold(detail::ones_sum_avx2(ones.data(), ones.size(), start)) == want);
+#endif
+}
+
+TEST_CASE("ones_sum picks the SIMD version when the CPU has it", "[guard][checksum]") {
+#if defined(__x86_64__)
+    CHECK(std::string(detail::ones_sum_impl()) == (detail::cpu_has_avx2() ? "avx2" : "scalar"));
+#else
+    CHECK(std::string(detail::ones_sum_impl()) == "scalar");
+#endif
+}
