@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace ptbsteer::guard {
 
@@ -23,12 +24,42 @@ constexpr std::uint16_t ones_fold(std::uint64_t sum) noexcept {
 
 // The implementations, for tests and benchmarks: each must give the same folded sum.
 namespace detail {
-std::uint64_t ones_sum_scalar(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept;
+// Portable, 8 bytes per step: both 32-bit halves of a 64-bit word go into a 64-bit accumulator.
+// Inline, so short fixed-size sums (an IPv4 header, the IPv6 pseudo-header's addresses) cost a
+// few instructions rather than a call.
+inline std::uint64_t ones_sum_scalar(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept {
+    for (; n >= 8; p += 8, n -= 8) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        sum += (v & 0xffffffffu) + (v >> 32);
+    }
+    if (n >= 4) {
+        std::uint32_t v;
+        std::memcpy(&v, p, 4);
+        sum += v;
+        p += 4, n -= 4;
+    }
+    if (n >= 2) {
+        std::uint16_t v;
+        std::memcpy(&v, p, 2);
+        sum += v;
+        p += 2, n -= 2;
+    }
+    if (n) {
+        const std::uint8_t last[2] = {p[0], 0}; // padded with a zero byte (RFC 1071 §1)
+        std::uint16_t v;
+        std::memcpy(&v, last, 2);
+        sum += v;
+    }
+    return sum;
+}
 #if defined(__x86_64__)
 std::uint64_t ones_sum_avx2(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept;
 bool cpu_has_avx2() noexcept;
+std::uint64_t ones_sum_avx512(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept;
+bool cpu_has_avx512bw() noexcept;
 #endif
-// Which one ones_sum() uses on this CPU: "avx2" or "scalar".
+// Which one ones_sum() uses on this CPU: "avx512", "avx2" or "scalar".
 const char* ones_sum_impl() noexcept;
 } // namespace detail
 

@@ -48,6 +48,7 @@ TEST_CASE("ones_sum agrees with RFC 1071's loop for every length and alignment",
             REQUIRE(ones_fold(ones_sum(p, n, 0)) == want);
 #if defined(__x86_64__)
             if (detail::cpu_has_avx2()) REQUIRE(ones_fold(detail::ones_sum_avx2(p, n, 0)) == want);
+            if (detail::cpu_has_avx512bw()) REQUIRE(ones_fold(detail::ones_sum_avx512(p, n, 0)) == want);
 #endif
         }
 }
@@ -63,12 +64,15 @@ TEST_CASE("ones_sum carries correctly over a maximal all-ones buffer", "[guard][
 #if defined(__x86_64__)
     if (detail::cpu_has_avx2())
         CHECK(ones_fold(detail::ones_sum_avx2(ones.data(), ones.size(), start)) == want);
+    if (detail::cpu_has_avx512bw())
+        CHECK(ones_fold(detail::ones_sum_avx512(ones.data(), ones.size(), start)) == want);
 #endif
 }
 
 TEST_CASE("ones_sum picks the SIMD version when the CPU has it", "[guard][checksum]") {
 #if defined(__x86_64__)
-    CHECK(std::string(detail::ones_sum_impl()) == (detail::cpu_has_avx2() ? "avx2" : "scalar"));
+    const char* want = detail::cpu_has_avx512bw() ? "avx512" : detail::cpu_has_avx2() ? "avx2" : "scalar";
+    CHECK(std::string(detail::ones_sum_impl()) == want);
 #else
     CHECK(std::string(detail::ones_sum_impl()) == "scalar");
 #endif
