@@ -15,9 +15,18 @@ Decision reply(std::uint16_t l3, std::size_t port, packet::Family f) {
     return Decision{Action::reply, Drop::ptb, l3, std::uint32_t(port), f, false};
 }
 
+// A MAC as an integer: one compare instead of a memcmp call per port (both sides are loaded the
+// same way, so byte order does not matter).
+std::uint64_t mac_bits(const std::uint8_t* p) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, p, 6);
+    return v;
+}
+
 bool from_us(const Tables& t, std::span<const std::uint8_t> frame) {
+    const std::uint64_t src = mac_bits(frame.data() + 6);
     for (const PortAddresses& p : t.ports)
-        if (std::memcmp(frame.data() + 6, p.mac.data(), 6) == 0) return true;
+        if (mac_bits(p.mac.data()) == src) return true;
     return false;
 }
 
@@ -53,7 +62,7 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
         const NextHopOut& nh = t.next_hops[d.target];
         // Never hand a PTB back to the station it came from (a routing loop through us).
         if (nh.port_id == t.port_ids[rx_port] &&
-            std::memcmp(nh.dst_mac.data(), frame.data() + 6, 6) == 0) {
+            mac_bits(nh.dst_mac.data()) == mac_bits(frame.data() + 6)) {
             d.drop = Drop::would_loop;
             return d;
         }
