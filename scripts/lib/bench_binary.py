@@ -16,8 +16,11 @@ import urllib.request
 from scapy.all import ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6PacketTooBig, IPv6, Raw, wrpcap
 
 
-def capture(path, n=1024, seed=8):
-    """A realistic mix of valid PTBs (full quotes, some VLAN-tagged), all for group prefixes."""
+def capture(path, n=1024, seed=8, quotes="full"):
+    """A realistic mix of valid PTBs (some VLAN-tagged), all for group prefixes. quotes="full":
+    as much of the packet as routers quote (576-byte IPv4 datagram, RFC 1812 §4.3.2.3; 1280-byte
+    IPv6 packet, RFC 4443 §2.4(c)); "minimal": the quoted header + 8 bytes (RFC 792), the most
+    PTBs per second a link can carry."""
     rng = random.Random(seed)
     frames = []
     for i in range(n):
@@ -29,11 +32,11 @@ def capture(path, n=1024, seed=8):
             UDP(sport=443, dport=rng.randrange(1024, 65536))
         if v6:
             server = f"2001:db8:100::{rng.randrange(1, 65535):x}"
-            q = bytes(IPv6(src=server, dst=f"2001:db8:2::{rng.randrange(1, 65535):x}") / l4 / Raw(b"x" * 1440))[:1232]
+            q = bytes(IPv6(src=server, dst=f"2001:db8:2::{rng.randrange(1, 65535):x}") / l4 / Raw(b"x" * 1440))[:1232 if quotes == "full" else 48]
             frames.append(eth / IPv6(src="2001:db8:ffff::1", dst=server) / ICMPv6PacketTooBig(mtu=1400) / Raw(q))
         else:
             server = f"198.51.100.{rng.randrange(1, 255)}"
-            q = bytes(IP(src=server, dst=f"192.0.2.{rng.randrange(1, 255)}", flags="DF") / l4 / Raw(b"x" * 1460))[:548]
+            q = bytes(IP(src=server, dst=f"192.0.2.{rng.randrange(1, 255)}", flags="DF") / l4 / Raw(b"x" * 1460))[:548 if quotes == "full" else 28]
             frames.append(eth / IP(src=f"203.0.113.{rng.randrange(1, 16)}", dst=server) /
                           ICMP(type=3, code=4, nexthopmtu=1400) / Raw(q))
     wrpcap(path, frames)
@@ -61,7 +64,7 @@ def run_testpmd(pcap, seconds):
     return statistics.median(rates) if rates else 0.0
 
 
-def config(pcap, hops, mode):
+def config(pcap, hops, mode, checksum=True):
     nh = "\n".join(f'      - {{name: s{i}, port: out, mac: "02:00:00:00:01:{i:02x}"}}' for i in range(1, hops + 1))
     return f"""eal: [{", ".join('"' + a + '"' for a in eal(f"bench-ps-{os.getpid()}"))}]
 ports:
@@ -75,6 +78,7 @@ groups:
     prefixes: [198.51.100.0/24, "2001:db8:100::/48"]
     hash: {{model: linux, policy: 1, seed: 12345}}
     mode: {mode}
+    validate: {{checksum: {"true" if checksum else "false"}}}
     next_hops:
 {nh}
 """
@@ -93,9 +97,9 @@ def scrape(url):
     return vals
 
 
-def run_ptbsteer(binary, pcap, seconds, hops=4, mode="unicast"):
+def run_ptbsteer(binary, pcap, seconds, hops=4, mode="unicast", checksum=True):
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(config(pcap, hops, mode))
+        f.write(config(pcap, hops, mode, checksum))
         cfgpath = f.name
     p = subprocess.Popen([binary, "--config", cfgpath], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -135,19 +139,27 @@ def main():
     ap.add_argument("--ptbsteer", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--quotes", choices=["full", "minimal"], default="full",
+                    help="PTB size: routers' full quotes, or header + 8 bytes (most PTBs/s)")
+    ap.add_argument("--no-replicate", action="store_true", help="skip the replicate-mode runs")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ptbsteer-bench-") as tmp:
         pcap = os.path.join(tmp, "ptbs.pcap")
-        capture(pcap)
-        tp, ps = [], []
+        capture(pcap, quotes=a.quotes)
+        tp, ps, pn = [], [], []
         for r in range(a.rounds):  # alternate: the machine is noisy
             tp.append(run_testpmd(pcap, a.seconds + 2))
             ps.append(run_ptbsteer(a.ptbsteer, pcap, a.seconds)[0])
-            print(f"round {r + 1}: testpmd io {tp[-1] / 1e6:.2f} Mpps, ptbsteer unicast {ps[-1] / 1e6:.2f} Mpps", flush=True)
-        mt, mp = statistics.median(tp), statistics.median(ps)
-        print(f"median: testpmd io {mt / 1e6:.2f} Mpps, ptbsteer {mp / 1e6:.2f} Mpps "
-              f"({1e9 / mp if mp else 0:.0f} ns/packet), ratio {mp / mt if mt else 0:.2f}")
-        for hops in (4, 16):
+            pn.append(run_ptbsteer(a.ptbsteer, pcap, a.seconds, checksum=False)[0])
+            print(f"round {r + 1}: testpmd io {tp[-1] / 1e6:.2f} Mpps, ptbsteer unicast {ps[-1] / 1e6:.2f} Mpps, "
+                  f"without checksum verification {pn[-1] / 1e6:.2f} Mpps", flush=True)
+        mt = statistics.median(tp)
+        print(f"quotes {a.quotes}; median testpmd io {mt / 1e6:.2f} Mpps")
+        for name, xs in (("ptbsteer unicast", ps), ("ptbsteer unicast, checksum: false", pn)):
+            mp = statistics.median(xs)
+            print(f"median {name}: {mp / 1e6:.2f} Mpps ({1e9 / mp if mp else 0:.0f} ns/packet), "
+                  f"ratio {mp / mt if mt else 0:.2f}")
+        for hops in () if a.no_replicate else (4, 16):
             rx, copies, pools = run_ptbsteer(a.ptbsteer, pcap, a.seconds, hops=hops, mode="replicate")
             print(f"replicate to {hops}: {rx / 1e6:.2f} Mpps PTBs in, {copies / 1e6:.2f} M copies/s out; "
                   f"mempool in use: " + ", ".join(f"{k[8:-1]} {v:.0f}" for k, v in sorted(pools.items())))

@@ -43,7 +43,11 @@ std::string v6_host(const char* prefix, Rng& r) {
 // One PTB as routers send them: the quoted packet is a server's TCP (60 %) or UDP reply to a
 // random client. A quarter of the frames carry a VLAN tag; some IPv4 quotes have options and
 // some IPv6 quotes extension headers (hop-by-hop, destination options).
-Bytes random_ptb(Rng& r, Family f) {
+// Quote sizes: routers' full quotes (the realistic case), or headers + 8 bytes (RFC 792's
+// minimum; the most PTBs per second a link can carry, the line-rate case in packets).
+enum class Quote { full, minimal };
+
+Bytes random_ptb(Rng& r, Family f, Quote q) {
     test::Outer o;
     test::Inner in;
     o.family = in.family = f;
@@ -73,10 +77,13 @@ Bytes random_ptb(Rng& r, Family f) {
     }
     // Routers quote as much as fits: 576 bytes of IPv4 datagram (RFC 1812 §4.3.2.3), 1280 of
     // IPv6 (RFC 4443 §2.4(c)). Validation (checksums included) runs over all of it.
-    return test::build_ptb(o, in, f == Family::v4 ? 548 : 1232);
+    if (q == Quote::full) return test::build_ptb(o, in, f == Family::v4 ? 548 : 1232);
+    std::size_t headers = f == Family::v4 ? 20 + in.v4_options : 40;
+    for (const test::ExtHeader& e : in.ext) headers += e.length;
+    return test::build_ptb(o, in, headers + 8); // the ports survive: every frame still steers
 }
 
-std::vector<Bytes> make_frames(Mix m, std::size_t n, std::uint64_t seed) {
+std::vector<Bytes> make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Quote::full) {
     Rng r(seed);
     std::vector<Bytes> frames;
     frames.reserve(n);
@@ -85,7 +92,7 @@ std::vector<Bytes> make_frames(Mix m, std::size_t n, std::uint64_t seed) {
                          : m == Mix::v6   ? Family::v6
                          : (r.next() & 1) ? Family::v6
                                           : Family::v4;
-        frames.push_back(random_ptb(r, f));
+        frames.push_back(random_ptb(r, f, q));
     }
     return frames;
 }
@@ -154,6 +161,7 @@ int run(const Options& o) {
     const std::vector<Bytes> frames[] = {make_frames(Mix::v4, count, 11),
                                          make_frames(Mix::v6, count, 12),
                                          make_frames(Mix::mixed, count, 13)};
+    const std::vector<Bytes> minimal = make_frames(Mix::mixed, count, 14, Quote::minimal);
 
     std::printf("decide() per PTB frame (parse + LPM + hash + hash_threshold select), "
                 "%zu frames per run, median of %d\n",
@@ -175,6 +183,14 @@ int run(const Options& o) {
             }
             time_case(name, o, fs.size(), [&] { sink = sink + decide_all(t, fs); });
         }
+        // The same mix with minimal quotes: the per-packet cost without the per-byte checksum.
+        const std::string name = std::string("decide/") + m.name + "/8/minimal";
+        if (!selected(o, name)) continue;
+        if (!all_unicast(t, minimal)) {
+            std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
+            return 1;
+        }
+        time_case(name, o, minimal.size(), [&] { sink = sink + decide_all(t, minimal); });
     }
     // Group-size flatness: hash_threshold's acceleration table keeps select() O(1).
     for (std::size_t n : {2, 64, 4096}) {
