@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace ptbsteer::packet {
 
@@ -12,7 +13,13 @@ enum class Family : std::uint8_t { v4 = 4, v6 = 6 };
 // keys of the same family compare and hash equal exactly when their addresses are equal.
 struct IpAddr {
     std::array<std::uint8_t, 16> b{};
-    friend bool operator==(const IpAddr&, const IpAddr&) = default;
+    // Two 8-byte compares: the defaulted operator calls memcmp, and this runs per packet.
+    friend bool operator==(const IpAddr& x, const IpAddr& y) noexcept {
+        std::uint64_t a[2], c[2];
+        std::memcpy(a, x.b.data(), 16);
+        std::memcpy(c, y.b.data(), 16);
+        return ((a[0] ^ c[0]) | (a[1] ^ c[1])) == 0;
+    }
 };
 
 // What is known about the layer-4 identity of a packet.
