@@ -59,10 +59,10 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
     switch (v.kind) {
     case steer::VerdictKind::unicast: {
         d.target = g.first_next_hop + v.next_hop();
-        const NextHopOut& nh = t.next_hops[d.target];
-        // Never hand a PTB back to the station it came from (a routing loop through us).
-        if (nh.port_id == t.port_ids[rx_port] &&
-            mac_bits(nh.dst_mac.data()) == mac_bits(frame.data() + 6)) {
+        // Never hand a PTB back to the station it came from (a routing loop through us). The
+        // next-hop's MAC is only read when it sits behind the port the PTB came in on.
+        if (t.next_hop_ports[d.target] == t.port_ids[rx_port] &&
+            mac_bits(t.next_hops[d.target].dst_mac.data()) == mac_bits(frame.data() + 6)) {
             d.drop = Drop::would_loop;
             return d;
         }

@@ -59,6 +59,7 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
         for (const config::NextHop& h : g.next_hops) {
             t.next_hops.push_back(resolve(h, cfg, t));
             t.next_hops.back().counter_slot = std::uint32_t(t.next_hops.size() - 1);
+            t.next_hop_ports.push_back(t.next_hops.back().port_id);
             t.next_hop_names.push_back(fmt::format("{}/{}", g.name, h.name));
         }
         for (const config::Prefix& p : g.prefixes) t.prefixes.add(p.family, p.addr, p.length, gi);

@@ -50,6 +50,9 @@ struct Tables {
     steer::PrefixTable prefixes;          // original flow's destination -> group index
     std::vector<GroupEntry> groups;
     std::vector<NextHopOut> next_hops;    // all groups' next-hops, group after group
+    // next_hops[i].port_id, apart: the decision's loop check reads it for every PTB, and in a
+    // group of 4096 next-hops the NextHopOuts span 256 KiB, these 8 KiB (flat cost in group size).
+    std::vector<std::uint16_t> next_hop_ports;
     std::vector<PortAddresses> ports;     // by config port index
     std::vector<std::uint16_t> port_ids;  // config port index -> DPDK port id
     // For reports only.

@@ -82,6 +82,13 @@ unsigned accel_bits_for(std::size_t next_hops) {
 // Entry k holds the first next-hop whose bound is >= the smallest (hash >> 1) of bucket k. Bounds
 // never decrease, so for any value x in the bucket the Linux answer (first i with x <= bound[i])
 // is at or after that entry, and select() reaches it by stepping forward.
+// Next-hop indexes fit the 16-bit entries of Selector::table_.
+static_assert(Selector::max_next_hops <= 65536);
+
+std::vector<std::uint16_t> narrow(const std::vector<std::uint32_t>& wide) {
+    return std::vector<std::uint16_t>(wide.begin(), wide.end());
+}
+
 std::vector<std::uint32_t> threshold_accel_table(const std::vector<std::int32_t>& bounds,
                                                  unsigned bits) {
     const std::uint32_t shift = 31 - bits;
@@ -192,11 +199,11 @@ Selector Selector::build(SelectKind kind, std::span<const std::uint32_t> weights
         s.bounds_ = linux_upper_bounds(weights);
         const unsigned bits = accel_bits_for(s.n_);
         s.accel_shift_ = 31 - bits;
-        s.table_ = threshold_accel_table(s.bounds_, bits);
+        s.table_ = narrow(threshold_accel_table(s.bounds_, bits));
         return s;
     }
     case SelectKind::modulo:
-        s.table_ = modulo_table(weights);
+        s.table_ = narrow(modulo_table(weights));
         s.table_mod_ = static_cast<std::uint32_t>(s.table_.size());
         s.fastmod_m_ = fastmod_constant(s.table_mod_);
         return s;
@@ -219,7 +226,7 @@ Selector Selector::build_maglev(std::span<const std::uint32_t> weights,
     Selector s;
     s.kind_ = SelectKind::maglev;
     s.n_ = weights.size();
-    s.table_ = maglev_table(weights, ids, table_size);
+    s.table_ = narrow(maglev_table(weights, ids, table_size));
     s.table_mod_ = table_size;
     s.fastmod_m_ = fastmod_constant(table_size);
     return s;

@@ -101,13 +101,15 @@ std::vector<Bytes> make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q
 // compile_tables() does for a one-group config, without the YAML).
 dataplane::Tables make_tables(const hash::Model& model, std::size_t next_hops) {
     dataplane::Tables t;
-    t.ports.resize(1);
-    t.port_ids = {0};
+    t.ports.resize(2); // PTBs arrive on port 0 ("in") and leave by port 1 ("out")
+    t.port_ids = {0, 1};
     const std::vector<std::uint32_t> weights(next_hops, 1);
     t.groups.push_back(dataplane::GroupEntry{
         steer::Group(0, model, steer::Selector::build(steer::SelectKind::hash_threshold, weights)),
         0, static_cast<std::uint32_t>(next_hops), guard::ValidationPolicy{}});
     t.next_hops.resize(next_hops);
+    for (dataplane::NextHopOut& nh : t.next_hops) nh.port_id = 1;
+    t.next_hop_ports.assign(next_hops, 1);
     t.prefixes.add(Family::v4, test::addr(served_v4), 24, 0);
     t.prefixes.add(Family::v6, test::addr(served_v6), 48, 0);
     return t;
