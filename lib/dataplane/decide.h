@@ -43,15 +43,6 @@ struct Guard {
 Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_t rx_port,
                 packet::PtbInfo& info, Guard* guard = nullptr, std::uint64_t now = 0) noexcept;
 
-// decide() for a burst of frames from one port, with the same outcome for every frame as n calls
-// of decide() in order (checked by tests/unit/dpdk): the hashes are computed together
-// (hash::Model::hash_many), the rest in frame order. infos[i] is frame i's scratch PtbInfo and
-// out[i] its Decision. Any n; internally in chunks of max_decide_burst.
-inline constexpr std::size_t max_decide_burst = 64;
-void decide_burst(const Tables& t, const std::span<const std::uint8_t>* frames, std::size_t n,
-                  std::size_t rx_port, packet::PtbInfo* infos, Guard* guard, std::uint64_t now,
-                  Decision* out) noexcept;
-
 // The family a received frame counts under: the EtherType just before its L3 header (after any
 // VLAN tags), which decide() located in `d.l3_offset` for every outcome. A frame refused inside
 // its L2 header (l3_offset 0) is `other`.

@@ -111,6 +111,8 @@ class Deliverer {
     LcoreCounters& c_;
 };
 
+// Parses and decides a burst; drops are counted and freed here, the rest stay in `pkts` with
+// their Decision. Returns how many are left.
 // A parsed PTB, by family, and its advertised MTU into that family's histogram.
 void count_ptb(LcoreCounters& c, const packet::PtbInfo& info) {
     const bool v4 = info.family == packet::Family::v4;
@@ -120,33 +122,28 @@ void count_ptb(LcoreCounters& c, const packet::PtbInfo& info) {
     h.sum += info.mtu;
 }
 
-// Decides a burst (all frames' hashes together: decide_burst); drops are counted and freed here,
-// the rest stay in `pkts` with their Decision. Returns how many are left.
-unsigned decide_rx_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n,
-                         Decision* out, LcoreCounters& c, CaptureTap* capture, Guard& guard) {
+unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n,
+                      Decision* out, LcoreCounters& c, CaptureTap* capture, Guard& guard) {
     const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
-    // A PTB fits one segment; the parser bounds itself by each span, so a chained frame is
-    // refused by its length checks, never read past.
-    std::span<const std::uint8_t> frames[burst];
-    for (unsigned i = 0; i < n; ++i) {
-        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-        frames[i] = {rte_pktmbuf_mtod(pkts[i], const std::uint8_t*), rte_pktmbuf_data_len(pkts[i])};
-    }
-    packet::PtbInfo infos[burst];
-    Decision decided[burst];
-    decide_burst(t, frames, n, q.port_index, infos, &guard, now, decided);
+    packet::PtbInfo info;
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i) {
-        const Decision& d = decided[i];
-        ++c.rx_by_port[q.port_index][std::size_t(rx_family(frames[i], d))];
-        if (d.ptb) count_ptb(c, infos[i]);
+        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+        rte_mbuf* m = pkts[i];
+        // A PTB fits one segment; the parser bounds itself by this span, so a chained frame is
+        // refused by its length checks, never read past.
+        const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                                  rte_pktmbuf_data_len(m));
+        const Decision d = decide(t, frame, q.port_index, info, &guard, now);
+        ++c.rx_by_port[q.port_index][std::size_t(rx_family(frame, d))];
+        if (d.ptb) count_ptb(c, info);
         if (d.action == Action::drop) {
             ++c.drops[std::size_t(d.drop)];
-            if (capture) capture_dropped(*capture, c, pkts[i]);
-            rte_pktmbuf_free(pkts[i]);
+            if (capture) capture_dropped(*capture, c, m);
+            rte_pktmbuf_free(m);
             continue;
         }
-        pkts[kept] = pkts[i];
+        pkts[kept] = m;
         out[kept++] = d;
     }
     return kept;
@@ -170,7 +167,7 @@ void poll_rx(const Shared& s, const Generation& g, WorkerConfig& w, Deliverer* o
         const unsigned n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
         if (n == 0) continue;
         w.counters->rx += n;
-        const unsigned kept = decide_rx_burst(g.tables, q, pkts, n, decisions, *w.counters, w.capture, guard);
+        const unsigned kept = decide_burst(g.tables, q, pkts, n, decisions, *w.counters, w.capture, guard);
         if (out) {
             for (unsigned i = 0; i < kept; ++i) out->deliver(pkts[i], decisions[i], g.tables);
             continue;

@@ -11,7 +11,6 @@
 #include "hash/crc32c.h"
 #include "hash/jhash.h"
 #include "hash/linux_flow_keys.h"
-#include "hash/siphash_lanes.h"
 #include "hash/toeplitz.h"
 
 namespace ptbsteer::hash {
@@ -182,62 +181,6 @@ std::uint32_t Model::hash(const packet::FlowKey& k) const noexcept {
     case ModelKind::crc32c: return crc32c_hash(k, fields_, seed_);
     }
     return 0;
-}
-
-namespace {
-
-// Linux-model keys of one family waiting for a batch: their SipHash lanes and where they go.
-struct LinuxBatch {
-    SipLanes lanes; // not zeroed here (1.3 KiB per burst): a partial batch zeroes its unused lanes
-    std::size_t index[SipLanes::lanes];
-    std::size_t n = 0;
-};
-
-// Below this many keys a batch is cheaper one key at a time (a SIMD pass costs the same for 1
-// lane as for 8).
-constexpr std::size_t min_simd_lanes = 3;
-
-} // namespace
-
-void Model::hash_many(const Model* const* models, const packet::FlowKey* const* keys,
-                      std::size_t n, std::uint32_t* out) noexcept {
-    LinuxBatch batch[2]; // [0] IPv4, [1] IPv6
-    auto flush = [&](LinuxBatch& b, Family f) {
-        if (b.n < min_simd_lanes) {
-            for (std::size_t i = 0; i < b.n; ++i)
-                out[b.index[i]] = models[b.index[i]]->hash(*keys[b.index[i]]);
-        } else {
-            std::uint64_t sip[SipLanes::lanes];
-            const std::size_t words = f == Family::v4 ? 3 : 6;
-            for (std::size_t lane = b.n; lane < SipLanes::lanes; ++lane) { // computed, ignored
-                for (auto& row : b.lanes.v) row[lane] = 0;
-                for (std::size_t j = 0; j < words; ++j) b.lanes.w[j][lane] = 0;
-            }
-            sip_finish_lanes(b.lanes, words, linux_last_word(f), sip);
-            for (std::size_t i = 0; i < b.n; ++i) {
-                const std::uint32_t h = linux_hash_from_lane(sip[i]);
-                // Policy 3: the outer hash goes through jhash (linux_hash above).
-                out[b.index[i]] = models[b.index[i]]->policy_ == 3 ? jhash_2words(h, 0, 0) : h;
-            }
-        }
-        b.n = 0;
-    };
-    for (std::size_t i = 0; i < n; ++i) {
-        const Model& m = *models[i];
-        const bool sip = m.kind_ == ModelKind::linux_kernel &&
-                         (m.policy_ != 3 || (m.fields_ & outer_fields) != 0);
-        if (!sip) {
-            out[i] = m.hash(*keys[i]);
-            continue;
-        }
-        const Family f = keys[i]->family;
-        LinuxBatch& b = batch[f == Family::v4 ? 0 : 1];
-        linux_flow_hash_prepare(*keys[i], m.policy_, m.fields_, m.linux_key_, b.lanes, b.n);
-        b.index[b.n++] = i;
-        if (b.n == SipLanes::lanes) flush(b, f);
-    }
-    flush(batch[0], Family::v4);
-    flush(batch[1], Family::v6);
 }
 
 std::string Model::describe() const {

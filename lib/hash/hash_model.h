@@ -64,12 +64,6 @@ class Model {
     // step shifts, as fib_select_multipath compares (hash >> 1) <= upper_bound).
     std::uint32_t hash(const packet::FlowKey& k) const noexcept;
 
-    // out[i] = models[i]->hash(*keys[i]) for every i < n (a burst's keys, each with its group's
-    // model). Linux-model keys are hashed 8 at a time, one per SIMD lane (siphash_lanes.h),
-    // IPv4 and IPv6 apart (their word counts differ); the other models one key at a time.
-    static void hash_many(const Model* const* models, const packet::FlowKey* const* keys,
-                          std::size_t n, std::uint32_t* out) noexcept;
-
     // True when the hashed fields include ports, so a key without known ports
     // (!packet::ports_known(k.l4)) cannot be hashed exactly and the group's fallback applies.
     bool needs_ports() const noexcept { return needs_ports_; }

@@ -225,30 +225,24 @@ LinuxHashKey linux_hash_key(std::uint32_t seed) noexcept {
 //   4 bytes of tail padding (72 bytes hashed). Both lengths are multiples of 8, so the last
 //   SipHash word is the length alone.
 // Consistentify is done on the loaded values exactly as linux_consistentify compares them.
-namespace {
-
-// The SipHash input of one key after the shared head, handed to a Sink: start(state) once, then
-// word(w) for each remaining word. Returns the last word (the hashed length in its top byte).
-// One statement of the packing for both the one-key hash and the batched one.
-template <class Sink>
-[[gnu::always_inline]] inline std::uint64_t linux_words(const FlowKey& k, std::uint8_t policy,
-                                                        std::uint32_t fields,
-                                                        const LinuxHashKey& key, Sink& sink) {
+std::uint32_t linux_flow_hash_direct(const FlowKey& k, std::uint8_t policy, std::uint32_t fields,
+                                     const LinuxHashKey& key) noexcept {
     const Selected f = select_fields(k, policy, fields);
 
     const std::uint64_t w0 = std::uint64_t{f.proto} << 16 | std::uint64_t{f.label} << 32;
     const std::int8_t slot = midstate_slot[f.proto];
+    detail::SipState s;
     if (f.label == 0 && slot >= 0) {
         const auto& m = key.mid[static_cast<std::size_t>(slot)];
-        sink.start(detail::SipState{m[0], m[1], m[2], m[3]});
+        s = {m[0], m[1], m[2], m[3]};
     } else {
-        sink.start(state_after_head(key.k0, key.k1, w0));
+        s = state_after_head(key.k0, key.k1, w0);
     }
 
     // Ports: big-endian in the image, compared as little-endian u16 loads.
     std::uint16_t sp = __builtin_bswap16(f.sport), dp = __builtin_bswap16(f.dport);
     sort_pair(sp, dp, dp < sp);
-    sink.word((std::uint64_t{sp} | std::uint64_t{dp} << 16) << 32);
+    s.compress((std::uint64_t{sp} | std::uint64_t{dp} << 16) << 32);
 
     const std::uint8_t* src = k.src.b.data();
     const std::uint8_t* dst = k.dst.b.data();
@@ -256,9 +250,10 @@ template <class Sink>
         std::uint32_t a = f.src ? load_native32(src) : 0;
         std::uint32_t b = f.dst ? load_native32(dst) : 0;
         sort_pair(a, b, b < a);
-        sink.word(std::uint64_t{a} << 32);
-        sink.word(b);
-        return std::uint64_t{48} << 56;
+        s.compress(std::uint64_t{a} << 32);
+        s.compress(b);
+        const auto h = static_cast<std::uint32_t>(detail::sip_finish(s, std::uint64_t{48} << 56));
+        return h ? h : 1;
     }
     // IPv6: memcmp order is the big-endian order of each 8-byte half.
     std::uint64_t a_lo = f.src ? load_native64(src) : 0, a_hi = f.src ? load_native64(src + 8) : 0;
@@ -267,53 +262,12 @@ template <class Sink>
     const bool swap = b0 < a0 || (b0 == a0 && __builtin_bswap64(b_hi) < __builtin_bswap64(a_hi));
     sort_pair(a_lo, b_lo, swap);
     sort_pair(a_hi, b_hi, swap);
-    sink.word(a_lo << 32);              // icmp, src[0..3]
-    sink.word(a_lo >> 32 | a_hi << 32); // src[4..11]
-    sink.word(a_hi >> 32 | b_lo << 32); // src[12..15], dst[0..3]
-    sink.word(b_lo >> 32 | b_hi << 32); // dst[4..11]
-    sink.word(b_hi >> 32);              // dst[12..15], padding
-    return std::uint64_t{72} << 56;
-}
-
-struct CompressSink {
-    detail::SipState s;
-    void start(const detail::SipState& s0) { s = s0; }
-    void word(std::uint64_t w) { s.compress(w); }
-};
-
-struct LaneSink {
-    SipLanes& l;
-    std::size_t lane;
-    std::size_t n = 0;
-    void start(const detail::SipState& s0) {
-        l.v[0][lane] = s0.v0;
-        l.v[1][lane] = s0.v1;
-        l.v[2][lane] = s0.v2;
-        l.v[3][lane] = s0.v3;
-    }
-    void word(std::uint64_t w) { l.w[n++][lane] = w; }
-};
-
-} // namespace
-
-std::uint32_t linux_flow_hash_direct(const FlowKey& k, std::uint8_t policy, std::uint32_t fields,
-                                     const LinuxHashKey& key) noexcept {
-    CompressSink sink;
-    const std::uint64_t last = linux_words(k, policy, fields, key, sink);
-    const auto h = static_cast<std::uint32_t>(detail::sip_finish(sink.s, last));
-    return h ? h : 1;
-}
-
-std::size_t linux_flow_hash_prepare(const FlowKey& k, std::uint8_t policy, std::uint32_t fields,
-                                    const LinuxHashKey& key, SipLanes& lanes,
-                                    std::size_t lane) noexcept {
-    LaneSink sink{lanes, lane};
-    linux_words(k, policy, fields, key, sink);
-    return sink.n;
-}
-
-std::uint32_t linux_hash_from_lane(std::uint64_t sip) noexcept {
-    const auto h = static_cast<std::uint32_t>(sip);
+    s.compress(a_lo << 32);              // icmp, src[0..3]
+    s.compress(a_lo >> 32 | a_hi << 32); // src[4..11]
+    s.compress(a_hi >> 32 | b_lo << 32); // src[12..15], dst[0..3]
+    s.compress(b_lo >> 32 | b_hi << 32); // dst[4..11]
+    s.compress(b_hi >> 32);              // dst[12..15], padding
+    const auto h = static_cast<std::uint32_t>(detail::sip_finish(s, std::uint64_t{72} << 56));
     return h ? h : 1;
 }
 

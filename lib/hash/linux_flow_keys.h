@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <span>
 
-#include "hash/siphash_lanes.h"
 #include "packet/flow_key.h"
 
 namespace ptbsteer::hash {
@@ -81,17 +80,5 @@ LinuxHashKey linux_hash_key(std::uint32_t seed) noexcept;
 // building (and zeroing) the 80-byte image. This is what Model::hash runs per packet.
 std::uint32_t linux_flow_hash_direct(const packet::FlowKey& k, std::uint8_t policy,
                                      std::uint32_t fields, const LinuxHashKey& key) noexcept;
-
-// The same hash for many keys at once (siphash_lanes.h): writes k's state after the shared
-// head and its remaining words into lane `lane`; returns how many words (3 for IPv4, 6 for
-// IPv6: lanes finished together must have the same count). Then linux_flow_hash_direct(k, ...)
-// == linux_hash_from_lane(out[lane]) of sip_finish_lanes(lanes, words, linux_last_word(family)).
-std::size_t linux_flow_hash_prepare(const packet::FlowKey& k, std::uint8_t policy,
-                                    std::uint32_t fields, const LinuxHashKey& key,
-                                    SipLanes& lanes, std::size_t lane) noexcept;
-constexpr std::uint64_t linux_last_word(packet::Family f) noexcept {
-    return std::uint64_t{f == packet::Family::v4 ? 48u : 72u} << 56; // bytes hashed, no tail
-}
-std::uint32_t linux_hash_from_lane(std::uint64_t sip) noexcept;
 
 } // namespace ptbsteer::hash

@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 
 #include "hash/hash_model.h"
 #include "packet/flow_key.h"
@@ -24,14 +23,6 @@ class Group {
     // (Replicate(id) or Drop(no_ports_fallback_drop)); else Unicast(select(hash(flow))).
     // `flow` is the ORIGINAL (client->server) flow, i.e. packet::reversed() of the quote.
     Verdict decide(const packet::FlowKey& flow) const noexcept;
-
-    // decide() in two steps, so a burst's hashes can be computed together (hash::Model::
-    // hash_many): the verdict that needs no hash (replicate mode, or the fallback), or nullopt;
-    // then, for nullopt, the verdict for model().hash(flow).
-    std::optional<Verdict> decide_before_hash(const packet::FlowKey& flow) const noexcept;
-    Verdict decide_with_hash(std::uint32_t hash) const noexcept {
-        return Verdict::unicast(selector_.select(hash));
-    }
 
     std::uint32_t id() const noexcept { return id_; }
     std::size_t next_hop_count() const noexcept { return selector_.size(); }

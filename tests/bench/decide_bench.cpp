@@ -5,7 +5,6 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
-#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <span>
@@ -127,23 +126,6 @@ dataplane::Tables make_tables(const hash::Model& model, std::size_t next_hops) {
     return acc;
 }
 
-// The appliance's way: bursts of 32 frames through decide_burst() (hashes computed together).
-[[gnu::noinline]] std::uint64_t decide_all_burst(const dataplane::Tables& t,
-                                                 const std::vector<Bytes>& frames) {
-    constexpr std::size_t burst = 32;
-    std::uint64_t acc = 0;
-    std::span<const std::uint8_t> spans[burst];
-    packet::PtbInfo infos[burst];
-    dataplane::Decision out[burst];
-    for (std::size_t base = 0; base < frames.size(); base += burst) {
-        const std::size_t n = std::min(burst, frames.size() - base);
-        for (std::size_t i = 0; i < n; ++i) spans[i] = frames[base + i];
-        dataplane::decide_burst(t, spans, n, 0, infos, nullptr, 0, out);
-        for (std::size_t i = 0; i < n; ++i) acc += out[i].target + static_cast<std::uint64_t>(out[i].action);
-    }
-    return acc;
-}
-
 // Every frame must steer (unicast): otherwise the benchmark times drops, not decisions.
 bool all_unicast(const dataplane::Tables& t, const std::vector<Bytes>& frames) {
     packet::PtbInfo info;
@@ -193,28 +175,24 @@ int run(const Options& o) {
     };
     for (const ModelCase& m : {ModelCase{"linux-p1", linux_l4}, ModelCase{"crc32c", crc}}) {
         const dataplane::Tables t = make_tables(m.model, 8);
-        // Each frame set one frame at a time (decide) and in bursts of 32 (decide_burst, as the
-        // lcores run it); the full-quote mixes and the same mix with minimal quotes (the
-        // per-packet cost without the per-byte checksum).
-        struct FrameSet {
-            std::string label;
-            const std::vector<Bytes>& frames;
-        };
-        for (const FrameSet& fs : {FrameSet{"v4", frames[0]}, FrameSet{"v6", frames[1]},
-                                   FrameSet{"mix", frames[2]}, FrameSet{"minimal", minimal}}) {
-            const std::string suffix = std::string(m.name) + "/8/" + fs.label;
-            const std::string one = "decide/" + suffix, burst = "burst/" + suffix;
-            if (!selected(o, one) && !selected(o, burst)) continue;
-            if (!all_unicast(t, fs.frames)) {
-                std::fprintf(stderr, "%s: a frame did not steer\n", suffix.c_str());
+        for (Mix mix : {Mix::v4, Mix::v6, Mix::mixed}) {
+            const std::string name = std::string("decide/") + m.name + "/8/" + mix_name(mix);
+            if (!selected(o, name)) continue;
+            const auto& fs = frames[static_cast<int>(mix)];
+            if (!all_unicast(t, fs)) {
+                std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
                 return 1;
             }
-            if (selected(o, one))
-                time_case(one, o, fs.frames.size(), [&] { sink = sink + decide_all(t, fs.frames); });
-            if (selected(o, burst))
-                time_case(burst, o, fs.frames.size(),
-                          [&] { sink = sink + decide_all_burst(t, fs.frames); });
+            time_case(name, o, fs.size(), [&] { sink = sink + decide_all(t, fs); });
         }
+        // The same mix with minimal quotes: the per-packet cost without the per-byte checksum.
+        const std::string name = std::string("decide/") + m.name + "/8/minimal";
+        if (!selected(o, name)) continue;
+        if (!all_unicast(t, minimal)) {
+            std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
+            return 1;
+        }
+        time_case(name, o, minimal.size(), [&] { sink = sink + decide_all(t, minimal); });
     }
     // Group-size flatness: hash_threshold's acceleration table keeps select() O(1).
     for (std::size_t n : {2, 64, 4096}) {
