@@ -6,6 +6,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -134,7 +135,20 @@ def run_ptbsteer(binary, pcap, seconds, hops=4, mode="unicast", checksum=True):
         os.unlink(cfgpath)
 
 
+def remove_eal_dirs():
+    """The EAL leaves its runtime dir (/var/run/dpdk/PREFIX) behind; ours end in our pid."""
+    for name in ("bench-tp", "bench-ps"):
+        shutil.rmtree(f"/var/run/dpdk/{name}-{os.getpid()}", ignore_errors=True)
+
+
 def main():
+    try:
+        run_all()
+    finally:
+        remove_eal_dirs()
+
+
+def run_all():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ptbsteer", required=True)
     ap.add_argument("--rounds", type=int, default=3)

@@ -16,6 +16,7 @@ import collections
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -192,7 +193,6 @@ def main():
     src_macs = {l2[1] for l2s in by_payload.values() for l2 in l2s}
     if len(src_macs) != 1:
         failures.append(f"output frames carry {len(src_macs)} source MACs, want the out port's one: {src_macs}")
-    want = collections.Counter()
     n_unicast = n_repl = n_copies = 0
     drops = collections.Counter()
     for i, (frame, (kind, g, nh)) in enumerate(zip(frames, expect)):
@@ -243,4 +243,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        # The EAL leaves its runtime directory behind; ours is named after our pid.
+        shutil.rmtree(f"/var/run/dpdk/ptbsteer-pcap-{os.getpid()}", ignore_errors=True)

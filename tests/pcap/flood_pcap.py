@@ -15,6 +15,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import sys
 import tempfile
 
@@ -171,4 +172,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        # The EAL leaves its runtime directory behind; ours is named after our pid.
+        shutil.rmtree(f"/var/run/dpdk/ptbsteer-flood-{os.getpid()}", ignore_errors=True)
