@@ -226,6 +226,17 @@ def documented_metrics(doc_path):
     return names
 
 
+def http(url, method="GET", timeout=30):
+    """(status, body) of one request; an HTTP error status is an answer, not an exception. POST
+    carries an empty body (POST /reload)."""
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
 def remove_eal_dirs():
     """The EAL leaves its runtime dir (/var/run/dpdk/PREFIX) behind; ours end in our pid."""
     for d in glob.glob(f"/var/run/dpdk/ptbsteer-*-{os.getpid()}"):

@@ -16,7 +16,6 @@ import collections
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kernel"))
 from kernel_agreement import Flow, py_model_hash, py_select  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "metrics"))
+from ptbsteer_run import remove_eal_dirs  # noqa: E402
 
 from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6PacketTooBig,  # noqa: E402
                        IPv6, Raw, rdpcap, wrpcap)
@@ -146,7 +147,8 @@ def l2_of(frame):
 
 def run_ptbsteer(binary, cfg, timeout=20, settle=1.5):
     """Starts the binary, waits for its `running` line, lets it work `settle` seconds, stops it
-    with SIGTERM; returns (exit code, all output). It is always gone afterwards."""
+    with SIGTERM; returns (exit code, all output). It is always gone afterwards, and so is its
+    EAL runtime directory (our configs name the prefix ptbsteer-*-PID)."""
     proc = subprocess.Popen([binary, "--config", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + timeout
@@ -162,6 +164,7 @@ def run_ptbsteer(binary, cfg, timeout=20, settle=1.5):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        remove_eal_dirs()
 
 
 def main():
@@ -243,8 +246,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        # The EAL leaves its runtime directory behind; ours is named after our pid.
-        shutil.rmtree(f"/var/run/dpdk/ptbsteer-pcap-{os.getpid()}", ignore_errors=True)
+    sys.exit(main())

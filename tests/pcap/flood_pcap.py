@@ -15,7 +15,6 @@ import argparse
 import collections
 import os
 import re
-import shutil
 import sys
 import tempfile
 
@@ -172,8 +171,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        # The EAL leaves its runtime directory behind; ours is named after our pid.
-        shutil.rmtree(f"/var/run/dpdk/ptbsteer-flood-{os.getpid()}", ignore_errors=True)
+    sys.exit(main())

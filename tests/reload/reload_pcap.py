@@ -30,14 +30,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "kernel"))
 sys.path.insert(0, os.path.join(HERE, "..", "metrics"))
 from kernel_agreement import Flow, py_model_hash, py_select  # noqa: E402
-from ptbsteer_run import parse_metrics, remove_eal_dirs, sample  # noqa: E402
+from ptbsteer_run import http, parse_metrics, remove_eal_dirs, sample  # noqa: E402
 
 from scapy.all import ICMP, IP, TCP, UDP, Ether, ICMPv6PacketTooBig, IPv6, Raw  # noqa: E402
 
@@ -175,15 +173,6 @@ class Feeder(threading.Thread):
                         time.sleep(ahead)
         except Exception as e:  # reported by the main thread
             self.error = e
-
-
-def http(url, method="GET", timeout=30):
-    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def scrape(url):

@@ -53,8 +53,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "metrics"))
@@ -62,7 +60,7 @@ SKIP = 77
 try:
     from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr,  # noqa: E402
                            ICMPv6PacketTooBig, IPv6, Raw)
-    from ptbsteer_run import parse_metrics, remove_eal_dirs, sample  # noqa: E402
+    from ptbsteer_run import http, parse_metrics, remove_eal_dirs, sample  # noqa: E402
 except ImportError as e:
     print(f"skipped: {e} (apt-get install python3-scapy; run with /usr/bin/python3)")
     sys.exit(SKIP)
@@ -222,15 +220,6 @@ def write_pcap(path, frames):
 
 # ---- talking to the appliance ---------------------------------------------------------------
 
-def http(url, method="GET", timeout=10):
-    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def metric_types(text):
     """{family: type} from the # TYPE lines."""
     return dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
@@ -345,7 +334,7 @@ class Scraper(threading.Thread):
         while not self.stop.is_set():
             t0 = time.monotonic()
             try:
-                status, body = http(self.url + "/metrics")
+                status, body = http(self.url + "/metrics", timeout=10)
                 if status != 200:
                     raise RuntimeError(f"/metrics answered {status}: {body[:200]}")
                 s = parse_metrics(body)
@@ -359,7 +348,7 @@ class Scraper(threading.Thread):
                     m = memory_split(self.pid)
                     if m:
                         self.split.append((t0,) + m)
-                status, body = http(self.url + "/healthz")
+                status, body = http(self.url + "/healthz", timeout=10)
                 self.health_checks += 1
                 if status != 200 or body.strip() != "ok":
                     raise RuntimeError(f"/healthz answered {status}: {body.strip()[:200]}")
@@ -442,7 +431,7 @@ def soak(a, tmp, prefix, failures):
             run.telemetry_error = f"{type(e).__name__}: {e}"
 
         def scrape():
-            status, body = http(url + "/metrics")
+            status, body = http(url + "/metrics", timeout=10)
             if status != 200:
                 raise RuntimeError(f"/metrics answered {status}")
             return parse_metrics(body)
