@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "guard/ones_sum.h"
+
 namespace ptbsteer::dataplane {
 namespace {
 
@@ -12,17 +14,6 @@ constexpr std::size_t ns_len = 24;         // ICMPv6 NS/NA up to the target addr
 constexpr std::size_t lla_option_len = 8;  // Source/Target Link-Layer Address option for Ethernet
 
 std::uint16_t be16(const std::uint8_t* p) { return std::uint16_t(p[0] << 8 | p[1]); }
-
-std::uint16_t fold(std::uint32_t sum) {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return std::uint16_t(~sum);
-}
-
-std::uint32_t sum16(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0) {
-    for (std::size_t i = 0; i + 1 < n; i += 2) sum += be16(p + i);
-    if (n & 1) sum += std::uint32_t(p[n - 1]) << 8;
-    return sum;
-}
 
 } // namespace
 
@@ -88,14 +79,14 @@ std::size_t make_neighbor_advert(std::span<std::uint8_t> room, std::size_t len, 
     opt[0] = 2; // Target Link-Layer Address
     opt[1] = 1; // length in units of 8 bytes
     std::memcpy(opt + 2, port.mac.data(), 6);
-    // Checksum over the pseudo-header (RFC 4443 §2.3).
+    // Checksum over the pseudo-header (RFC 4443 §2.3), summed in native byte order (RFC 1071
+    // §2(B)): the complemented sum is stored as it is.
     const std::size_t icmp_len = ns_len + lla_option_len;
-    std::uint32_t sum = sum16(ip + 8, 32);
-    sum += std::uint32_t(icmp_len) + 58;
-    sum = sum16(icmp, icmp_len, sum);
-    const std::uint16_t c = fold(sum);
-    icmp[2] = std::uint8_t(c >> 8);
-    icmp[3] = std::uint8_t(c);
+    std::uint64_t sum = guard::ones_sum(ip + 8, 32, 0);
+    sum += guard::ones_word(std::uint16_t(icmp_len)) + guard::ones_word(58);
+    sum = guard::ones_sum(icmp, icmp_len, sum);
+    const std::uint16_t c = std::uint16_t(~guard::ones_fold(sum));
+    std::memcpy(icmp + 2, &c, 2);
     return out_len;
 }
 

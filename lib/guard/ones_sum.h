@@ -4,6 +4,7 @@
 // once for the CPU at program start.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -15,6 +16,14 @@ namespace ptbsteer::guard {
 // byte is padded with a zero byte (RFC 1071 §1). The result is not folded: callers fold it to
 // 16 bits. `sum` must be below 2^48 so that nothing overflows for any n below 64 KiB.
 std::uint64_t ones_sum(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept;
+
+// A 16-bit host-order value (a length or protocol number of a pseudo-header) as the native-order
+// word ones_sum() would have read from its network-order bytes.
+constexpr std::uint16_t ones_word(std::uint16_t host) noexcept {
+    if constexpr (std::endian::native == std::endian::little)
+        return std::uint16_t(host >> 8 | host << 8);
+    return host;
+}
 
 // Folds a 64-bit sum to 16 bits with end-around carry.
 constexpr std::uint16_t ones_fold(std::uint64_t sum) noexcept {

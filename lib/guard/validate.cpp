@@ -1,18 +1,10 @@
 #include "guard/validate.h"
 
-#include <bit>
-#include <cstring>
 
 #include "guard/ones_sum.h"
 
 namespace ptbsteer::guard {
 namespace {
-
-// A 16-bit value as a word loaded from memory in network order would read.
-std::uint16_t native16(std::uint16_t host) {
-    if constexpr (std::endian::native == std::endian::little) return std::uint16_t(host >> 8 | host << 8);
-    return host;
-}
 
 // RFC 1071: a correct checksum makes the folded sum all ones (0xffff reads the same in either
 // byte order, so the native-order sum of ones_sum() can be compared directly).
@@ -33,8 +25,8 @@ bool icmp_checksum_ok(const packet::PtbInfo& p, std::span<const std::uint8_t> f)
         // Pseudo-header (RFC 8200 §8.1): addresses, upper-layer length, next header 58.
         sum = detail::ones_sum_scalar(p.outer_src.b.data(), 16, sum);
         sum = detail::ones_sum_scalar(p.outer_dst.b.data(), 16, sum);
-        sum += native16(p.icmp_len);
-        sum += native16(58);
+        sum += ones_word(p.icmp_len);
+        sum += ones_word(58);
     }
     return sums_to_all_ones(ones_sum(icmp, p.icmp_len, sum));
 }

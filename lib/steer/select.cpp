@@ -79,9 +79,6 @@ unsigned accel_bits_for(std::size_t next_hops) {
     return std::clamp(need, min_accel_bits, max_accel_bits);
 }
 
-// Entry k holds the first next-hop whose bound is >= the smallest (hash >> 1) of bucket k. Bounds
-// never decrease, so for any value x in the bucket the Linux answer (first i with x <= bound[i])
-// is at or after that entry, and select() reaches it by stepping forward.
 // Next-hop indexes fit the 16-bit entries of Selector::table_.
 static_assert(Selector::max_next_hops <= 65536);
 
@@ -89,6 +86,9 @@ std::vector<std::uint16_t> narrow(const std::vector<std::uint32_t>& wide) {
     return std::vector<std::uint16_t>(wide.begin(), wide.end());
 }
 
+// Entry k holds the first next-hop whose bound is >= the smallest (hash >> 1) of bucket k. Bounds
+// never decrease, so for any value x in the bucket the Linux answer (first i with x <= bound[i])
+// is at or after that entry, and select() reaches it by stepping forward.
 std::vector<std::uint32_t> threshold_accel_table(const std::vector<std::int32_t>& bounds,
                                                  unsigned bits) {
     const std::uint32_t shift = 31 - bits;
