@@ -46,7 +46,12 @@ inline std::uint32_t be32(const std::uint8_t* p) {
     return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
 }
 
-inline void copy_v4(IpAddr& a, const std::uint8_t* p) { std::memcpy(a.b.data(), p, 4); }
+// Both write all 16 bytes: an IPv4 address's unused 12 must be zero (flow_key.h), and `out` is
+// reused from frame to frame without being cleared.
+inline void copy_v4(IpAddr& a, const std::uint8_t* p) {
+    a = IpAddr{};
+    std::memcpy(a.b.data(), p, 4);
+}
 inline void copy_v6(IpAddr& a, const std::uint8_t* p) { std::memcpy(a.b.data(), p, 16); }
 
 // The bytes [begin, end) of the frame that one layer may read; `end` never exceeds the frame.
@@ -130,6 +135,7 @@ Walk walk_ext_headers(Window w, std::uint8_t next, AhIs ah, ExtChain& out) {
 // The L4 identity of a quoted packet whose upper-layer header starts at w.begin.
 void read_l4(Window w, std::uint8_t proto, bool later_fragment, FlowKey& k) {
     k.proto = proto;
+    k.sport = k.dport = 0; // unless known below
     switch (proto) {
     case proto_tcp:
     case proto_udp:
@@ -179,6 +185,7 @@ ParseStatus parse_inner_v4(Window q, PtbInfo& out) {
 
     FlowKey& k = out.inner;
     k.family = Family::v4;
+    k.flow_label = 0;
     const std::uint16_t frag = be16(q.at(6));
     const bool later_fragment = (frag & 0x1fff) != 0;
     out.inner_fragment = later_fragment || (frag & 0x2000) != 0;
@@ -215,6 +222,7 @@ ParseStatus parse_inner_v6(Window q, PtbInfo& out) {
         out.inner_fragment = chain.fragment;
         k.proto = k.first_nexthdr;
         k.l4 = L4::truncated;
+        k.sport = k.dport = 0;
         return ParseStatus::ptb;
     case Walk::done: break;
     }
@@ -223,8 +231,37 @@ ParseStatus parse_inner_v6(Window q, PtbInfo& out) {
     return ParseStatus::ptb;
 }
 
+// reversed(), written into place: it runs once per PTB, and a returned copy costs a call and
+// two 48-byte copies.
+inline void reverse_into(const FlowKey& k, FlowKey& r) {
+    r.family = k.family;
+    r.proto = k.proto;
+    r.first_nexthdr = k.first_nexthdr;
+    r.flow_label = k.flow_label;
+    r.src = k.dst;
+    r.dst = k.src;
+    switch (k.l4) {
+    case L4::ports:
+        r.l4 = L4::ports;
+        r.sport = k.dport;
+        r.dport = k.sport;
+        return;
+    case L4::spi: // the SPI of one direction's SA says nothing of the other's (RFC 4303 §2.1)
+        r.l4 = L4::unknown;
+        r.sport = r.dport = 0;
+        return;
+    case L4::portless:
+    case L4::truncated:
+    case L4::unknown:
+        r.l4 = k.l4;
+        r.sport = k.sport;
+        r.dport = k.dport;
+        return;
+    }
+}
+
 ParseStatus finish(ParseStatus s, PtbInfo& out) {
-    if (s == ParseStatus::ptb) out.flow = reversed(out.inner);
+    if (s == ParseStatus::ptb) reverse_into(out.inner, out.flow);
     return s;
 }
 
@@ -295,23 +332,17 @@ ParseStatus parse_ipv6(Window f, PtbInfo& out) {
 } // namespace
 
 FlowKey reversed(const FlowKey& k) {
-    FlowKey r = k;
-    std::swap(r.src, r.dst);
-    switch (k.l4) {
-    case L4::ports: std::swap(r.sport, r.dport); break;
-    case L4::spi:
-        r.l4 = L4::unknown;
-        r.sport = r.dport = 0;
-        break;
-    case L4::portless:
-    case L4::truncated:
-    case L4::unknown: break;
-    }
+    FlowKey r;
+    reverse_into(k, r);
     return r;
 }
 
 ParseStatus parse_frame(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
-    out = PtbInfo{};
+    // Not `out = PtbInfo{}` (~150 bytes per frame): each path sets every field it reports.
+    // l3_offset is reported for every outcome (decide() counts a frame's family by it).
+    out.vlan_count = 0;
+    out.vlans = {};
+    out.l3_offset = 0;
     const std::uint8_t* p = frame.data();
     const std::size_t n = frame.size();
     if (n < eth_header) return ParseStatus::truncated_l2;

@@ -35,6 +35,8 @@ struct PtbInfo {
     bool inner_fragment = false;          // the quoted packet is itself a fragment
     FlowKey inner;                        // the quoted packet: server -> client
     FlowKey flow;                         // the original flow the router hashed: client -> server
+
+    friend bool operator==(const PtbInfo&, const PtbInfo&) = default;
 };
 
 } // namespace ptbsteer::packet

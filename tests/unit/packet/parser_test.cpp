@@ -233,6 +233,35 @@ TEST_CASE("a frame cut anywhere is refused with the reason for where it was cut"
     }
 }
 
+// The dataplane parses every frame into the same PtbInfo without clearing it, so a field the
+// parser forgot to set would carry the previous frame's value (or garbage) into the decision.
+TEST_CASE("a PtbInfo reused from frame to frame parses as a fresh one would", "[parser]") {
+    std::vector<Bytes> corpus;
+    for (const Case& c : matrix()) {
+        for (std::size_t q = 0; q <= 120; q += 3) corpus.push_back(test::build_ptb(c.outer, c.inner, q));
+        const Bytes whole = test::build_ptb(c.outer, c.inner, SIZE_MAX);
+        corpus.push_back(whole);
+        for (std::size_t n = 0; n < 100; n += 7) corpus.emplace_back(whole.begin(), whole.begin() + n);
+    }
+    PtbInfo carried; // holds whatever the previous frame left
+    std::size_t ptbs = 0;
+    for (std::size_t i = 0; i < corpus.size(); ++i) {
+        INFO("frame " << i << " of " << corpus.size() << ", " << corpus[i].size() << " bytes");
+        PtbInfo fresh;
+        const ParseStatus want = parse_exact(corpus[i], fresh);
+        PtbInfo poisoned;
+        std::memset(static_cast<void*>(&poisoned), 0xa5, sizeof poisoned);
+        for (PtbInfo* out : {&poisoned, &carried}) {
+            const ParseStatus got = parse_exact(corpus[i], *out);
+            REQUIRE(name(got) == name(want));
+            CHECK(out->l3_offset == fresh.l3_offset); // reported for every outcome
+            if (want == ParseStatus::ptb) CHECK(*out == fresh);
+        }
+        ptbs += want == ParseStatus::ptb;
+    }
+    CHECK(ptbs > corpus.size() / 2);
+}
+
 namespace {
 
 Outer v4_outer() {
