@@ -103,10 +103,10 @@ Choice chosen{ones_sum_scalar, "scalar"};
 
 const char* ones_sum_impl() noexcept { return chosen.name; }
 
-} // namespace detail
-
-std::uint64_t ones_sum(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept {
-    return detail::chosen.fn(p, n, sum);
+std::uint64_t ones_sum_dispatch(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept {
+    return chosen.fn(p, n, sum);
 }
+
+} // namespace detail
 
 } // namespace ptbsteer::guard

@@ -23,8 +23,8 @@ bool icmp_checksum_ok(const packet::PtbInfo& p, std::span<const std::uint8_t> f)
     std::uint64_t sum = 0;
     if (p.family == packet::Family::v6) {
         // Pseudo-header (RFC 8200 §8.1): addresses, upper-layer length, next header 58.
-        sum = detail::ones_sum_scalar(p.outer_src.b.data(), 16, sum);
-        sum = detail::ones_sum_scalar(p.outer_dst.b.data(), 16, sum);
+        // The two addresses sit side by side in the IPv6 header (RFC 8200 §3): one 32-byte sum.
+        sum = detail::ones_sum_scalar(f.data() + p.l3_offset + 8, 32, sum);
         sum += ones_word(p.icmp_len);
         sum += ones_word(58);
     }

@@ -69,6 +69,24 @@ TEST_CASE("ones_sum carries correctly over a maximal all-ones buffer", "[guard][
 #endif
 }
 
+// Callers chain sums (pseudo-header, then the message): each result is the next call's start,
+// which must stay below 2^48 however the buffers and starts fall.
+TEST_CASE("a sum can start the next one: results stay below 2^34", "[guard][checksum]") {
+    std::mt19937_64 rng(8200);
+    const auto buf = random_bytes(1500, rng);
+    const std::vector<std::uint8_t> ones(1500, 0xff);
+    for (const auto* data : {&buf, &ones})
+        for (const std::uint64_t start : {std::uint64_t{0}, (std::uint64_t{1} << 48) - 1})
+            for (const std::size_t n : {0, 1, 20, 36, 63, 64, 1232, 1500}) {
+                INFO("n " << n << ", start " << start << ", " << (data == &ones ? "ones" : "random"));
+                const std::uint64_t s = ones_sum(data->data(), n, start);
+                CHECK(s < (std::uint64_t{1} << 34));
+                CHECK(ones_fold(s) == ones_fold(reference(data->data(), n) + start));
+                CHECK(ones_fold(ones_sum(data->data(), n, s)) ==
+                      ones_fold(std::uint64_t{reference(data->data(), n)} * 2 + start));
+            }
+}
+
 TEST_CASE("ones_sum picks the SIMD version when the CPU has it", "[guard][checksum]") {
 #if defined(__x86_64__)
     const char* want = detail::cpu_has_avx512bw() ? "avx512" : detail::cpu_has_avx2() ? "avx2" : "scalar";
