@@ -107,13 +107,4 @@ Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_
     }
 }
 
-RxFamily rx_family(std::span<const std::uint8_t> frame, const Decision& d) noexcept {
-    constexpr std::size_t eth_header = 14;
-    if (d.l3_offset < eth_header || d.l3_offset > frame.size()) return RxFamily::other;
-    const unsigned type = unsigned(frame[d.l3_offset - 2]) << 8 | frame[d.l3_offset - 1];
-    if (type == 0x0800) return RxFamily::ipv4;
-    if (type == 0x86dd) return RxFamily::ipv6;
-    return RxFamily::other;
-}
-
 } // namespace ptbsteer::dataplane

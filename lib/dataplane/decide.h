@@ -46,6 +46,14 @@ Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_
 // The family a received frame counts under: the EtherType just before its L3 header (after any
 // VLAN tags), which decide() located in `d.l3_offset` for every outcome. A frame refused inside
 // its L2 header (l3_offset 0) is `other`.
-RxFamily rx_family(std::span<const std::uint8_t> frame, const Decision& d) noexcept;
+// Inline: it runs for every frame received.
+inline RxFamily rx_family(std::span<const std::uint8_t> frame, const Decision& d) noexcept {
+    constexpr std::size_t eth_header = 14;
+    if (d.l3_offset < eth_header || d.l3_offset > frame.size()) return RxFamily::other;
+    const unsigned type = unsigned(frame[d.l3_offset - 2]) << 8 | frame[d.l3_offset - 1];
+    if (type == 0x0800) return RxFamily::ipv4;
+    if (type == 0x86dd) return RxFamily::ipv6;
+    return RxFamily::other;
+}
 
 } // namespace ptbsteer::dataplane

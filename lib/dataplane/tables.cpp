@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "dataplane/tx.h"
+
 namespace ptbsteer::dataplane {
 namespace {
 
@@ -33,6 +35,7 @@ NextHopOut resolve(const config::NextHop& h, const config::Config& cfg, const Ta
                 cfg.ports[h.port].name, out.tunnel_family == packet::Family::v4 ? "IPv4" : "IPv6"));
         out.tunnel_src = *own;
     }
+    prepare_header(out);
     return out;
 }
 

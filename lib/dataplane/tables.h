@@ -27,6 +27,13 @@ struct NextHopOut {
     packet::Family tunnel_family = packet::Family::v4;
     packet::IpAddr tunnel_src;     // our address on that port (ipip)
     packet::IpAddr tunnel_dst;     // the server's address (ipip)
+    // Resolved by prepare_header() (tx.h), so the fast path copies bytes instead of branching on
+    // VLAN, delivery and family per packet: the Ethernet header (+ 802.1Q tag) for a PTB of each
+    // family ([0] IPv4, [1] IPv6: the EtherType differs unless tunnelled), its length (14 or
+    // 18), and the whole header's length (the tunnel's IP header included).
+    std::array<std::array<std::uint8_t, 18>, 2> eth_header{};
+    std::uint8_t eth_len = 14;
+    std::uint8_t header_len = 14;
     // Index into LcoreCounters' per-next-hop arrays. compile_tables() sets the next-hop's own
     // index; the appliance remaps it to a slot stable across reloads (generation.h).
     std::uint32_t counter_slot = 0;

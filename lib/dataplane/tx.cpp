@@ -52,29 +52,37 @@ std::uint8_t* write_tunnel(std::uint8_t* p, const NextHopOut& nh, packet::Family
 
 } // namespace
 
-std::uint16_t header_len(const NextHopOut& nh) noexcept {
-    return std::uint16_t(eth_len + (nh.vlan_tci ? vlan_len : 0) + tunnel_len(nh));
+void prepare_header(NextHopOut& nh) noexcept {
+    nh.eth_len = std::uint8_t(eth_len + (nh.vlan_tci ? vlan_len : 0));
+    nh.header_len = std::uint8_t(nh.eth_len + tunnel_len(nh));
+    for (const packet::Family inner : {packet::Family::v4, packet::Family::v6}) {
+        std::uint8_t* p = nh.eth_header[inner == packet::Family::v4 ? 0 : 1].data();
+        std::memcpy(p, nh.dst_mac.data(), 6);
+        std::memcpy(p + 6, nh.src_mac.data(), 6);
+        p += 12;
+        if (nh.vlan_tci) {
+            put16(p, 0x8100);
+            put16(p + 2, nh.vlan_tci);
+            p += 4;
+        }
+        const packet::Family outer = nh.deliver == config::Deliver::ipip ? nh.tunnel_family : inner;
+        put16(p, outer == packet::Family::v4 ? 0x0800 : 0x86dd);
+    }
 }
 
 void write_header(std::uint8_t* p, const NextHopOut& nh, packet::Family inner,
                   std::uint16_t inner_len) noexcept {
-    std::memcpy(p, nh.dst_mac.data(), 6);
-    std::memcpy(p + 6, nh.src_mac.data(), 6);
-    p += 12;
-    if (nh.vlan_tci) {
-        put16(p, 0x8100);
-        put16(p + 2, nh.vlan_tci);
-        p += 4;
-    }
-    const packet::Family outer = nh.deliver == config::Deliver::ipip ? nh.tunnel_family : inner;
-    put16(p, outer == packet::Family::v4 ? 0x0800 : 0x86dd);
-    p += 2;
-    if (nh.deliver == config::Deliver::ipip) write_tunnel(p, nh, inner, inner_len);
+    // The MACs, then the last 8 bytes (the tag if any, and the EtherType): two fixed-size copies
+    // that together cover 14 or 18 bytes.
+    const std::uint8_t* h = nh.eth_header[inner == packet::Family::v4 ? 0 : 1].data();
+    std::memcpy(p, h, 12);
+    std::memcpy(p + nh.eth_len - 8, h + nh.eth_len - 8, 8);
+    if (nh.deliver == config::Deliver::ipip) write_tunnel(p + nh.eth_len, nh, inner, inner_len);
 }
 
 bool rewrite_for(rte_mbuf* m, std::uint16_t l3_offset, const NextHopOut& nh,
                  packet::Family inner) noexcept {
-    const std::uint16_t want = header_len(nh);
+    const std::uint16_t want = nh.header_len;
     if (want > l3_offset) {
         if (!rte_pktmbuf_prepend(m, std::uint16_t(want - l3_offset))) return false;
     } else if (want < l3_offset) {
@@ -89,7 +97,7 @@ rte_mbuf* copy_for(rte_mbuf* payload, rte_mempool* pool, const NextHopOut& nh,
                    packet::Family inner) noexcept {
     rte_mbuf* hdr = rte_pktmbuf_alloc(pool);
     if (!hdr) return nullptr;
-    const std::uint16_t len = header_len(nh);
+    const std::uint16_t len = nh.header_len;
     auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(hdr, len));
     rte_mbuf* clone = p ? rte_pktmbuf_clone(payload, pool) : nullptr;
     if (!clone || rte_pktmbuf_chain(hdr, clone) != 0) {

@@ -12,8 +12,9 @@ struct rte_mempool;
 
 namespace ptbsteer::dataplane {
 
-// Bytes of header a next-hop needs in front of the PTB's IP header.
-std::uint16_t header_len(const NextHopOut& nh) noexcept;
+// Fills nh's precomputed header fields from its addresses, VLAN and delivery. Called once per
+// next-hop when the tables are built; every function below relies on it.
+void prepare_header(NextHopOut& nh) noexcept;
 
 // Writes that header (Ethernet, optional 802.1Q tag, optional tunnel IP header) at `dst`.
 // `inner_len` is the PTB's IP length; `inner` its family.

@@ -35,8 +35,7 @@ std::uint64_t source_hash(const packet::IpAddr& a) noexcept {
     return x | 1; // never 0, which marks an empty slot
 }
 
-bool PerSourceLimiter::allow(const packet::IpAddr& source, std::uint64_t now) noexcept {
-    if (slots_.empty()) return true;
+bool PerSourceLimiter::allow_limited(const packet::IpAddr& source, std::uint64_t now) noexcept {
     const std::uint64_t tag = source_hash(source);
     Slot& s = slots_[tag & (slots_.size() - 1)];
     if (s.tag != tag) {

@@ -45,10 +45,15 @@ class PerSourceLimiter {
     PerSourceLimiter() = default; // unlimited
     PerSourceLimiter(std::uint64_t rate, std::uint64_t burst, std::uint64_t hz, std::size_t slots);
 
-    bool allow(const packet::IpAddr& source, std::uint64_t now) noexcept;
+    // The unlimited case inline: it costs a call per PTB otherwise.
+    bool allow(const packet::IpAddr& source, std::uint64_t now) noexcept {
+        return slots_.empty() || allow_limited(source, now);
+    }
     bool unlimited() const noexcept { return slots_.empty(); }
 
   private:
+    bool allow_limited(const packet::IpAddr& source, std::uint64_t now) noexcept;
+
     struct Slot {
         std::uint64_t tag = 0; // hash of the address; 0 = empty
         Gcra bucket;
