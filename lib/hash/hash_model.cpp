@@ -30,16 +30,7 @@ constexpr std::uint32_t outer_fields = 0x3f; // FIB_MULTIPATH_HASH_FIELD_OUTER_M
 // rt6_multipath_hash has no such step. Policy 3 with an skb
 // (fib_multipath_custom_hash_skb / rt6_multipath_custom_hash_skb) returns
 // jhash_2words(outer, inner, 0), and inner is 0 for a packet without encapsulation.
-std::uint32_t linux_hash(const FlowKey& k, std::uint8_t policy, std::uint32_t fields,
-                         const LinuxHashKey& key) noexcept {
-    if (policy == 3) {
-        // the kernel skips the outer hash when no outer field is set
-        const std::uint32_t outer =
-            (fields & outer_fields) ? linux_flow_hash_direct(k, policy, fields, key) : 0;
-        return jhash_2words(outer, 0, 0);
-    }
-    return linux_flow_hash_direct(k, policy, fields, key);
-}
+// (Model::hash_linux_p0 / _p1 / _p3 below.)
 
 std::size_t addr_len(const FlowKey& k) {
     return k.family == Family::v4 ? 4 : 16;
@@ -153,6 +144,7 @@ Model Model::linux_kernel(const LinuxParams& p) {
     m.seed_ = p.seed;
     m.linux_key_ = linux_hash_key(p.seed);
     m.needs_ports_ = p.policy == 1 || (p.policy == 3 && (m.fields_ & port_fields));
+    m.hash_ = p.policy == 0 ? hash_linux_p0 : p.policy == 1 ? hash_linux_p1 : hash_linux_p3;
     return m;
 }
 
@@ -162,6 +154,7 @@ Model Model::toeplitz(const ToeplitzParams& p) {
     m.fields_ = p.fields & (src_ip | dst_ip | port_fields);
     m.rss_key_ = p.key;
     m.needs_ports_ = (m.fields_ & port_fields) != 0;
+    m.hash_ = hash_toeplitz;
     return m;
 }
 
@@ -171,16 +164,26 @@ Model Model::crc32c(const Crc32cParams& p) {
     m.fields_ = p.fields & outer_fields;
     m.seed_ = p.seed;
     m.needs_ports_ = (m.fields_ & port_fields) != 0;
+    m.hash_ = hash_crc32c;
     return m;
 }
 
-std::uint32_t Model::hash(const packet::FlowKey& k) const noexcept {
-    switch (kind_) {
-    case ModelKind::linux_kernel: return linux_hash(k, policy_, fields_, linux_key_);
-    case ModelKind::toeplitz: return toeplitz_hash(k, fields_, rss_key_);
-    case ModelKind::crc32c: return crc32c_hash(k, fields_, seed_);
-    }
-    return 0;
+std::uint32_t Model::hash_linux_p0(const Model& m, const FlowKey& k) noexcept {
+    return linux_flow_hash_fixed<0>(k, m.fields_, m.linux_key_);
+}
+std::uint32_t Model::hash_linux_p1(const Model& m, const FlowKey& k) noexcept {
+    return linux_flow_hash_fixed<1>(k, m.fields_, m.linux_key_);
+}
+std::uint32_t Model::hash_linux_p3(const Model& m, const FlowKey& k) noexcept {
+    // The kernel skips the outer hash when no outer field is set.
+    const std::uint32_t outer = (m.fields_ & outer_fields) ? linux_flow_hash_fixed<3>(k, m.fields_, m.linux_key_) : 0;
+    return jhash_2words(outer, 0, 0);
+}
+std::uint32_t Model::hash_toeplitz(const Model& m, const FlowKey& k) noexcept {
+    return toeplitz_hash(k, m.fields_, m.rss_key_);
+}
+std::uint32_t Model::hash_crc32c(const Model& m, const FlowKey& k) noexcept {
+    return crc32c_hash(k, m.fields_, m.seed_);
 }
 
 std::string Model::describe() const {

@@ -62,7 +62,8 @@ class Model {
 
     // The 32-bit flow hash. linux_kernel: the value BEFORE Linux's final ">> 1" (the selection
     // step shifts, as fib_select_multipath compares (hash >> 1) <= upper_bound).
-    std::uint32_t hash(const packet::FlowKey& k) const noexcept;
+    // One indirect call to the function resolved for this model (kind, policy) at build time.
+    std::uint32_t hash(const packet::FlowKey& k) const noexcept { return hash_(*this, k); }
 
     // True when the hashed fields include ports, so a key without known ports
     // (!packet::ports_known(k.l4)) cannot be hashed exactly and the group's fallback applies.
@@ -71,6 +72,14 @@ class Model {
     std::string describe() const;
 
   private:
+    using HashFn = std::uint32_t (*)(const Model&, const packet::FlowKey&) noexcept;
+    static std::uint32_t hash_linux_p0(const Model& m, const packet::FlowKey& k) noexcept;
+    static std::uint32_t hash_linux_p1(const Model& m, const packet::FlowKey& k) noexcept;
+    static std::uint32_t hash_linux_p3(const Model& m, const packet::FlowKey& k) noexcept;
+    static std::uint32_t hash_toeplitz(const Model& m, const packet::FlowKey& k) noexcept;
+    static std::uint32_t hash_crc32c(const Model& m, const packet::FlowKey& k) noexcept;
+
+    HashFn hash_ = hash_linux_p0; // set by the factory with the rest
     ModelKind kind_ = ModelKind::linux_kernel;
     bool needs_ports_ = false;
     std::uint32_t fields_ = 0;

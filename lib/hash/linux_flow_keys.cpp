@@ -225,9 +225,12 @@ LinuxHashKey linux_hash_key(std::uint32_t seed) noexcept {
 //   4 bytes of tail padding (72 bytes hashed). Both lengths are multiples of 8, so the last
 //   SipHash word is the length alone.
 // Consistentify is done on the loaded values exactly as linux_consistentify compares them.
-std::uint32_t linux_flow_hash_direct(const FlowKey& k, std::uint8_t policy, std::uint32_t fields,
-                                     const LinuxHashKey& key) noexcept {
-    const Selected f = select_fields(k, policy, fields);
+template <std::uint8_t Policy>
+std::uint32_t linux_flow_hash_fixed(const FlowKey& k, std::uint32_t fields,
+                                    const LinuxHashKey& key) noexcept {
+    // A constant policy: select_fields() folds to that policy's copies, so a policy-1 hash
+    // neither branches on the policy nor tests which fields to take.
+    const Selected f = select_fields(k, Policy, fields);
 
     const std::uint64_t w0 = std::uint64_t{f.proto} << 16 | std::uint64_t{f.label} << 32;
     const std::int8_t slot = midstate_slot[f.proto];
@@ -269,6 +272,19 @@ std::uint32_t linux_flow_hash_direct(const FlowKey& k, std::uint8_t policy, std:
     s.compress(b_hi >> 32);              // dst[12..15], padding
     const auto h = static_cast<std::uint32_t>(detail::sip_finish(s, std::uint64_t{72} << 56));
     return h ? h : 1;
+}
+
+template std::uint32_t linux_flow_hash_fixed<0>(const FlowKey&, std::uint32_t, const LinuxHashKey&) noexcept;
+template std::uint32_t linux_flow_hash_fixed<1>(const FlowKey&, std::uint32_t, const LinuxHashKey&) noexcept;
+template std::uint32_t linux_flow_hash_fixed<3>(const FlowKey&, std::uint32_t, const LinuxHashKey&) noexcept;
+
+std::uint32_t linux_flow_hash_direct(const FlowKey& k, std::uint8_t policy, std::uint32_t fields,
+                                     const LinuxHashKey& key) noexcept {
+    switch (policy) {
+    case 0: return linux_flow_hash_fixed<0>(k, fields, key);
+    case 1: return linux_flow_hash_fixed<1>(k, fields, key);
+    default: return linux_flow_hash_fixed<3>(k, fields, key);
+    }
 }
 
 } // namespace ptbsteer::hash

@@ -81,4 +81,10 @@ LinuxHashKey linux_hash_key(std::uint32_t seed) noexcept;
 std::uint32_t linux_flow_hash_direct(const packet::FlowKey& k, std::uint8_t policy,
                                      std::uint32_t fields, const LinuxHashKey& key) noexcept;
 
+// The same with the policy (0, 1 or 3) fixed at compile time: Model::hash runs one of these,
+// picked once when the model is built, so no packet branches on the policy.
+template <std::uint8_t Policy>
+std::uint32_t linux_flow_hash_fixed(const packet::FlowKey& k, std::uint32_t fields,
+                                    const LinuxHashKey& key) noexcept;
+
 } // namespace ptbsteer::hash
