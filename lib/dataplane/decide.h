@@ -48,6 +48,8 @@ Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_
 // its L2 header (l3_offset 0) is `other`.
 // Inline: it runs for every frame received.
 inline RxFamily rx_family(std::span<const std::uint8_t> frame, const Decision& d) noexcept {
+    // A PTB's family is its EtherType's (the parser refuses a version that does not match).
+    if (d.ptb) return d.family == packet::Family::v4 ? RxFamily::ipv4 : RxFamily::ipv6;
     constexpr std::size_t eth_header = 14;
     if (d.l3_offset < eth_header || d.l3_offset > frame.size()) return RxFamily::other;
     const unsigned type = unsigned(frame[d.l3_offset - 2]) << 8 | frame[d.l3_offset - 1];

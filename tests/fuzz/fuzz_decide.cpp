@@ -102,6 +102,11 @@ void check_decision(const dataplane::Tables& t, std::span<const std::uint8_t> fr
     }
     const dataplane::RxFamily f = dataplane::rx_family(frame, d);
     FUZZ_CHECK(static_cast<std::size_t>(f) < dataplane::rx_family_count);
+    if (d.ptb) { // counted by the PTB's family: it must be the one its EtherType says
+        FUZZ_CHECK(d.l3_offset >= 14 && d.l3_offset <= frame.size());
+        const unsigned type = unsigned(frame[d.l3_offset - 2]) << 8 | frame[d.l3_offset - 1];
+        FUZZ_CHECK(type == (f == dataplane::RxFamily::ipv4 ? 0x0800u : 0x86ddu));
+    }
 }
 
 // What worker.cpp does with a reply: rewrite the request in place inside the mbuf's room.
