@@ -21,4 +21,13 @@ inline constexpr unsigned max_ext_bytes = 256;
 // was parsed before the decision and must not be used.
 ParseStatus parse_frame(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept;
 
+// parse_frame() in two parts, apart for tests and fuzzing: the fast path for the common shapes
+// (untagged or one 802.1Q tag; IPv4 without options or IPv6 without extension headers, outside
+// and in the quote; a TCP or UDP quote with its ports), which returns false for anything else
+// (`out` then holds nothing of use), and the general walker, which parses every frame.
+namespace detail {
+bool parse_common(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept;
+ParseStatus parse_frame_walk(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept;
+} // namespace detail
+
 } // namespace ptbsteer::packet

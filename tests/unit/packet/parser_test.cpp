@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -260,6 +261,49 @@ TEST_CASE("a PtbInfo reused from frame to frame parses as a fresh one would", "[
         ptbs += want == ParseStatus::ptb;
     }
     CHECK(ptbs > corpus.size() / 2);
+}
+
+// parse_frame() tries a fast path for the common shapes before the general walker. Whatever
+// the fast path takes must parse exactly as the walker parses it, and it must take the shapes it
+// was written for (or it is dead code and the speed is gone).
+TEST_CASE("the fast path parses its shapes exactly as the walker does, and takes them",
+          "[parser]") {
+    std::size_t taken = 0, common_wholes = 0;
+    auto compare = [&](const Bytes& f) {
+        PtbInfo fast, walked;
+        const ParseStatus got = parse_exact(f, fast);
+        const ParseStatus want = detail::parse_frame_walk(std::span<const std::uint8_t>(f), walked);
+        REQUIRE(name(got) == name(want));
+        CHECK(fast.l3_offset == walked.l3_offset);
+        if (want == ParseStatus::ptb) CHECK(fast == walked);
+        PtbInfo scratch;
+        taken += detail::parse_common(std::span<const std::uint8_t>(f), scratch);
+    };
+    for (const Case& c : matrix()) {
+        INFO(c.name);
+        const Bytes whole = test::build_ptb(c.outer, c.inner, SIZE_MAX);
+        const bool options = c.outer.v4_options || c.inner.v4_options || !c.outer.ext.empty() ||
+                             !c.inner.ext.empty();
+        const bool common = !options && c.outer.vlans.size() <= 1 &&
+                            (c.outer.vlans.empty() || c.outer.vlans[0].first == 0x8100) &&
+                            (c.inner.proto == 6 || c.inner.proto == 17);
+        PtbInfo scratch;
+        CHECK(detail::parse_common(std::span<const std::uint8_t>(whole), scratch) == common);
+        common_wholes += common;
+        compare(whole);
+        for (std::size_t q = 0; q <= 64; ++q) compare(test::build_ptb(c.outer, c.inner, q));
+        for (std::size_t n = 0; n < whole.size(); n += 5) compare(Bytes(whole.begin(), whole.begin() + n));
+        // Every single-bit change in the first 120 bytes (headers and the start of the quote).
+        for (std::size_t i = 0; i < std::min<std::size_t>(120, whole.size()); ++i)
+            for (unsigned bit = 0; bit < 8; ++bit) {
+                Bytes f = whole;
+                f[i] ^= std::uint8_t(1u << bit);
+                compare(f);
+            }
+    }
+    // Beyond the whole frames, cut and changed ones reached the fast path too (and agreed).
+    CHECK(common_wholes == 8); // v4, v6 x TCP, UDP x untagged, 802.1Q
+    CHECK(taken > 2 * common_wholes);
 }
 
 namespace {
