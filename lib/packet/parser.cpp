@@ -396,7 +396,8 @@ ParseStatus parse_frame_walk(std::span<const std::uint8_t> frame, PtbInfo& out) 
 bool parse_common(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
     const std::uint8_t* p = frame.data();
     const std::size_t n = frame.size();
-    // Ethernet, untagged or one 802.1Q tag; the smallest PTB (IPv4, 8 quoted bytes) is 70 bytes.
+    // Ethernet, untagged or one 802.1Q tag. The shortest frame this path takes is 66 bytes:
+    // Ethernet, IPv4, ICMP, the quote's IPv4 header and its 4 port bytes.
     if (n < eth_header + ipv4_min_header + icmp_header + ipv4_min_header + 4) return false;
     std::size_t off = eth_header;
     std::uint16_t ethertype = be16(p + 12);

@@ -6,8 +6,9 @@ The oracle for "which next-hop" is tests/kernel's Python model of the Linux mult
 written separately from lib/hash and held to the running kernel by the kernel-agreement test.
 Checked here: each PTB leaves towards exactly the expected next-hop (unicast) or once to every
 next-hop of its group (replicate), with dst MAC, src MAC and VLAN rewritten and the IP packet
-byte-for-byte unchanged, and for ipip next-hops inside a tunnel header whose every field
-(checksum included, recomputed by scapy) is right; ARP for our address is answered; everything else is dropped under the
+byte-for-byte unchanged, the EtherType matching the IP version that follows it, and for ipip
+next-hops inside a tunnel header whose fields are checked one by one (the IPv4 checksum
+recomputed by scapy); ARP for our address is answered; everything else is dropped under the
 expected reason; the counters balance.
 
 Usage: appliance_pcap.py --ptbsteer BIN [--lcores 1|2] [--count N]
@@ -160,13 +161,14 @@ def tunnel_of(ip):
         want_proto = 4 if inner[0] >> 4 == 4 else 41
         redo = IP(bytes(o)[:20])
         redo.chksum = None
-        checks = [(o.ihl == 5, "ihl"), (o.len == len(ip), "length"), (o.flags == "DF", "flags"),
-                  (o.ttl == 64, "ttl"), (o.proto == want_proto, "protocol"),
-                  (o.chksum == IP(bytes(redo)).chksum, "checksum")]
+        checks = [(o.ihl == 5, "ihl"), (o.tos == 0, "tos"), (o.len == len(ip), "length"),
+                  (o.flags == "DF", "flags"), (o.frag == 0, "fragment offset"), (o.ttl == 64, "ttl"),
+                  (o.proto == want_proto, "protocol"), (o.chksum == IP(bytes(redo)).chksum, "checksum")]
     elif ip[0] >> 4 == 6 and ip[6] in (4, 41):
         o, inner = IPv6(ip), ip[40:]
         want_proto = 4 if inner[0] >> 4 == 4 else 41
-        checks = [(o.plen == len(inner), "payload length"), (o.nh == want_proto, "next header"),
+        checks = [(o.tc == 0, "traffic class"), (o.fl == 0, "flow label"),
+                  (o.plen == len(inner), "payload length"), (o.nh == want_proto, "next header"),
                   (o.hlim == 64, "hop limit")]
     else:
         return None, None, ip
@@ -174,12 +176,25 @@ def tunnel_of(ip):
     return ("bad: " + ", ".join(bad), None, inner) if bad else (o.src, o.dst, inner)
 
 
+def ethertype(frame):
+    """The EtherType after any VLAN tags."""
+    b = bytes(frame)
+    off = 12
+    while int.from_bytes(b[off:off + 2], "big") in (0x8100, 0x88A8):
+        off += 4
+    return int.from_bytes(b[off:off + 2], "big")
+
+
 def unwrap(frame):
     """What an output frame carries: ((dst MAC, src MAC, VLAN, tunnel source, tunnel
-    destination), the PTB's IP packet). Tunnel fields are None for l2 delivery."""
+    destination), the PTB's IP packet). Tunnel fields are None for l2 delivery; a frame whose
+    EtherType does not match the IP version after it gets tunnel source "bad: EtherType"."""
     p = Ether(bytes(frame))
     vlan = p[Dot1Q].vlan if Dot1Q in p else None
-    tsrc, tdst, ip = tunnel_of(ip_bytes(frame))
+    outer = ip_bytes(frame)
+    tsrc, tdst, ip = tunnel_of(outer)
+    if not outer or ethertype(frame) != {4: 0x0800, 6: 0x86DD}.get(outer[0] >> 4):
+        tsrc, tdst = f"bad: EtherType 0x{ethertype(frame):04x}", None
     return (p.dst.lower(), p.src.lower(), vlan, tsrc, tdst), ip
 
 
