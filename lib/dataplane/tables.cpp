@@ -46,7 +46,10 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
     Tables t;
     t.port_ids = port_ids;
     t.ports.resize(cfg.ports.size());
-    for (std::size_t i = 0; i < cfg.ports.size(); ++i) t.ports[i].mac = port_macs.at(i);
+    for (std::size_t i = 0; i < cfg.ports.size(); ++i) {
+        t.ports[i].mac = port_macs.at(i);
+        t.port_macs.push_back(mac_bits(port_macs[i].data()));
+    }
     for (const config::Address& a : cfg.addresses) {
         if (a.ipv4) t.ports[a.port].ipv4 = a.ipv4->addr;
         if (a.ipv6) t.ports[a.port].ipv6 = a.ipv6->addr;

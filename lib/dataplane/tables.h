@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,17 @@
 namespace ptbsteer::dataplane {
 
 using Mac = std::array<std::uint8_t, 6>;
+
+// A MAC as an integer, so the fast path compares MACs with one instruction (both sides loaded
+// the same way: byte order does not matter). Two loads into registers: a 6-byte memcpy into a
+// zeroed integer goes through the stack.
+inline std::uint64_t mac_bits(const std::uint8_t* p) noexcept {
+    std::uint32_t hi;
+    std::uint16_t lo;
+    std::memcpy(&hi, p, 4);
+    std::memcpy(&lo, p + 4, 2);
+    return std::uint64_t{hi} << 16 | lo;
+}
 
 // Everything the TX side needs to emit a PTB towards one next-hop, resolved ahead of time.
 struct NextHopOut {
@@ -61,6 +73,8 @@ struct Tables {
     // group of 4096 next-hops the NextHopOuts span 256 KiB, these 8 KiB (flat cost in group size).
     std::vector<std::uint16_t> next_hop_ports;
     std::vector<PortAddresses> ports;     // by config port index
+    // mac_bits() of each port's MAC, apart: the own-frame check reads them for every frame.
+    std::vector<std::uint64_t> port_macs;
     std::vector<std::uint16_t> port_ids;  // config port index -> DPDK port id
     // For reports only.
     std::vector<std::string> group_names;

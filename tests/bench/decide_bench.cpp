@@ -120,6 +120,7 @@ dataplane::Tables make_tables(const hash::Model& model, std::size_t next_hops) {
     dataplane::Tables t;
     t.ports.resize(2); // PTBs arrive on port 0 ("in") and leave by port 1 ("out")
     t.port_ids = {0, 1};
+    t.port_macs.assign(2, 0);
     const std::vector<std::uint32_t> weights(next_hops, 1);
     t.groups.push_back(dataplane::GroupEntry{
         steer::Group(0, model, steer::Selector::build(steer::SelectKind::hash_threshold, weights)),
