@@ -23,15 +23,6 @@ using packet::FlowKey;
 constexpr std::uint32_t port_fields = src_port | dst_port;
 constexpr std::uint32_t outer_fields = 0x3f; // FIB_MULTIPATH_HASH_FIELD_OUTER_MASK
 
-// The Linux model. Forwarding path only: ip_mkroute_input() calls
-// fib_multipath_hash(net, fl4 = NULL, skb, ...), so fib_multipath_hash's trailing
-// `jhash_2words(mhash, fl4->flowi4_multipath_hash, 0)` never applies to a forwarded packet
-// (flowi4_multipath_hash is only non-zero for locally generated traffic of some tunnels);
-// rt6_multipath_hash has no such step. Policy 3 with an skb
-// (fib_multipath_custom_hash_skb / rt6_multipath_custom_hash_skb) returns
-// jhash_2words(outer, inner, 0), and inner is 0 for a packet without encapsulation.
-// (Model::hash_linux_p0 / _p1 / _p3 below.)
-
 std::size_t addr_len(const FlowKey& k) {
     return k.family == Family::v4 ? 4 : 16;
 }
@@ -168,6 +159,13 @@ Model Model::crc32c(const Crc32cParams& p) {
     return m;
 }
 
+// The Linux model. Forwarding path only: ip_mkroute_input() calls
+// fib_multipath_hash(net, fl4 = NULL, skb, ...), so fib_multipath_hash's trailing
+// `jhash_2words(mhash, fl4->flowi4_multipath_hash, 0)` never applies to a forwarded packet
+// (flowi4_multipath_hash is only non-zero for locally generated traffic of some tunnels);
+// rt6_multipath_hash has no such step. Policy 3 with an skb
+// (fib_multipath_custom_hash_skb / rt6_multipath_custom_hash_skb) returns
+// jhash_2words(outer, inner, 0), and inner is 0 for a packet without encapsulation.
 std::uint32_t Model::hash_linux_p0(const Model& m, const FlowKey& k) noexcept {
     return linux_flow_hash_fixed<0>(k, m.fields_, m.linux_key_);
 }

@@ -77,7 +77,7 @@ LinuxHashKey linux_hash_key(std::uint32_t seed) noexcept;
 
 // Equal to linux_flow_hash(img, key.k0, key.k1) of img = linux_flow_keys(k, policy, fields)
 // after linux_consistentify(img), but computed from k's fields as 64-bit words, without
-// building (and zeroing) the 80-byte image. This is what Model::hash runs per packet.
+// building (and zeroing) the 80-byte image, for a policy known only at run time (tests).
 std::uint32_t linux_flow_hash_direct(const packet::FlowKey& k, std::uint8_t policy,
                                      std::uint32_t fields, const LinuxHashKey& key) noexcept;
 

@@ -411,6 +411,7 @@ bool parse_common(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
     }
     const std::uint8_t* ip = p + off;
     const std::size_t room = n - off;
+    std::size_t icmp_at; // the ICMP header, from the start of the frame
     if (ethertype == ethertype_ipv4) {
         // Outer: no options, not a fragment, ICMP 3/4. Quote: IPv4 without options, TCP or
         // UDP, not a later fragment, its ports present (RFC 792 promises 8 bytes past the header).
@@ -423,6 +424,7 @@ bool parse_common(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
         const std::uint16_t frag = be16(q + 6);
         if ((frag & 0x1fff) != 0 || (q[9] != proto_tcp && q[9] != proto_udp)) return false;
         out.family = Family::v4;
+        icmp_at = off + ipv4_min_header;
         copy_v4(out.outer_src, ip + 12);
         copy_v4(out.outer_dst, ip + 16);
         out.mtu = be16(h + 6);
@@ -448,6 +450,7 @@ bool parse_common(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
         if (h[0] != icmp6_packet_too_big || (q[0] >> 4) != 6) return false;
         if (q[6] != proto_tcp && q[6] != proto_udp) return false;
         out.family = Family::v6;
+        icmp_at = off + ipv6_header;
         copy_v6(out.outer_src, ip + 8);
         copy_v6(out.outer_dst, ip + 24);
         out.mtu = be32(h + 4);
@@ -465,7 +468,6 @@ bool parse_common(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
     } else {
         return false;
     }
-    const std::size_t icmp_at = off + (out.family == Family::v4 ? ipv4_min_header : ipv6_header);
     out.l3_offset = std::uint16_t(off);
     out.icmp_offset = std::uint16_t(icmp_at);
     out.quote_offset = std::uint16_t(icmp_at + icmp_header);
