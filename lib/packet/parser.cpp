@@ -479,9 +479,4 @@ bool parse_common(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
 
 } // namespace detail
 
-ParseStatus parse_frame(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
-    if (detail::parse_common(frame, out)) return ParseStatus::ptb;
-    return detail::parse_frame_walk(frame, out);
-}
-
 } // namespace ptbsteer::packet

@@ -17,10 +17,6 @@ namespace ptbsteer::packet {
 inline constexpr unsigned max_ext_headers = 8;
 inline constexpr unsigned max_ext_bytes = 256;
 
-// Parses `frame`. On ParseStatus::ptb every field of `out` is set; otherwise `out` holds whatever
-// was parsed before the decision and must not be used.
-ParseStatus parse_frame(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept;
-
 // parse_frame() in two parts, apart for tests and fuzzing: the fast path for the common shapes
 // (untagged or one 802.1Q tag; IPv4 without options or IPv6 without extension headers, outside
 // and in the quote; a TCP or UDP quote with its ports), which returns false for anything else
@@ -29,5 +25,13 @@ namespace detail {
 bool parse_common(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept;
 ParseStatus parse_frame_walk(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept;
 } // namespace detail
+
+// Parses `frame`. On ParseStatus::ptb every field of `out` is set; otherwise `out` holds whatever
+// was parsed before the decision and must not be used. Inline, so the caller goes straight to
+// the fast path.
+inline ParseStatus parse_frame(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
+    if (detail::parse_common(frame, out)) return ParseStatus::ptb;
+    return detail::parse_frame_walk(frame, out);
+}
 
 } // namespace ptbsteer::packet

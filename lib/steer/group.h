@@ -22,7 +22,15 @@ class Group {
     // mode replicate -> Replicate(id); the model needs ports the key lacks -> the fallback
     // (Replicate(id) or Drop(no_ports_fallback_drop)); else Unicast(select(hash(flow))).
     // `flow` is the ORIGINAL (client->server) flow, i.e. packet::reversed() of the quote.
-    Verdict decide(const packet::FlowKey& flow) const noexcept;
+    // Inline: a few branches around hash() and select(), run for every steered PTB.
+    Verdict decide(const packet::FlowKey& flow) const noexcept {
+        if (mode_ == Mode::replicate) return Verdict::replicate(id_);
+        // Without the ports the router hashed, any pick would be a guess: apply the fallback.
+        if (model_.needs_ports() && !packet::ports_known(flow.l4))
+            return fallback_ == Fallback::drop ? Verdict::drop(DropReason::no_ports_fallback_drop)
+                                               : Verdict::replicate(id_);
+        return Verdict::unicast(selector_.select(model_.hash(flow)));
+    }
 
     std::uint32_t id() const noexcept { return id_; }
     std::size_t next_hop_count() const noexcept { return selector_.size(); }

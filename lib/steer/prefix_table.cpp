@@ -30,12 +30,6 @@ std::string dpdk_error(const char* what, int err) {
     return std::string("prefix table: ") + what + ": " + rte_strerror(err < 0 ? -err : err);
 }
 
-// rte_lpm takes IPv4 addresses in host byte order; IpAddr holds network order in bytes 0..3.
-std::uint32_t v4_host_order(const packet::IpAddr& a) noexcept {
-    return (std::uint32_t{a.b[0]} << 24) | (std::uint32_t{a.b[1]} << 16) |
-           (std::uint32_t{a.b[2]} << 8) | std::uint32_t{a.b[3]};
-}
-
 bool host_bits_clear(const packet::IpAddr& a, unsigned len, unsigned end_bit) noexcept {
     for (unsigned bit = len; bit < end_bit; ++bit)
         if (a.b[bit / 8] & (0x80u >> (bit % 8))) return false;
@@ -144,17 +138,6 @@ void PrefixTable::add(packet::Family family, const packet::IpAddr& prefix, std::
     }
     if (rc < 0) throw std::runtime_error(dpdk_error(v4 ? "rte_lpm_add" : "rte_lpm6_add", rc));
     ++rules_;
-}
-
-std::optional<std::uint32_t> PrefixTable::lookup(packet::Family family,
-                                                 const packet::IpAddr& addr) const noexcept {
-    std::uint32_t group = 0;
-    if (family == packet::Family::v4) {
-        if (v4_ && rte_lpm_lookup(v4_, v4_host_order(addr), &group) == 0) return group;
-        return default_v4_;
-    }
-    if (v6_ && rte_lpm6_lookup(v6_, addr.b.data(), &group) == 0) return group;
-    return default_v6_;
 }
 
 } // namespace ptbsteer::steer

@@ -1,16 +1,17 @@
 // Served prefix -> group: longest-prefix match of the ORIGINAL flow's destination (the anycast
 // service address the client talked to). Backed by DPDK rte_lpm / rte_lpm6, which need an
-// initialised EAL; the interface stays pure C++.
+// initialised EAL. The interface takes and returns plain C++ types; lookup() is inline (and so
+// is rte_lpm's IPv4 lookup), which is why the DPDK headers are included here.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 
-#include "packet/flow_key.h"
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
 
-struct rte_lpm;
-struct rte_lpm6;
+#include "packet/flow_key.h"
 
 namespace ptbsteer::steer {
 
@@ -47,9 +48,23 @@ class PrefixTable {
 
     // Per packet: the group of the longest matching prefix, or nullopt. No allocation.
     std::optional<std::uint32_t> lookup(packet::Family family,
-                                        const packet::IpAddr& addr) const noexcept;
+                                        const packet::IpAddr& addr) const noexcept {
+        std::uint32_t group = 0;
+        if (family == packet::Family::v4) {
+            if (v4_ && rte_lpm_lookup(v4_, v4_host_order(addr), &group) == 0) return group;
+            return default_v4_;
+        }
+        if (v6_ && rte_lpm6_lookup(v6_, addr.b.data(), &group) == 0) return group;
+        return default_v6_;
+    }
 
     std::size_t size() const noexcept { return rules_; }
+
+    // rte_lpm takes IPv4 addresses in host byte order; IpAddr holds network order in bytes 0..3.
+    static std::uint32_t v4_host_order(const packet::IpAddr& a) noexcept {
+        return (std::uint32_t{a.b[0]} << 24) | (std::uint32_t{a.b[1]} << 16) |
+               (std::uint32_t{a.b[2]} << 8) | std::uint32_t{a.b[3]};
+    }
 
   private:
     void create_v4();

@@ -47,11 +47,6 @@ std::uint64_t fastmod_constant(std::uint32_t d) {
     return ~std::uint64_t{0} / d + 1;
 }
 
-inline std::uint32_t fastmod(std::uint32_t n, std::uint64_t m, std::uint32_t d) noexcept {
-    const std::uint64_t low = m * n;
-    return static_cast<std::uint32_t>((static_cast<unsigned __int128>(low) * d) >> 64);
-}
-
 // fib_rebalance (net/ipv4/fib_semantics.c) and rt6_upper_bound_set (net/ipv6/route.c): with w the
 // running weight sum including next-hop i,
 //   upper_bound = DIV_ROUND_CLOSEST_ULL((u64)w << 31, total) - 1,
@@ -251,27 +246,6 @@ std::uint64_t Selector::maglev_id(std::string_view name) noexcept {
         h *= 0x100000001b3ULL;
     }
     return h;
-}
-
-std::uint32_t Selector::select(std::uint32_t hash) const noexcept {
-    if (table_.empty()) [[unlikely]]
-        return 0; // a default-constructed selector: never built, has no next-hops to pick
-    if (kind_ == SelectKind::hash_threshold) return select_threshold(hash);
-    return select_by_mod(hash);
-}
-
-// fib_select_multipath / fib6_select_path: the kernel's hash is already shifted right by one
-// (fib_multipath_hash returns mhash >> 1) and a next-hop is skipped while hash > upper_bound.
-std::uint32_t Selector::select_threshold(std::uint32_t hash) const noexcept {
-    const auto x = static_cast<std::int32_t>(hash >> 1);
-    std::uint32_t i = table_[static_cast<std::uint32_t>(x) >> accel_shift_];
-    while (x > bounds_[i])
-        ++i;
-    return i;
-}
-
-std::uint32_t Selector::select_by_mod(std::uint32_t hash) const noexcept {
-    return table_[fastmod(hash, fastmod_m_, table_mod_)];
 }
 
 } // namespace ptbsteer::steer

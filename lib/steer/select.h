@@ -18,6 +18,14 @@ enum class SelectKind : std::uint8_t { hash_threshold, modulo, maglev };
 //   - hash_threshold: sum of weights <= INT32_MAX (Linux keeps the total in an int);
 //   - modulo: sum of weights <= max_modulo_total (one table slot per unit of weight);
 //   - maglev: table size a prime in [max(next-hops, 2), max_maglev_table_size].
+namespace detail {
+// n % d as Lemire's fastmod (select.cpp cites it): two multiplications, m = ceil(2^64 / d).
+inline std::uint32_t fastmod(std::uint32_t n, std::uint64_t m, std::uint32_t d) noexcept {
+    const std::uint64_t low = m * n;
+    return static_cast<std::uint32_t>((static_cast<unsigned __int128>(low) * d) >> 64);
+}
+} // namespace detail
+
 class Selector {
   public:
     static constexpr std::size_t max_next_hops = 4096; // table_ entries are 16-bit
@@ -47,7 +55,13 @@ class Selector {
     // Stable identity of a next-hop for build(..., ids): 64-bit FNV-1a of its name.
     static std::uint64_t maglev_id(std::string_view name) noexcept;
 
-    std::uint32_t select(std::uint32_t hash) const noexcept;
+    // Inline: it runs for every steered PTB, and the call would cost more than its body.
+    std::uint32_t select(std::uint32_t hash) const noexcept {
+        if (table_.empty()) [[unlikely]]
+            return 0; // a default-constructed selector: never built, has no next-hops to pick
+        if (kind_ == SelectKind::hash_threshold) return select_threshold(hash);
+        return select_by_mod(hash);
+    }
     SelectKind kind() const noexcept { return kind_; }
     std::size_t size() const noexcept { return n_; }
 
@@ -58,8 +72,18 @@ class Selector {
     const std::vector<std::uint16_t>& table() const noexcept { return table_; }
 
   private:
-    std::uint32_t select_threshold(std::uint32_t hash) const noexcept;
-    std::uint32_t select_by_mod(std::uint32_t hash) const noexcept;
+    // fib_select_multipath / fib6_select_path: the kernel's hash is already shifted right by one
+    // (fib_multipath_hash returns mhash >> 1) and a next-hop is skipped while hash > upper_bound.
+    std::uint32_t select_threshold(std::uint32_t hash) const noexcept {
+        const auto x = static_cast<std::int32_t>(hash >> 1);
+        std::uint32_t i = table_[static_cast<std::uint32_t>(x) >> accel_shift_];
+        while (x > bounds_[i])
+            ++i;
+        return i;
+    }
+    std::uint32_t select_by_mod(std::uint32_t hash) const noexcept {
+        return table_[detail::fastmod(hash, fastmod_m_, table_mod_)];
+    }
 
     SelectKind kind_ = SelectKind::hash_threshold;
     std::size_t n_ = 0;
