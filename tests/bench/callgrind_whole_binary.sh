@@ -5,6 +5,7 @@
 # Under valgrind the binary runs ~50x slower, so SECONDS of run time is ~10 M packets at 40.
 # Needs root (DPDK), valgrind and python3-scapy. See docs/performance.md.
 # Usage: tests/bench/callgrind_whole_binary.sh BINARY [minimal|full] [SECONDS]
+# With KEEP=FILE in the environment the callgrind profile is kept there (for callgrind_annotate).
 set -eu
 bin=${1:?usage: $0 BINARY [minimal|full] [SECONDS]}
 quotes=${2:-minimal}
@@ -34,5 +35,6 @@ if [ -z "$rx" ] || [ -z "$ir" ] || [ "$rx" = 0 ]; then
     echo "no exit report: the run failed" >&2
     exit 1
 fi
+[ -z "${KEEP:-}" ] || cp "$out/cg" "$KEEP"
 awk -v rx="$rx" -v ir="$ir" -v q="$quotes" \
     'BEGIN { printf "%s quotes: %d packets, %.0f instructions per packet\n", q, rx, ir / rx }'

@@ -15,6 +15,7 @@
 #include "bench_common.h"
 #include "dataplane/decide.h"
 #include "dataplane/tables.h"
+#include "dataplane/tx.h"
 #include "frame_builder.h"
 #include "hash/hash_model.h"
 #include "steer/group.h"
@@ -116,17 +117,32 @@ MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Q
 
 // One group serving both prefixes, `next_hops` equal-weight servers, built by hand (what
 // compile_tables() does for a one-group config, without the YAML).
-dataplane::Tables make_tables(const hash::Model& model, std::size_t next_hops) {
+dataplane::Tables make_tables(const hash::Model& model, std::size_t next_hops,
+                              bool verify_checksum = true) {
     dataplane::Tables t;
-    t.ports.resize(2); // PTBs arrive on port 0 ("in") and leave by port 1 ("out")
+    // PTBs arrive on port 0 ("in", the MAC the frames are addressed to) and leave by port 1
+    // ("out"). The own-frame check compares every frame's source with these.
+    const dataplane::Mac in_mac{0x02, 0, 0, 0, 0, 0x01}, out_mac{0x02, 0, 0, 0, 0, 0x11};
+    t.ports.resize(2);
+    t.ports[0].mac = in_mac;
+    t.ports[1].mac = out_mac;
     t.port_ids = {0, 1};
-    t.port_macs.assign(2, 0);
+    t.port_macs = {dataplane::mac_bits(in_mac.data()), dataplane::mac_bits(out_mac.data())};
     const std::vector<std::uint32_t> weights(next_hops, 1);
+    guard::ValidationPolicy validation;
+    validation.verify_checksum = verify_checksum;
     t.groups.push_back(dataplane::GroupEntry{
         steer::Group(0, model, steer::Selector::build(steer::SelectKind::hash_threshold, weights)),
-        0, static_cast<std::uint32_t>(next_hops), guard::ValidationPolicy{}});
+        0, static_cast<std::uint32_t>(next_hops), validation});
     t.next_hops.resize(next_hops);
-    for (dataplane::NextHopOut& nh : t.next_hops) nh.port_id = 1;
+    for (std::size_t i = 0; i < next_hops; ++i) {
+        dataplane::NextHopOut& nh = t.next_hops[i];
+        nh.port_id = 1;
+        nh.src_mac = out_mac;
+        nh.dst_mac = {0x02, 0, 0, 1, std::uint8_t(i >> 8), std::uint8_t(i)};
+        nh.counter_slot = static_cast<std::uint32_t>(i);
+        dataplane::prepare_header(nh); // as compile_tables() does: ready to transmit
+    }
     t.next_hop_ports.assign(next_hops, 1);
     t.prefixes.add(Family::v4, test::addr(served_v4), 24, 0);
     t.prefixes.add(Family::v6, test::addr(served_v6), 48, 0);
@@ -208,6 +224,17 @@ int run(const Options& o) {
                 return 1;
             }
             time_case(name, o, fs.size(), [&] { sink = sink + decide_all(t, fs.frames); });
+        }
+        // The full-quote mix with `verify_checksum: false`: what the checksums cost.
+        if (const std::string name = std::string("decide/") + m.name + "/8/mix-no-checksum";
+            selected(o, name)) {
+            const dataplane::Tables unchecked = make_tables(m.model, 8, false);
+            if (!all_unicast(unchecked, frames[2].frames)) {
+                std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
+                return 1;
+            }
+            time_case(name, o, frames[2].size(),
+                      [&] { sink = sink + decide_all(unchecked, frames[2].frames); });
         }
         // The same mix with minimal quotes: the per-packet cost without the per-byte checksum.
         const std::string name = std::string("decide/") + m.name + "/8/minimal";
