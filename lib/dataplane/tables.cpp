@@ -69,6 +69,7 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
             t.next_hop_names.push_back(fmt::format("{}/{}", g.name, h.name));
         }
         for (const config::Prefix& p : g.prefixes) t.prefixes.add(p.family, p.addr, p.length, gi);
+        if (g.validation.verify_checksum) t.prefetch_bytes = Tables::whole_ptb_prefetch;
         t.groups.push_back(std::move(e));
         t.group_names.push_back(g.name);
     }

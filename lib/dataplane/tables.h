@@ -76,6 +76,17 @@ struct Tables {
     // mac_bits() of each port's MAC, apart: the own-frame check reads them for every frame.
     std::vector<std::uint64_t> port_macs;
     std::vector<std::uint16_t> port_ids;  // config port index -> DPDK port id
+    // How much of each received frame the RX loop prefetches ahead (prefetch_frame(), decide.h):
+    // the headers when no group verifies checksums (decide() reads nothing else), else a whole
+    // PTB, as the ICMP checksum reads every byte of the quote.
+    std::size_t prefetch_bytes = header_prefetch;
+    // Two lines: what decide() reads of an IPv6 PTB, Ethernet + 802.1Q + IPv6 + ICMPv6 + the
+    // quoted IPv6 header + its ports, is 110 bytes.
+    static constexpr std::size_t header_prefetch = 128;
+    // The longest PTB frame: 1,280 bytes of IPv6 (RFC 4443 §2.4(c); IPv4's 576, RFC 1812
+    // §4.3.2.3, is shorter) after Ethernet and two VLAN tags. Longer frames are not PTBs a
+    // router sends; the parser bounds itself, and the prefetch stops here.
+    static constexpr std::size_t whole_ptb_prefetch = 1280 + 14 + 2 * 4;
     // For reports only.
     std::vector<std::string> group_names;
     std::vector<std::string> next_hop_names; // "group/name"

@@ -137,7 +137,9 @@ unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsign
     const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i) {
-        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+        if (i + 1 < n)
+            prefetch_frame(t, rte_pktmbuf_mtod(pkts[i + 1], const std::uint8_t*),
+                           rte_pktmbuf_data_len(pkts[i + 1]));
         rte_mbuf* m = pkts[i];
         // A PTB fits one segment; the parser bounds itself by this span, so a chained frame is
         // refused by its length checks, never read past.

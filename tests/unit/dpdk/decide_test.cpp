@@ -132,3 +132,32 @@ TEST_CASE("rate limits: per source, global, and the replication budget", "[decid
         CHECK(outcome(t, ptb("198.51.100.202"), &g, 500) == "replicate"); // 4 copies' worth later
     }
 }
+
+TEST_CASE("the RX prefetch covers a whole PTB exactly when some group verifies checksums",
+          "[decide][tables]") {
+    // Every group of config_text verifies checksums (the default).
+    CHECK(tables().prefetch_bytes == Tables::whole_ptb_prefetch);
+    std::string unchecked = config_text;
+    std::size_t at = 0, groups = 0;
+    while ((at = unchecked.find("    hash: {model", at)) != std::string::npos) {
+        unchecked.insert(at, "    validate: {checksum: false}\n");
+        at += 40;
+        ++groups;
+    }
+    REQUIRE(groups == 3);
+    const config::LoadResult none = config::load_config_text(unchecked, "unchecked.yaml");
+    REQUIRE(none.errors.empty());
+    CHECK(compile_tables(*none.config, {0, 1}, {port_in, port_out}).prefetch_bytes ==
+          Tables::header_prefetch);
+    // One group verifying is enough: its PTBs are read whole.
+    const std::string one = unchecked.replace(unchecked.find("    validate: {checksum: false}\n"),
+                                              31, "    validate: {checksum: true}\n");
+    const config::LoadResult some = config::load_config_text(one, "one.yaml");
+    REQUIRE(some.errors.empty());
+    CHECK(compile_tables(*some.config, {0, 1}, {port_in, port_out}).prefetch_bytes ==
+          Tables::whole_ptb_prefetch);
+    // The sizes hold what they claim: the headers decide() reads of a tagged IPv6 PTB, and a
+    // whole IPv6 PTB (RFC 4443 §2.4(c): 1,280 bytes) behind two tags.
+    STATIC_REQUIRE(Tables::header_prefetch >= 14 + 4 + 40 + 8 + 40 + 4);
+    STATIC_REQUIRE(Tables::whole_ptb_prefetch >= 14 + 8 + 1280);
+}
