@@ -49,11 +49,12 @@ Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_
 // checksum otherwise waits on line after line: decide-bench's full-quote mix went from 78 to
 // 66 ns per PTB (docs/performance.md). Prefetch hints never fault, so a short frame is safe.
 inline void prefetch_frame(const Tables& t, const std::uint8_t* p, std::size_t len) noexcept {
-    // Line by line from the frame's start (an mbuf's data starts on a line boundary).
-    const std::uint8_t* end = p + (len < t.prefetch_bytes ? len : t.prefetch_bytes);
+    // Line by line from the frame's start: an mbuf's data starts on a line boundary (128 bytes
+    // of headroom in a line-aligned buffer). Offsets stay inside the frame.
+    const std::size_t n = len < t.prefetch_bytes ? len : t.prefetch_bytes;
     __builtin_prefetch(p);
-    for (const std::uint8_t* a = p + 64; a < end; a += 64)
-        __builtin_prefetch(a);
+    for (std::size_t off = 64; off < n; off += 64)
+        __builtin_prefetch(p + off);
 }
 
 // The family a received frame counts under: the EtherType just before its L3 header (after any

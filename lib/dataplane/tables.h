@@ -77,8 +77,8 @@ struct Tables {
     std::vector<std::uint64_t> port_macs;
     std::vector<std::uint16_t> port_ids;  // config port index -> DPDK port id
     // How much of each received frame the RX loop prefetches ahead (prefetch_frame(), decide.h):
-    // the headers when no group verifies checksums (decide() reads nothing else), else a whole
-    // PTB, as the ICMP checksum reads every byte of the quote.
+    // the headers when no group verifies checksums (all decide() reads of the fast path's
+    // shapes), else a whole PTB, as the ICMP checksum reads every byte of the quote.
     std::size_t prefetch_bytes = header_prefetch;
     // Two lines: what decide() reads of an IPv6 PTB, Ethernet + 802.1Q + IPv6 + ICMPv6 + the
     // quoted IPv6 header + its ports, is 110 bytes.

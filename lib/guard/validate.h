@@ -41,6 +41,12 @@ namespace detail {
 // RFC 1071: a correct checksum makes the folded sum all ones (0xffff reads the same in either
 // byte order, so the native-order sum of ones_sum() can be compared directly).
 inline bool sums_to_all_ones(std::uint64_t sum) noexcept { return ones_fold(sum) == 0xffff; }
+
+inline bool ipv4_header_ok(const packet::PtbInfo& p, std::span<const std::uint8_t> f) noexcept {
+    const std::uint8_t* ip = f.data() + p.l3_offset;
+    const std::size_t ihl = std::size_t(ip[0] & 0x0f) * 4;
+    return sums_to_all_ones(ones_sum_scalar(ip, ihl, 0)); // 20..60 bytes: inline
+}
 } // namespace detail
 
 // The ICMP (IPv4) or ICMPv6 checksum of a parsed PTB is correct (also used by tests).
@@ -56,14 +62,6 @@ inline bool icmp_checksum_ok(const packet::PtbInfo& p, std::span<const std::uint
     }
     return detail::sums_to_all_ones(ones_sum(icmp, p.icmp_len, sum));
 }
-
-namespace detail {
-inline bool ipv4_header_ok(const packet::PtbInfo& p, std::span<const std::uint8_t> f) noexcept {
-    const std::uint8_t* ip = f.data() + p.l3_offset;
-    const std::size_t ihl = std::size_t(ip[0] & 0x0f) * 4;
-    return sums_to_all_ones(ones_sum_scalar(ip, ihl, 0)); // 20..60 bytes: inline
-}
-} // namespace detail
 
 // The first rule `p` breaks, or Check::ok. `frame` is the whole frame `p` was parsed from.
 // Inline, checksums included: a handful of comparisons and short sums run for every PTB, and

@@ -60,13 +60,12 @@ class PrefixTable {
 
     std::size_t size() const noexcept { return rules_; }
 
+  private:
     // rte_lpm takes IPv4 addresses in host byte order; IpAddr holds network order in bytes 0..3.
     static std::uint32_t v4_host_order(const packet::IpAddr& a) noexcept {
         return (std::uint32_t{a.b[0]} << 24) | (std::uint32_t{a.b[1]} << 16) |
                (std::uint32_t{a.b[2]} << 8) | std::uint32_t{a.b[3]};
     }
-
-  private:
     void create_v4();
     void create_v6();
     void release() noexcept;

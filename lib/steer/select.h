@@ -10,14 +10,6 @@ namespace ptbsteer::steer {
 
 enum class SelectKind : std::uint8_t { hash_threshold, modulo, maglev };
 
-// A selector is built once per group from the next-hops' weights (route order) and then only
-// read. select() returns the index of the chosen next-hop in [0, weights.size()).
-//
-// Build-time limits (std::invalid_argument otherwise, never at select time):
-//   - 1 .. max_next_hops next-hops, every weight >= 1;
-//   - hash_threshold: sum of weights <= INT32_MAX (Linux keeps the total in an int);
-//   - modulo: sum of weights <= max_modulo_total (one table slot per unit of weight);
-//   - maglev: table size a prime in [max(next-hops, 2), max_maglev_table_size].
 namespace detail {
 // n % d as Lemire's fastmod (select.cpp cites it): two multiplications, m = ceil(2^64 / d).
 inline std::uint32_t fastmod(std::uint32_t n, std::uint64_t m, std::uint32_t d) noexcept {
@@ -26,6 +18,14 @@ inline std::uint32_t fastmod(std::uint32_t n, std::uint64_t m, std::uint32_t d) 
 }
 } // namespace detail
 
+// A selector is built once per group from the next-hops' weights (route order) and then only
+// read. select() returns the index of the chosen next-hop in [0, weights.size()).
+//
+// Build-time limits (std::invalid_argument otherwise, never at select time):
+//   - 1 .. max_next_hops next-hops, every weight >= 1;
+//   - hash_threshold: sum of weights <= INT32_MAX (Linux keeps the total in an int);
+//   - modulo: sum of weights <= max_modulo_total (one table slot per unit of weight);
+//   - maglev: table size a prime in [max(next-hops, 2), max_maglev_table_size].
 class Selector {
   public:
     static constexpr std::size_t max_next_hops = 4096; // table_ entries are 16-bit

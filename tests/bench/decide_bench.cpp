@@ -89,6 +89,7 @@ Bytes random_ptb(Rng& r, Family f, Quote q) {
 // room, RTE_MBUF_DEFAULT_BUF_SIZE), the frame after 128 bytes of headroom. Separately allocated
 // vectors sit back to back, which flattered the single-family cases (one dense stream the
 // hardware prefetcher follows) and penalised the mix (a size-dependent stride it cannot).
+// Slots start on a cache line, as mbuf buffers do, so a frame's lines are the mbuf's.
 struct MbufLikeFrames {
     static constexpr std::size_t slot = 2048 + 128;
     static constexpr std::size_t headroom = 128;
@@ -101,14 +102,18 @@ struct MbufLikeFrames {
 MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Quote::full) {
     Rng r(seed);
     MbufLikeFrames out;
-    out.arena.resize(n * MbufLikeFrames::slot);
+    constexpr std::size_t line = 64;
+    out.arena.resize(n * MbufLikeFrames::slot + line);
+    const std::size_t align =
+        (line - reinterpret_cast<std::uintptr_t>(out.arena.data()) % line) % line;
     for (std::size_t i = 0; i < n; ++i) {
         const Family f = m == Mix::v4     ? Family::v4
                          : m == Mix::v6   ? Family::v6
                          : (r.next() & 1) ? Family::v6
                                           : Family::v4;
         const Bytes b = random_ptb(r, f, q);
-        std::uint8_t* at = out.arena.data() + i * MbufLikeFrames::slot + MbufLikeFrames::headroom;
+        std::uint8_t* at =
+            out.arena.data() + align + i * MbufLikeFrames::slot + MbufLikeFrames::headroom;
         std::copy(b.begin(), b.end(), at);
         out.frames.emplace_back(at, b.size());
     }
@@ -157,7 +162,8 @@ dataplane::Tables make_tables(const hash::Model& model, std::size_t next_hops,
     for (std::size_t i = 0; i < frames.size(); ++i) {
         // As the worker's burst loop does: the next frame (its headers, or the whole PTB when
         // checksums are verified) is fetched while this one is decided.
-        if (i + 1 < frames.size()) dataplane::prefetch_frame(t, frames[i + 1].data(), frames[i + 1].size());
+        if (i + 1 < frames.size())
+            dataplane::prefetch_frame(t, frames[i + 1].data(), frames[i + 1].size());
         const dataplane::Decision d = dataplane::decide(t, frames[i], 0, info);
         acc += d.target + static_cast<std::uint64_t>(d.action);
     }
