@@ -174,7 +174,8 @@ std::uint32_t Model::hash_linux_p1(const Model& m, const FlowKey& k) noexcept {
 }
 std::uint32_t Model::hash_linux_p3(const Model& m, const FlowKey& k) noexcept {
     // The kernel skips the outer hash when no outer field is set.
-    const std::uint32_t outer = (m.fields_ & outer_fields) ? linux_flow_hash_fixed<3>(k, m.fields_, m.linux_key_) : 0;
+    const std::uint32_t outer =
+        (m.fields_ & outer_fields) ? linux_flow_hash_fixed<3>(k, m.fields_, m.linux_key_) : 0;
     return jhash_2words(outer, 0, 0);
 }
 std::uint32_t Model::hash_toeplitz(const Model& m, const FlowKey& k) noexcept {

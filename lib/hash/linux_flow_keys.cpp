@@ -274,9 +274,12 @@ std::uint32_t linux_flow_hash_fixed(const FlowKey& k, std::uint32_t fields,
     return h ? h : 1;
 }
 
-template std::uint32_t linux_flow_hash_fixed<0>(const FlowKey&, std::uint32_t, const LinuxHashKey&) noexcept;
-template std::uint32_t linux_flow_hash_fixed<1>(const FlowKey&, std::uint32_t, const LinuxHashKey&) noexcept;
-template std::uint32_t linux_flow_hash_fixed<3>(const FlowKey&, std::uint32_t, const LinuxHashKey&) noexcept;
+template std::uint32_t linux_flow_hash_fixed<0>(const FlowKey&, std::uint32_t,
+                                                const LinuxHashKey&) noexcept;
+template std::uint32_t linux_flow_hash_fixed<1>(const FlowKey&, std::uint32_t,
+                                                const LinuxHashKey&) noexcept;
+template std::uint32_t linux_flow_hash_fixed<3>(const FlowKey&, std::uint32_t,
+                                                const LinuxHashKey&) noexcept;
 
 std::uint32_t linux_flow_hash_direct(const FlowKey& k, std::uint8_t policy, std::uint32_t fields,
                                      const LinuxHashKey& key) noexcept {

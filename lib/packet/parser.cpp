@@ -154,7 +154,8 @@ inline Walk walk_ext_headers(Window w, std::uint8_t next, AhIs ah, ExtChain& out
 
 // The L4 identity of a quoted packet whose upper-layer header starts at w.begin. Inline: it
 // runs once per PTB, from two places.
-[[gnu::always_inline]] inline void read_l4(Window w, std::uint8_t proto, bool later_fragment, FlowKey& k) {
+[[gnu::always_inline]] inline void read_l4(Window w, std::uint8_t proto, bool later_fragment,
+                                           FlowKey& k) {
     k.proto = proto;
     k.sport = k.dport = 0; // unless known below
     switch (proto) {
@@ -444,7 +445,8 @@ bool parse_common(std::span<const std::uint8_t> frame, PtbInfo& out) noexcept {
         // UDP right after its fixed header, the ports present.
         const std::size_t total = ipv6_header + be16(ip + 4);
         if (room < ipv6_header || (ip[0] >> 4) != 6 || total > room) return false;
-        if (total < ipv6_header + icmp_header + ipv6_header + 4 || ip[6] != proto_icmpv6) return false;
+        if (total < ipv6_header + icmp_header + ipv6_header + 4 || ip[6] != proto_icmpv6)
+            return false;
         const std::uint8_t* h = ip + ipv6_header;
         const std::uint8_t* q = h + icmp_header;
         if (h[0] != icmp6_packet_too_big || (q[0] >> 4) != 6) return false;
