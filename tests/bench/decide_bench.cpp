@@ -9,17 +9,17 @@
 #include <array>
 #include <cstdio>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "bench_common.h"
+#include "config/config.h"
 #include "dataplane/decide.h"
 #include "dataplane/tables.h"
-#include "dataplane/tx.h"
 #include "frame_builder.h"
-#include "hash/hash_model.h"
-#include "steer/group.h"
-#include "steer/select.h"
 
 namespace ptbsteer::bench {
 namespace {
@@ -120,39 +120,32 @@ MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Q
     return out;
 }
 
-// One group serving both prefixes, `next_hops` equal-weight servers, built by hand (what
-// compile_tables() does for a one-group config, without the YAML).
-dataplane::Tables make_tables(const hash::Model& model, std::size_t next_hops,
+// One group serving both prefixes, `next_hops` equal-weight servers, compiled from its YAML as
+// the appliance compiles it. `hash` is the group's hash setting.
+dataplane::Tables make_tables(const std::string& hash, std::size_t next_hops,
                               bool verify_checksum = true) {
-    dataplane::Tables t;
-    // PTBs arrive on port 0 ("in", the MAC the frames are addressed to) and leave by port 1
-    // ("out"). The own-frame check compares every frame's source with these.
+    std::string yaml = fmt::format(R"(
+ports:
+  - {{name: in, device: net_null0}}
+  - {{name: out, device: net_null1}}
+lcores: [{{id: 0, rx: [in, out], tx: true}}]
+groups:
+  - name: bench
+    prefixes: [{}/24, {}/48]
+    hash: {}
+    validate: {{checksum: {}}}
+    next_hops:
+)",
+                                   served_v4, served_v6, hash, verify_checksum);
+    for (std::size_t i = 0; i < next_hops; ++i)
+        yaml += fmt::format("      - {{name: n{}, port: out, mac: \"02:00:00:01:{:02x}:{:02x}\"}}\n",
+                            i, i >> 8, i & 0xff);
+    const config::LoadResult r = config::load_config_text(yaml, "decide-bench.yaml");
+    if (!r.errors.empty())
+        throw std::runtime_error("decide-bench config: " + to_string(r.errors.front()));
+    // PTBs arrive on port 0 ("in", the MAC the frames are addressed to) and leave by port 1.
     const dataplane::Mac in_mac{0x02, 0, 0, 0, 0, 0x01}, out_mac{0x02, 0, 0, 0, 0, 0x11};
-    t.ports.resize(2);
-    t.ports[0].mac = in_mac;
-    t.ports[1].mac = out_mac;
-    t.port_ids = {0, 1};
-    t.port_macs = {dataplane::mac_bits(in_mac.data()), dataplane::mac_bits(out_mac.data())};
-    const std::vector<std::uint32_t> weights(next_hops, 1);
-    guard::ValidationPolicy validation;
-    validation.verify_checksum = verify_checksum;
-    t.groups.push_back(dataplane::GroupEntry{
-        steer::Group(0, model, steer::Selector::build(steer::SelectKind::hash_threshold, weights)),
-        0, static_cast<std::uint32_t>(next_hops), validation});
-    t.next_hops.resize(next_hops);
-    for (std::size_t i = 0; i < next_hops; ++i) {
-        dataplane::NextHopOut& nh = t.next_hops[i];
-        nh.port_id = 1;
-        nh.src_mac = out_mac;
-        nh.dst_mac = {0x02, 0, 0, 1, std::uint8_t(i >> 8), std::uint8_t(i)};
-        nh.counter_slot = static_cast<std::uint32_t>(i);
-        dataplane::prepare_header(nh); // as compile_tables() does: ready to transmit
-    }
-    t.next_hop_ports.assign(next_hops, 1);
-    if (verify_checksum) t.prefetch_bytes = dataplane::Tables::whole_ptb_prefetch;
-    t.prefixes.add(Family::v4, test::addr(served_v4), 24, 0);
-    t.prefixes.add(Family::v6, test::addr(served_v6), 48, 0);
-    return t;
+    return dataplane::compile_tables(*r.config, {0, 1}, {in_mac, out_mac});
 }
 
 [[gnu::noinline]] std::uint64_t decide_all(const dataplane::Tables& t,
@@ -205,8 +198,9 @@ int run(const Options& o) {
     // warm in the cache as they are when the NIC or the PMD has just written them. --count
     // 16384 puts 35 MB of frames beyond the cache: every frame's first touch then misses.
     const std::size_t count = o.count ? o.count : 1024;
-    const hash::Model linux_l4 = hash::Model::linux_kernel({0x12345678, 1, hash::five_tuple});
-    const hash::Model crc = hash::Model::crc32c({0xffffffff, hash::five_tuple});
+    const std::string linux_l4 = "{model: linux, policy: 1, seed: 0x12345678}";
+    const std::string crc = "{model: crc32c, seed: 0xffffffff, fields: [src_ip, dst_ip, ip_proto, "
+                            "src_port, dst_port]}";
     const MbufLikeFrames frames[] = {make_frames(Mix::v4, count, 11),
                                          make_frames(Mix::v6, count, 12),
                                          make_frames(Mix::mixed, count, 13)};
@@ -218,10 +212,10 @@ int run(const Options& o) {
     print_header("pkt");
     struct ModelCase {
         const char* name;
-        const hash::Model& model;
+        const std::string& hash;
     };
     for (const ModelCase& m : {ModelCase{"linux-p1", linux_l4}, ModelCase{"crc32c", crc}}) {
-        const dataplane::Tables t = make_tables(m.model, 8);
+        const dataplane::Tables t = make_tables(m.hash, 8);
         for (Mix mix : {Mix::v4, Mix::v6, Mix::mixed}) {
             const std::string name = std::string("decide/") + m.name + "/8/" + mix_name(mix);
             if (!selected(o, name)) continue;
@@ -235,7 +229,7 @@ int run(const Options& o) {
         // The full-quote mix with `verify_checksum: false`: what the checksums cost.
         if (const std::string name = std::string("decide/") + m.name + "/8/no-checksum-mix";
             selected(o, name)) {
-            const dataplane::Tables unchecked = make_tables(m.model, 8, false);
+            const dataplane::Tables unchecked = make_tables(m.hash, 8, false);
             if (!all_unicast(unchecked, frames[2].frames)) {
                 std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
                 return 1;
