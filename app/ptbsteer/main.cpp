@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "config/config.h"
-#include "dataplane/appliance.h"
+#include "control/appliance.h"
 #include "metrics/server.h"
 
 int main(int argc, char** argv) {
@@ -41,8 +41,8 @@ int main(int argc, char** argv) {
     // Taken before the EAL starts: this is the start time the metrics report.
     const double started = std::chrono::duration<double>(
                                std::chrono::system_clock::now().time_since_epoch()).count();
-    ptbsteer::dataplane::RunOptions run{opt.config_path, opt.eal_args, [started](const ptbsteer::dataplane::Runtime& rt) {
+    ptbsteer::control::RunOptions run{opt.config_path, opt.eal_args, [started](const ptbsteer::control::Runtime& rt) {
         return ptbsteer::metrics::start_metrics(rt, {PTBSTEER_VERSION, started});
     }};
-    return ptbsteer::dataplane::run_appliance(cfg, run);
+    return ptbsteer::control::run_appliance(cfg, run);
 }

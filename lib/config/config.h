@@ -1,5 +1,6 @@
 // The validated configuration: plain data, checked once by load_config(). The fast path never
-// sees this; lib/dataplane compiles it into tables.
+// sees this; lib/control compiles it into the
+// tables lib/datapath reads.
 #pragma once
 
 #include <array>
@@ -42,7 +43,7 @@ bool contains(const Prefix& outer, const Prefix& inner);
 std::string to_string(const Prefix& p);
 
 // RSS hash types a port may ask for, named after DPDK's RTE_ETH_RSS_* flags (lower case, '_' as
-// '-'). lib/dataplane/ports.cpp maps each to its flag; lib/config stays free of DPDK headers.
+// '-'). lib/control/ports.cpp maps each to its flag; lib/config stays free of DPDK headers.
 enum class RssType : std::uint8_t {
     ipv4,
     frag_ipv4,
@@ -124,9 +125,7 @@ struct Address {
     std::optional<Prefix> ipv6;
 };
 
-// How a PTB reaches a next-hop: rewritten Ethernet header on the server's segment, or
-// encapsulated (IPv4-in-IPv4 / IPv6-in-IPv6) to the server's address on another segment.
-enum class Deliver : std::uint8_t { l2, ipip };
+using steer::Deliver;
 using steer::Fallback;
 using steer::Mode;
 
@@ -187,7 +186,7 @@ struct Metrics {
     ReloadAccess reload = ReloadAccess::loopback;
 };
 
-// Capture on demand (lib/dataplane/capture.h): off when `file` is empty.
+// Capture on demand (lib/control/capture.h): off when `file` is empty.
 enum class CaptureWhat : std::uint8_t { drops, all };
 struct Capture {
     std::string file;                         // pcapng, truncated at start

@@ -29,7 +29,7 @@ void changed(std::vector<std::string>& out, const std::string& what, const T& fr
         out.push_back(fmt::format("{} changed from {} to {}", what, from, to));
 }
 
-// Everything start_ports() (lib/dataplane/ports.cpp) configured a device with. The preset's
+// Everything start_ports() (lib/control/ports.cpp) configured a device with. The preset's
 // values are compared resolved, so an edited preset file counts as well.
 void port_changes(const Port& a, const Port& b, std::vector<std::string>& out) {
     const std::string p = fmt::format("port '{}'", a.name);

@@ -2,7 +2,7 @@
 // appliance can take over, and which only a restart can change. Pure, no DPDK: unit-tested.
 //
 // Reloadable: `groups` (prefixes, hash, selection, mode, next-hops, validation), `addresses` and
-// `limits` — everything lib/dataplane compiles into a Tables generation or a per-lcore guard.
+// `limits` — everything lib/control compiles into a Tables generation or a per-lcore guard.
 // Restart only: `eal`, `presets_dir`, `ports` (devices, queues, resolved preset settings),
 // `lcores`, `metrics` and `capture`, which the EAL, the started ports, the launched lcores, the
 // bound listener and the open capture file were made from.

@@ -1,7 +1,7 @@
 // Rate limits for the fast path: the Generic Cell Rate Algorithm (GCRA, ITU-T I.371), which is a
 // token bucket kept as one timestamp. Per lcore, no locks or atomics: each lcore enforces its
 // share of a configured rate (rate / lcores, burst / lcores), so the sum over lcores is the rate.
-// Time is any monotonic cycle counter (the TSC in the dataplane, a plain integer in tests).
+// Time is any monotonic cycle counter (the TSC in the datapath, a plain integer in tests).
 #pragma once
 
 #include <array>

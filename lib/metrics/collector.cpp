@@ -5,9 +5,9 @@
 #include <rte_ring.h>
 #include <rte_version.h>
 
-#include "dataplane/capture.h"
-#include "dataplane/reload.h"
-#include "dataplane/report.h"
+#include "control/capture.h"
+#include "control/reload.h"
+#include "control/report.h"
 
 namespace ptbsteer::metrics {
 namespace {
@@ -16,15 +16,15 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
-using dataplane::LcoreCounters;
-using dataplane::load_counter;
+using datapath::LcoreCounters;
+using datapath::load_counter;
 
 // Each limiter and the drop reason that counts its refusals (docs/security.md). The same frames
 // are also in ptbsteer_dropped_packets_total under that reason.
-constexpr std::array<std::pair<std::string_view, dataplane::Drop>, 3> limiters = {{
-    {"per_source", dataplane::Drop::rate_limited_source},
-    {"global", dataplane::Drop::rate_limited_global},
-    {"replication_budget", dataplane::Drop::replication_budget},
+constexpr std::array<std::pair<std::string_view, datapath::Drop>, 3> limiters = {{
+    {"per_source", datapath::Drop::rate_limited_source},
+    {"global", datapath::Drop::rate_limited_global},
+    {"replication_budget", datapath::Drop::replication_budget},
 }};
 
 MetricFamily family(std::string name, std::string help, MetricType type) {
@@ -80,7 +80,7 @@ LcoreCounters snapshot(const LcoreCounters& c) {
     s.capture_lost = load_counter(c.capture_lost);
     s.size_for(c.rx_by_port.size(), c.unicast_per_next_hop.size());
     for (std::size_t p = 0; p < c.rx_by_port.size(); ++p)
-        for (std::size_t f = 0; f < dataplane::rx_family_count; ++f)
+        for (std::size_t f = 0; f < datapath::rx_family_count; ++f)
             s.rx_by_port[p][f] = load_counter(c.rx_by_port[p][f]);
     for (std::size_t i = 0; i < c.unicast_per_next_hop.size(); ++i) {
         s.unicast_per_next_hop[i] = load_counter(c.unicast_per_next_hop[i]);
@@ -89,16 +89,16 @@ LcoreCounters snapshot(const LcoreCounters& c) {
     return s;
 }
 
-void traffic(const dataplane::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
+void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
     MetricFamily rx =
         family("ptbsteer_received_packets_total",
                "Frames taken from the RX queues, by port and by the EtherType after VLAN tags.",
                MetricType::Counter);
     for (std::size_t p = 0; p < rt.ports.size(); ++p)
-        for (std::size_t f = 0; f < dataplane::rx_family_count; ++f)
+        for (std::size_t f = 0; f < datapath::rx_family_count; ++f)
             counter(
                 rx,
-                {{"port", rt.ports[p].name}, {"family", std::string(name(dataplane::RxFamily(f)))}},
+                {{"port", rt.ports[p].name}, {"family", std::string(name(datapath::RxFamily(f)))}},
                 double(p < t.rx_by_port.size() ? t.rx_by_port[p][f] : 0));
     out.push_back(std::move(rx));
 
@@ -116,7 +116,7 @@ void traffic(const dataplane::Runtime& rt, const LcoreCounters& t, std::vector<M
                "replicate: one copy of a replicated PTB.",
                MetricType::Counter);
     // By counter slot: every next-hop of every generation published so far, so a series stays
-    // (and stops growing) when a reload removes its next-hop (dataplane/generation.h).
+    // (and stops growing) when a reload removes its next-hop (control/build.h).
     const auto names = rt.reloader->slots().names();
     for (std::size_t nh = 0; nh < names.size(); ++nh) {
         const double u = nh < t.unicast_per_next_hop.size() ? double(t.unicast_per_next_hop[nh]) : 0;
@@ -144,11 +144,11 @@ void traffic(const dataplane::Runtime& rt, const LcoreCounters& t, std::vector<M
 
     MetricFamily drops =
         family("ptbsteer_dropped_packets_total",
-               "Frames dropped, by reason (lib/dataplane/drop_reason.h; docs/metrics.md).",
+               "Frames dropped, by reason (lib/datapath/drop_reason.h; docs/metrics.md).",
                MetricType::Counter);
-    for (std::size_t i = 0; i < dataplane::drop_count; ++i) {
-        const auto d = static_cast<dataplane::Drop>(i);
-        if (dataplane::is_drop(d))
+    for (std::size_t i = 0; i < datapath::drop_count; ++i) {
+        const auto d = static_cast<datapath::Drop>(i);
+        if (datapath::is_drop(d))
             counter(drops, {{"reason", std::string(name(d))}}, double(t.drops[i]));
     }
     out.push_back(std::move(drops));
@@ -168,10 +168,10 @@ void traffic(const dataplane::Runtime& rt, const LcoreCounters& t, std::vector<M
         ClientMetric m;
         m.label = {{"family", f == 0 ? "ipv4" : "ipv6"}};
         std::uint64_t cumulative = 0;
-        for (std::size_t b = 0; b < dataplane::mtu_bucket_count; ++b) {
+        for (std::size_t b = 0; b < datapath::mtu_bucket_count; ++b) {
             cumulative += t.mtu[f].buckets[b];
-            const double bound = b < dataplane::mtu_bounds.size()
-                                     ? double(dataplane::mtu_bounds[b])
+            const double bound = b < datapath::mtu_bounds.size()
+                                     ? double(datapath::mtu_bounds[b])
                                      : std::numeric_limits<double>::infinity();
             m.histogram.bucket.push_back({cumulative, bound});
         }
@@ -182,7 +182,7 @@ void traffic(const dataplane::Runtime& rt, const LcoreCounters& t, std::vector<M
     out.push_back(std::move(mtu));
 }
 
-void lcores(const dataplane::Runtime& rt, const std::vector<LcoreCounters>& per,
+void lcores(const control::Runtime& rt, const std::vector<LcoreCounters>& per,
             std::vector<MetricFamily>& out) {
     MetricFamily rx =
         family("ptbsteer_lcore_received_packets_total",
@@ -203,7 +203,7 @@ void lcores(const dataplane::Runtime& rt, const std::vector<LcoreCounters>& per,
     out.push_back(std::move(age));
 }
 
-void ports(const dataplane::Runtime& rt, std::vector<MetricFamily>& out) {
+void ports(const control::Runtime& rt, std::vector<MetricFamily>& out) {
     struct Stat {
         const char* name;
         const char* help;
@@ -250,7 +250,7 @@ void ports(const dataplane::Runtime& rt, std::vector<MetricFamily>& out) {
     out.push_back(std::move(up));
 }
 
-void rings_and_pools(const dataplane::Runtime& rt, const std::vector<LcoreCounters>& per,
+void rings_and_pools(const control::Runtime& rt, const std::vector<LcoreCounters>& per,
                      std::vector<MetricFamily>& out) {
     MetricFamily entries =
         family("ptbsteer_ring_entries", "Packets waiting in an RX-to-TX ring.", MetricType::Gauge);
@@ -259,10 +259,10 @@ void rings_and_pools(const dataplane::Runtime& rt, const std::vector<LcoreCounte
                "Packets dropped because an RX-to-TX ring was full "
                "(also in ptbsteer_dropped_packets_total{reason=\"ring_full\"}).",
                MetricType::Counter);
-    for (const dataplane::RingInfo& r : rt.rings) {
+    for (const control::RingInfo& r : rt.rings) {
         gauge(entries, {{"ring", r.name}}, double(rte_ring_count(r.ring)));
         counter(overflow, {{"ring", r.name}},
-                double(per[r.producer].drops[std::size_t(dataplane::Drop::ring_full)]));
+                double(per[r.producer].drops[std::size_t(datapath::Drop::ring_full)]));
     }
     out.push_back(std::move(entries));
     out.push_back(std::move(overflow));
@@ -271,7 +271,7 @@ void rings_and_pools(const dataplane::Runtime& rt, const std::vector<LcoreCounte
         family("ptbsteer_mempool_in_use", "Mbufs taken from a mempool (in flight or cached).",
                MetricType::Gauge);
     MetricFamily size = family("ptbsteer_mempool_size", "Mbufs in a mempool.", MetricType::Gauge);
-    for (const dataplane::PoolInfo& p : rt.pools) {
+    for (const control::PoolInfo& p : rt.pools) {
         gauge(in_use, {{"pool", p.name}}, double(rte_mempool_in_use_count(p.pool)));
         gauge(size, {{"pool", p.name}}, double(p.pool->size));
     }
@@ -279,8 +279,8 @@ void rings_and_pools(const dataplane::Runtime& rt, const std::vector<LcoreCounte
     out.push_back(std::move(size));
 }
 
-void capture(const dataplane::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
-    const dataplane::CaptureWriter* c = rt.capture;
+void capture(const control::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
+    const control::CaptureWriter* c = rt.capture;
     out.push_back(one_gauge("ptbsteer_capture_active",
                             "1 while capture on demand is writing (0: off, or max_bytes reached).",
                             c && c->active() ? 1 : 0));
@@ -300,12 +300,12 @@ void capture(const dataplane::Runtime& rt, const LcoreCounters& t, std::vector<M
                             c ? double(c->stats().bytes.load()) : 0));
 }
 
-void process(const BuildInfo& b, const dataplane::Runtime& rt, std::vector<MetricFamily>& out) {
+void process(const BuildInfo& b, const control::Runtime& rt, std::vector<MetricFamily>& out) {
     MetricFamily info = family("ptbsteer_build_info", "Always 1; the labels say what is running.",
                                MetricType::Gauge);
     gauge(info, {{"version", b.version}, {"dpdk", rte_version()}}, 1);
     out.push_back(std::move(info));
-    const dataplane::ReloadStats& st = rt.reloader->stats();
+    const control::ReloadStats& st = rt.reloader->stats();
     out.push_back(one_gauge("ptbsteer_config_generation",
                             "Generation of the configuration serving (1: the one read at start; "
                             "+1 per successful reload).",
@@ -315,8 +315,8 @@ void process(const BuildInfo& b, const dataplane::Runtime& rt, std::vector<Metri
                "Reload attempts (SIGHUP or POST /reload) by result: success, failure (invalid "
                "configuration), restart_required (it changes what only a restart can).",
                MetricType::Counter);
-    for (std::size_t i = 0; i < dataplane::reload_outcome_count; ++i)
-        counter(reloads, {{"result", std::string(name(dataplane::ReloadOutcome(i)))}},
+    for (std::size_t i = 0; i < control::reload_outcome_count; ++i)
+        counter(reloads, {{"result", std::string(name(control::ReloadOutcome(i)))}},
                 double(st.results[i].load()));
     out.push_back(std::move(reloads));
     // The standard name (Prometheus client guidelines, "process metrics"), unprefixed on purpose:
@@ -333,7 +333,7 @@ std::vector<MetricFamily> Collector::Collect() const {
     per.reserve(rt_.counters->size());
     for (const LcoreCounters& c : *rt_.counters)
         per.push_back(snapshot(c));
-    const LcoreCounters total = dataplane::sum(per);
+    const LcoreCounters total = control::sum(per);
     std::vector<MetricFamily> out;
     traffic(rt_, total, out);
     lcores(rt_, per, out);

@@ -12,7 +12,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
-#include "dataplane/runtime.h"
+#include "control/runtime.h"
 
 namespace ptbsteer::metrics {
 
@@ -23,11 +23,11 @@ struct BuildInfo {
 
 class Collector : public prometheus::Collectable {
   public:
-    Collector(const dataplane::Runtime& rt, BuildInfo build) : rt_(rt), build_(std::move(build)) {}
+    Collector(const control::Runtime& rt, BuildInfo build) : rt_(rt), build_(std::move(build)) {}
     std::vector<prometheus::MetricFamily> Collect() const override;
 
   private:
-    const dataplane::Runtime& rt_;
+    const control::Runtime& rt_;
     BuildInfo build_;
     mutable std::mutex dpdk_; // two concurrent scrapes must not call a PMD's stats_get at once
 };

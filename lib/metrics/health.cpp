@@ -29,13 +29,13 @@ Health evaluate(std::span<const LcoreBeat> lcores, std::span<const PortLink> por
     return Health{false, why};
 }
 
-Health check(const dataplane::Runtime& rt) {
+Health check(const control::Runtime& rt) {
     std::vector<LcoreBeat> beats;
     for (std::size_t i = 0; i < rt.lcore_ids.size(); ++i)
         beats.push_back(
-            LcoreBeat{rt.lcore_ids[i], dataplane::load_counter((*rt.counters)[i].heartbeat_tsc)});
+            LcoreBeat{rt.lcore_ids[i], datapath::load_counter((*rt.counters)[i].heartbeat_tsc)});
     std::vector<PortLink> links;
-    for (const dataplane::PortInfo& p : rt.ports) {
+    for (const control::PortInfo& p : rt.ports) {
         rte_eth_link link{};
         const bool known = rte_eth_link_get_nowait(p.id, &link) == 0;
         links.push_back(PortLink{p.name, known && link.link_status == RTE_ETH_LINK_UP});

@@ -6,7 +6,7 @@
 #include <span>
 #include <string>
 
-#include "dataplane/runtime.h"
+#include "control/runtime.h"
 
 namespace ptbsteer::metrics {
 
@@ -32,6 +32,6 @@ Health evaluate(std::span<const LcoreBeat> lcores, std::span<const PortLink> por
                 std::uint64_t now_tsc, std::uint64_t tsc_hz);
 
 // Reads the heartbeats and link states of a running appliance (any thread).
-Health check(const dataplane::Runtime& rt);
+Health check(const control::Runtime& rt);
 
 } // namespace ptbsteer::metrics

@@ -16,17 +16,17 @@
 #include <fmt/format.h>
 #include <prometheus/exposer.h>
 
-#include "dataplane/reload.h"
+#include "control/reload.h"
 #include "metrics/health.h"
 
 namespace ptbsteer::metrics {
 namespace {
 
 // Set while a MetricsServer listens; read by civetweb's threads in begin_request.
-std::atomic<const dataplane::Runtime*> g_runtime{nullptr};
+std::atomic<const control::Runtime*> g_runtime{nullptr};
 
 int send_health(mg_connection* conn) {
-    const dataplane::Runtime* rt = g_runtime.load();
+    const control::Runtime* rt = g_runtime.load();
     const Health h = rt ? check(*rt) : Health{false, "stopping\n"};
     const int code = h.ok ? 200 : 503;
     mg_printf(conn,
@@ -45,10 +45,10 @@ int send_text(mg_connection* conn, int code, const char* reason, const std::stri
     return code;
 }
 
-// POST /reload: the same reload as SIGHUP (dataplane/reload.h), answered with its outcome. Runs
+// POST /reload: the same reload as SIGHUP (control/reload.h), answered with its outcome. Runs
 // on this civetweb thread; Reloader::reload() serialises it with any other reload.
 int send_reload(mg_connection* conn, const mg_request_info& ri) {
-    const dataplane::Runtime* rt = g_runtime.load();
+    const control::Runtime* rt = g_runtime.load();
     if (!rt || !rt->reloader) return send_text(conn, 503, "Service Unavailable", "stopping\n");
     if (std::strcmp(ri.request_method, "POST") != 0)
         return send_text(conn, 405, "Method Not Allowed", "use POST /reload\n", "Allow: POST\r\n");
@@ -59,15 +59,15 @@ int send_reload(mg_connection* conn, const mg_request_info& ri) {
                              ? "reload over HTTP is off (metrics: {reload: off}); send SIGHUP\n"
                              : "reload over HTTP is for loopback clients only (metrics: {reload: "
                                "any} opens it to every client)\n");
-    const dataplane::ReloadResult r = rt->reloader->reload();
+    const control::ReloadResult r = rt->reloader->reload();
     std::string text = r.summary() + "\n";
     for (const std::string& m : r.messages) text += m + "\n";
     std::fprintf(stdout, "ptbsteer: POST /reload from %s: %s\n", ri.remote_addr, r.summary().c_str());
     std::fflush(stdout);
     switch (r.outcome) {
-    case dataplane::ReloadOutcome::success: return send_text(conn, 200, "OK", text);
-    case dataplane::ReloadOutcome::failure: return send_text(conn, 400, "Bad Request", text);
-    case dataplane::ReloadOutcome::restart_required: return send_text(conn, 409, "Conflict", text);
+    case control::ReloadOutcome::success: return send_text(conn, 200, "OK", text);
+    case control::ReloadOutcome::failure: return send_text(conn, 400, "Bad Request", text);
+    case control::ReloadOutcome::restart_required: return send_text(conn, 409, "Conflict", text);
     }
     return send_text(conn, 500, "Internal Server Error", text);
 }
@@ -158,7 +158,7 @@ std::optional<ListenAddress> parse_listen(const std::string& s) {
     return a;
 }
 
-MetricsServer::MetricsServer(const dataplane::Runtime& rt, const std::string& listen,
+MetricsServer::MetricsServer(const control::Runtime& rt, const std::string& listen,
                              BuildInfo build)
     : collector_(std::make_shared<Collector>(rt, std::move(build))) {
     const auto addr = parse_listen(listen);
@@ -176,7 +176,7 @@ MetricsServer::MetricsServer(const dataplane::Runtime& rt, const std::string& li
         c.log_message = log_message;
         return c;
     }();
-    const dataplane::Runtime* none = nullptr;
+    const control::Runtime* none = nullptr;
     if (!g_runtime.compare_exchange_strong(none, &rt))
         throw std::logic_error("a MetricsServer already runs");
     try {
@@ -198,14 +198,14 @@ MetricsServer::~MetricsServer() {
     g_runtime = nullptr;
 }
 
-dataplane::Observation start_metrics(const dataplane::Runtime& rt, BuildInfo build) {
+control::Observation start_metrics(const control::Runtime& rt, BuildInfo build) {
     const std::string& listen = rt.config->metrics.listen;
     if (listen.empty()) return {};
     auto server = std::make_shared<MetricsServer>(rt, listen, std::move(build));
     std::string announce = fmt::format(
         "metrics on {0}/metrics, health on {0}/healthz; try: curl -s {0}/metrics | grep ^ptbsteer_",
         server->base_url());
-    return dataplane::Observation{std::move(server), std::move(announce)};
+    return control::Observation{std::move(server), std::move(announce)};
 }
 
 } // namespace ptbsteer::metrics

@@ -1,5 +1,5 @@
 // The metrics endpoint: one HTTP listener (prometheus-cpp's pull Exposer on civetweb) serving
-// /metrics (Collector), /healthz (health.h) and POST /reload (dataplane/reload.h; loopback
+// /metrics (Collector), /healthz (health.h) and POST /reload (control/reload.h; loopback
 // clients only unless `metrics: {reload: any}`) on the address of `metrics: {listen: ...}`.
 #pragma once
 
@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "dataplane/runtime.h"
+#include "control/runtime.h"
 #include "metrics/collector.h"
 
 namespace prometheus {
@@ -34,7 +34,7 @@ class MetricsServer {
     // Listens at once. Throws std::runtime_error with a sentence naming the address when the
     // address is malformed or cannot be bound. One server per process (civetweb's callbacks
     // carry no user pointer, so /healthz finds the runtime through a process-wide pointer).
-    MetricsServer(const dataplane::Runtime& rt, const std::string& listen, BuildInfo build);
+    MetricsServer(const control::Runtime& rt, const std::string& listen, BuildInfo build);
     ~MetricsServer();
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
@@ -48,8 +48,8 @@ class MetricsServer {
     std::string url_;
 };
 
-// The observer lib/dataplane calls before the lcores start: starts a MetricsServer unless
+// The observer lib/control calls before the lcores start: starts a MetricsServer unless
 // `listen` is empty, and announces its address with a command to try.
-dataplane::Observation start_metrics(const dataplane::Runtime& rt, BuildInfo build);
+control::Observation start_metrics(const control::Runtime& rt, BuildInfo build);
 
 } // namespace ptbsteer::metrics

@@ -8,7 +8,7 @@ namespace ptbsteer::packet {
 
 enum class StatusKind : std::uint8_t {
     ptb,       // a Packet Too Big message, PtbInfo filled in
-    not_ptb,   // well formed but not a PTB: the dataplane answers ARP/ND for itself, drops the rest
+    not_ptb,   // well formed but not a PTB: the datapath answers ARP/ND for itself, drops the rest
     malformed, // refused: dropped and counted under this name
 };
 

@@ -1,7 +1,7 @@
 // The PTB parser: bytes of one Ethernet frame in, a PtbInfo or a named status out.
 //
 // Pure C++ over a byte span (no DPDK types), so unit tests, fuzzers, the pcap decoder and the
-// dataplane all run the same code. It never reads past the span, never allocates, never throws.
+// datapath all run the same code. It never reads past the span, never allocates, never throws.
 #pragma once
 
 #include <cstdint>

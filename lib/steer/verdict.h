@@ -15,6 +15,10 @@ enum class Mode : std::uint8_t { unicast, replicate };
 // or drop it.
 enum class Fallback : std::uint8_t { replicate, drop };
 
+// How a PTB reaches a next-hop: rewritten Ethernet header on the server's segment, or
+// encapsulated (IPv4-in-IPv4 / IPv6-in-IPv6) to the server's address on another segment.
+enum class Deliver : std::uint8_t { l2, ipip };
+
 enum class VerdictKind : std::uint8_t { unicast, replicate, drop };
 
 enum class DropReason : std::uint8_t {

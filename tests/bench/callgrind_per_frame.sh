@@ -1,5 +1,5 @@
 #!/bin/sh
-# Instructions per PTB frame of dataplane::decide() (parse + validate + prefix lookup + hash +
+# Instructions per PTB frame of datapath::decide() (parse + validate + prefix lookup + hash +
 # select), counted by callgrind: repeatable to the instruction on a noisy machine, unlike timings.
 # Only decide_all() and what it calls are counted; each case runs it twice (one warm-up pass +
 # --runs 1) over 4096 frames. Valgrind emulates no AVX-512, so the checksum runs its AVX2

@@ -1,4 +1,4 @@
-// Benchmark: dataplane::decide() per frame (parse + prefix lookup + hash + select) over a
+// Benchmark: datapath::decide() per frame (parse + prefix lookup + hash + select) over a
 // pre-built array of realistic PTB frames, and its flatness in the group size (2, 64 and 4096
 // next-hops). Needs the EAL for rte_lpm/rte_lpm6: initialised with no hugepages, devices or
 // telemetry. Not a test: see docs/performance.md.
@@ -17,8 +17,9 @@
 
 #include "bench_common.h"
 #include "config/config.h"
-#include "dataplane/decide.h"
-#include "dataplane/tables.h"
+#include "control/compile_tables.h"
+#include "datapath/decide.h"
+#include "datapath/tables.h"
 #include "frame_builder.h"
 
 namespace ptbsteer::bench {
@@ -122,7 +123,7 @@ MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Q
 
 // One group serving both prefixes, `next_hops` equal-weight servers, compiled from its YAML as
 // the appliance compiles it. `hash` is the group's hash setting.
-dataplane::Tables make_tables(const std::string& hash, std::size_t next_hops,
+datapath::Tables make_tables(const std::string& hash, std::size_t next_hops,
                               bool verify_checksum = true) {
     std::string yaml = fmt::format(R"(
 ports:
@@ -144,11 +145,11 @@ groups:
     if (!r.errors.empty())
         throw std::runtime_error("decide-bench config: " + to_string(r.errors.front()));
     // PTBs arrive on port 0 ("in", the MAC the frames are addressed to) and leave by port 1.
-    const dataplane::Mac in_mac{0x02, 0, 0, 0, 0, 0x01}, out_mac{0x02, 0, 0, 0, 0, 0x11};
-    return dataplane::compile_tables(*r.config, {0, 1}, {in_mac, out_mac});
+    const datapath::Mac in_mac{0x02, 0, 0, 0, 0, 0x01}, out_mac{0x02, 0, 0, 0, 0, 0x11};
+    return control::compile_tables(*r.config, {0, 1}, {in_mac, out_mac});
 }
 
-[[gnu::noinline]] std::uint64_t decide_all(const dataplane::Tables& t,
+[[gnu::noinline]] std::uint64_t decide_all(const datapath::Tables& t,
                                            const std::vector<std::span<const std::uint8_t>>& frames) {
     std::uint64_t acc = 0;
     packet::PtbInfo info;
@@ -156,18 +157,18 @@ groups:
         // As the worker's burst loop does: the next frame (its headers, or the whole PTB when
         // checksums are verified) is fetched while this one is decided.
         if (i + 1 < frames.size())
-            dataplane::prefetch_frame(t, frames[i + 1].data(), frames[i + 1].size());
-        const dataplane::Decision d = dataplane::decide(t, frames[i], 0, info);
+            datapath::prefetch_frame(t, frames[i + 1].data(), frames[i + 1].size());
+        const datapath::Decision d = datapath::decide(t, frames[i], 0, info);
         acc += d.target + static_cast<std::uint64_t>(d.action);
     }
     return acc;
 }
 
 // Every frame must steer (unicast): otherwise the benchmark times drops, not decisions.
-bool all_unicast(const dataplane::Tables& t, const std::vector<std::span<const std::uint8_t>>& frames) {
+bool all_unicast(const datapath::Tables& t, const std::vector<std::span<const std::uint8_t>>& frames) {
     packet::PtbInfo info;
     for (const auto& f : frames)
-        if (dataplane::decide(t, f, 0, info).action != dataplane::Action::unicast) return false;
+        if (datapath::decide(t, f, 0, info).action != datapath::Action::unicast) return false;
     return true;
 }
 
@@ -215,7 +216,7 @@ int run(const Options& o) {
         const std::string& hash;
     };
     for (const ModelCase& m : {ModelCase{"linux-p1", linux_l4}, ModelCase{"crc32c", crc}}) {
-        const dataplane::Tables t = make_tables(m.hash, 8);
+        const datapath::Tables t = make_tables(m.hash, 8);
         for (Mix mix : {Mix::v4, Mix::v6, Mix::mixed}) {
             const std::string name = std::string("decide/") + m.name + "/8/" + mix_name(mix);
             if (!selected(o, name)) continue;
@@ -229,7 +230,7 @@ int run(const Options& o) {
         // The full-quote mix with `verify_checksum: false`: what the checksums cost.
         if (const std::string name = std::string("decide/") + m.name + "/8/no-checksum-mix";
             selected(o, name)) {
-            const dataplane::Tables unchecked = make_tables(m.hash, 8, false);
+            const datapath::Tables unchecked = make_tables(m.hash, 8, false);
             if (!all_unicast(unchecked, frames[2].frames)) {
                 std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
                 return 1;
@@ -250,7 +251,7 @@ int run(const Options& o) {
     for (std::size_t n : {2, 64, 4096}) {
         const std::string name = "decide/linux-p1/" + std::to_string(n) + "/mix";
         if (!selected(o, name)) continue;
-        const dataplane::Tables t = make_tables(linux_l4, n);
+        const datapath::Tables t = make_tables(linux_l4, n);
         time_case(name, o, frames[2].size(), [&] { sink = sink + decide_all(t, frames[2].frames); });
     }
     return 0;

@@ -3,7 +3,7 @@
 // load_config_text() promises (config.h) never to throw and to report every problem in
 // `errors`; an exception escaping it reaches std::terminate, which libFuzzer records as a crash.
 // A hang is caught by -timeout. Beyond that, a configuration that loads must be one
-// compile_tables() and the dataplane can index without further checks: every cross-reference in
+// compile_tables() and the datapath can index without further checks: every cross-reference in
 // range, every ipip next-hop with a source address, every prefix well formed.
 #include <cstddef>
 #include <cstdint>

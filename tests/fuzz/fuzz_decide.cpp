@@ -1,4 +1,4 @@
-// libFuzzer harness: the whole per-packet decision, dataplane::decide() (parse, validation,
+// libFuzzer harness: the whole per-packet decision, datapath::decide() (parse, validation,
 // prefix lookup, hash, select), over any bytes, against the fixed site of decide_site.h compiled
 // once. A reply decision also runs the ARP/ND responder in place, as worker.cpp does.
 //
@@ -18,19 +18,20 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/decide.h"
-#include "dataplane/responder.h"
-#include "dataplane/tables.h"
+#include "control/compile_tables.h"
+#include "datapath/decide.h"
+#include "datapath/responder.h"
+#include "datapath/tables.h"
 #include "decide_site.h"
 #include "fuzz_check.h"
 
 namespace {
 
 using namespace ptbsteer;
-using dataplane::Action;
-using dataplane::Decision;
+using datapath::Action;
+using datapath::Decision;
 
-const dataplane::Tables* tables = nullptr;
+const datapath::Tables* tables = nullptr;
 // FUZZ_DECIDE_PRINT=1: one line per input with the decision (for replaying reproducers and
 // checking that the seeds reach every outcome).
 bool print_decisions = false;
@@ -51,7 +52,7 @@ void init_eal() {
     }
 }
 
-const dataplane::Tables* compile_site() {
+const datapath::Tables* compile_site() {
     const config::LoadResult r = config::load_config_text(fuzz::decide_config, "decide_site.h");
     if (!r.config) {
         for (const config::ConfigError& e : r.errors)
@@ -59,11 +60,11 @@ const dataplane::Tables* compile_site() {
         std::exit(2);
     }
     const std::vector<std::uint16_t> ids = {0, 1};
-    const std::vector<dataplane::Mac> macs(fuzz::decide_port_macs.begin(),
+    const std::vector<datapath::Mac> macs(fuzz::decide_port_macs.begin(),
                                            fuzz::decide_port_macs.end());
     try {
         // Leaked on purpose: the tables live as long as the process, as in the appliance.
-        return new dataplane::Tables(dataplane::compile_tables(*r.config, ids, macs));
+        return new datapath::Tables(control::compile_tables(*r.config, ids, macs));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "fuzz-decide: compile_tables: %s\n", e.what());
         std::exit(2);
@@ -72,7 +73,7 @@ const dataplane::Tables* compile_site() {
 
 // The promises decide.h makes whatever the frame: every index it returns is in range, every
 // drop has a reason, and a PTB verdict agrees with the parser.
-void check_decision(const dataplane::Tables& t, std::span<const std::uint8_t> frame,
+void check_decision(const datapath::Tables& t, std::span<const std::uint8_t> frame,
                     std::size_t rx_port, const Decision& d, const packet::PtbInfo& info) {
     FUZZ_CHECK(d.l3_offset <= frame.size());
     packet::PtbInfo again;
@@ -80,7 +81,7 @@ void check_decision(const dataplane::Tables& t, std::span<const std::uint8_t> fr
     // A PTB verdict needs a PTB; the only PTB decided without parsing on is one we sent.
     if (d.ptb) FUZZ_CHECK(parsed_ptb && d.family == info.family);
     if (parsed_ptb && !d.ptb)
-        FUZZ_CHECK(d.action == Action::drop && d.drop == dataplane::Drop::own_frame);
+        FUZZ_CHECK(d.action == Action::drop && d.drop == datapath::Drop::own_frame);
     switch (d.action) {
     case Action::unicast:
         FUZZ_CHECK(d.ptb);
@@ -95,32 +96,32 @@ void check_decision(const dataplane::Tables& t, std::span<const std::uint8_t> fr
         FUZZ_CHECK(d.target == rx_port);
         break;
     case Action::drop:
-        FUZZ_CHECK(dataplane::is_drop(d.drop));
-        FUZZ_CHECK(static_cast<std::size_t>(d.drop) < dataplane::drop_count);
+        FUZZ_CHECK(datapath::is_drop(d.drop));
+        FUZZ_CHECK(static_cast<std::size_t>(d.drop) < datapath::drop_count);
         break;
     default: FUZZ_CHECK(!"an Action outside the enum");
     }
-    const dataplane::RxFamily f = dataplane::rx_family(frame, d);
-    FUZZ_CHECK(static_cast<std::size_t>(f) < dataplane::rx_family_count);
+    const datapath::RxFamily f = datapath::rx_family(frame, d);
+    FUZZ_CHECK(static_cast<std::size_t>(f) < datapath::rx_family_count);
     if (d.ptb) { // counted by the PTB's family: it must be the one its EtherType says
         FUZZ_CHECK(d.l3_offset >= 14 && d.l3_offset <= frame.size());
         const unsigned type = unsigned(frame[d.l3_offset - 2]) << 8 | frame[d.l3_offset - 1];
-        FUZZ_CHECK(type == (f == dataplane::RxFamily::ipv4 ? 0x0800u : 0x86ddu));
+        FUZZ_CHECK(type == (f == datapath::RxFamily::ipv4 ? 0x0800u : 0x86ddu));
     }
 }
 
 // What worker.cpp does with a reply: rewrite the request in place inside the mbuf's room.
-void run_responder(const dataplane::Tables& t, std::span<const std::uint8_t> frame,
+void run_responder(const datapath::Tables& t, std::span<const std::uint8_t> frame,
                    const Decision& d, std::size_t tailroom) {
     // Exactly sized, so ASan sees any write past the room.
     std::unique_ptr<std::uint8_t[]> room(new std::uint8_t[frame.size() + tailroom]);
     std::copy(frame.begin(), frame.end(), room.get());
     const std::span<std::uint8_t> buf(room.get(), frame.size() + tailroom);
-    const dataplane::PortAddresses& own = t.ports[d.target];
+    const datapath::PortAddresses& own = t.ports[d.target];
     const std::size_t n =
         d.family == packet::Family::v4
-            ? dataplane::make_arp_reply(buf, frame.size(), d.l3_offset, own)
-            : dataplane::make_neighbor_advert(buf, frame.size(), d.l3_offset, own);
+            ? datapath::make_arp_reply(buf, frame.size(), d.l3_offset, own)
+            : datapath::make_neighbor_advert(buf, frame.size(), d.l3_offset, own);
     FUZZ_CHECK(n <= buf.size());
 }
 
@@ -140,13 +141,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // libFuzzer's buffer ends where the input does: a read past the frame is one ASan reports.
     const std::span<const std::uint8_t> frame(data + 1, size - 1);
     packet::PtbInfo info;
-    const Decision d = dataplane::decide(*tables, frame, rx_port, info);
+    const Decision d = datapath::decide(*tables, frame, rx_port, info);
     check_decision(*tables, frame, rx_port, d, info);
     if (print_decisions) {
         static const char* const actions[] = {"unicast", "replicate", "reply", "drop"};
         std::printf("decide: port %zu, %zu bytes: %s %s target %u\n", rx_port, frame.size(),
                     actions[static_cast<int>(d.action)],
-                    d.action == Action::drop ? std::string(dataplane::name(d.drop)).c_str() : "-",
+                    d.action == Action::drop ? std::string(datapath::name(d.drop)).c_str() : "-",
                     d.target);
     }
     if (d.action == Action::reply) run_responder(*tables, frame, d, tailroom);

@@ -2,7 +2,7 @@
 //
 // The parser reads untrusted bytes from the wire on every lcore, so it must never read outside
 // the span (ASan: libFuzzer hands us a heap buffer of exactly `size` bytes), never hit undefined
-// behaviour (UBSan), and keep the promises of parser.h (fuzz_check.h). The dataplane reuses one
+// behaviour (UBSan), and keep the promises of parser.h (fuzz_check.h). The datapath reuses one
 // PtbInfo as scratch for every frame, so a dirty PtbInfo must give the same answer as a fresh one.
 // The fast path for common shapes must agree with the general walker on every frame it takes.
 #include <cstddef>

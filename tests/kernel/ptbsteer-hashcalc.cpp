@@ -2,7 +2,7 @@
 // test (tests/kernel/kernel_agreement.py asks the Linux kernel the same question).
 //
 // Selection = steer::Selector hash_threshold over hash::Model::linux_kernel(seed, policy,
-// fields).hash(flow), i.e. exactly the decision the dataplane makes for a Linux router group.
+// fields).hash(flow), i.e. exactly the decision the datapath makes for a Linux router group.
 //
 // Input, one of:
 //   - tuple lines "FAMILY SRC DST PROTO SPORT DPORT FLOWLABEL" (client->server, the flow the

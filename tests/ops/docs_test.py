@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """docs/troubleshooting.md and docs/deployment.md stay true:
 - the drop-reason table of troubleshooting.md names every reason of the three X-macro lists
-  (lib/packet/parse_status.h, lib/guard/validate.h, lib/dataplane/drop_reason.h) but `ptb`,
+  (lib/packet/parse_status.h, lib/guard/validate.h, lib/datapath/drop_reason.h) but `ptb`,
   and nothing else;
 - every ptbsteer_* metric either page names is described in docs/metrics.md;
 - every ```yaml block of deployment.md passes `ptbsteer --check`;
@@ -33,7 +33,7 @@ def macro_names(rel):
 
 
 reasons = (macro_names("lib/packet/parse_status.h") + macro_names("lib/guard/validate.h") +
-           macro_names("lib/dataplane/drop_reason.h"))
+           macro_names("lib/datapath/drop_reason.h"))
 c.check(len(reasons) > 30 and "no_group" in reasons and "bad_checksum" in reasons,
         f"{len(reasons)} outcomes read from the three headers", str(reasons))
 reasons = [r for r in reasons if r != "ptb"]  # a PTB is never a drop

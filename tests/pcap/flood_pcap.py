@@ -33,7 +33,7 @@ REP = [("r1", "02:00:00:00:02:01"), ("r2", "02:00:00:00:02:02"), ("r3", "02:00:0
 BUDGET_RATE, BUDGET_BURST = 2000, 64
 SOURCE_RATE, SOURCE_BURST = 1000, 100
 FORGED_PER_REASON = 200
-TX_BURST = 32  # frames ptbsteer's TX buffer may hold before a flush (lib/dataplane/appliance.cpp)
+TX_BURST = 32  # frames ptbsteer's TX buffer may hold before a flush (lib/control/appliance.cpp)
 
 
 def config(tmp, seconds):

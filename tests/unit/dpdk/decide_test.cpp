@@ -1,15 +1,17 @@
-// dataplane::decide() with the guards of docs/security.md: validation, loop guards and rate
+// datapath::decide() with the guards of docs/security.md: validation, loop guards and rate
 // limits, in their documented order, on Tables compiled from a real configuration.
 #include <catch2/catch.hpp>
 
 #include <string>
 
 #include "config/config.h"
-#include "dataplane/decide.h"
+#include "control/compile_tables.h"
+#include "datapath/decide.h"
 #include "frame_builder.h"
 
 using namespace ptbsteer;
-using namespace ptbsteer::dataplane;
+using namespace ptbsteer::datapath;
+using namespace ptbsteer::control;
 
 namespace {
 

@@ -1,4 +1,4 @@
-// dataplane::Reloader without lcores: outcomes, counter slots and guards across generations, and
+// control::Reloader without lcores: outcomes, counter slots and guards across generations, and
 // the RCU rule that a retired generation is freed only after every reader passed a quiescent
 // state AND every RX -> TX ring was drained past the decisions made with it.
 #include <catch2/catch.hpp>
@@ -15,11 +15,12 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
-#include "dataplane/reload.h"
-#include "dataplane/worker.h"
+#include "control/reload.h"
+#include "datapath/worker.h"
 
 using namespace ptbsteer;
-using namespace ptbsteer::dataplane;
+using namespace ptbsteer::datapath;
+using namespace ptbsteer::control;
 
 namespace {
 

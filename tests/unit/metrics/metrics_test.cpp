@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "dataplane/decide.h"
-#include "dataplane/report.h"
+#include "datapath/decide.h"
+#include "control/report.h"
 #include "metrics/health.h"
 #include "metrics/server.h"
 
@@ -55,8 +55,8 @@ TEST_CASE("listen addresses") {
 }
 
 TEST_CASE("MTU buckets: each bound is inclusive; above the last is +Inf") {
-    using dataplane::mtu_bounds;
-    using dataplane::mtu_bucket;
+    using datapath::mtu_bounds;
+    using datapath::mtu_bucket;
     CHECK(mtu_bucket(0) == 0);
     CHECK(mtu_bucket(1) == 1);
     CHECK(mtu_bucket(576) == 1);
@@ -68,19 +68,19 @@ TEST_CASE("MTU buckets: each bound is inclusive; above the last is +Inf") {
     CHECK(mtu_bucket(1500) == 10);
     CHECK(mtu_bucket(65535) == mtu_bounds.size() - 1);
     CHECK(mtu_bucket(65536) == mtu_bounds.size());
-    CHECK(mtu_bucket(0xffffffffu) == dataplane::mtu_bucket_count - 1);
+    CHECK(mtu_bucket(0xffffffffu) == datapath::mtu_bucket_count - 1);
 }
 
 TEST_CASE("received frames count under the EtherType after their VLAN tags") {
-    using dataplane::Decision;
-    using dataplane::RxFamily;
+    using datapath::Decision;
+    using datapath::RxFamily;
     std::vector<std::uint8_t> f(64, 0);
     auto at = [&](std::uint16_t l3, std::uint16_t type) {
         f[l3 - 2] = std::uint8_t(type >> 8);
         f[l3 - 1] = std::uint8_t(type);
         Decision d;
         d.l3_offset = l3;
-        return dataplane::rx_family(f, d);
+        return datapath::rx_family(f, d);
     };
     CHECK(at(14, 0x0800) == RxFamily::ipv4);
     CHECK(at(14, 0x86dd) == RxFamily::ipv6);
@@ -88,11 +88,11 @@ TEST_CASE("received frames count under the EtherType after their VLAN tags") {
     CHECK(at(18, 0x86dd) == RxFamily::ipv6); // after one 802.1Q tag
     CHECK(at(22, 0x0800) == RxFamily::ipv4); // after two
     Decision refused;                        // refused inside the L2 header: l3_offset 0
-    CHECK(dataplane::rx_family(f, refused) == RxFamily::other);
+    CHECK(datapath::rx_family(f, refused) == RxFamily::other);
 }
 
 TEST_CASE("sum() adds every per-lcore counter, arrays and vectors included") {
-    std::vector<dataplane::LcoreCounters> per(2);
+    std::vector<datapath::LcoreCounters> per(2);
     per[0].size_for(2, 3);
     per[1].size_for(2, 3);
     per[0].rx = 5;
@@ -105,7 +105,7 @@ TEST_CASE("sum() adds every per-lcore counter, arrays and vectors included") {
     per[1].mtu[1].buckets[3] = 1;
     per[1].mtu[1].sum = 1280;
     per[1].capture_lost = 9;
-    const auto t = dataplane::sum(per);
+    const auto t = control::sum(per);
     CHECK(t.rx == 12);
     CHECK(t.rx_by_port[1][2] == 5);
     CHECK(t.unicast_per_next_hop[2] == 3);

@@ -234,7 +234,7 @@ TEST_CASE("a frame cut anywhere is refused with the reason for where it was cut"
     }
 }
 
-// The dataplane parses every frame into the same PtbInfo without clearing it, so a field the
+// The datapath parses every frame into the same PtbInfo without clearing it, so a field the
 // parser forgot to set would carry the previous frame's value (or garbage) into the decision.
 TEST_CASE("a PtbInfo reused from frame to frame parses as a fresh one would", "[parser]") {
     std::vector<Bytes> corpus;

@@ -1,0 +1,98 @@
+#include "control/build.h"
+
+#include "control/compile_tables.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace ptbsteer::control {
+namespace {
+
+// Each RX lcore enforces rate / n and burst / n of every limit (docs/security.md): the sum is the
+// configured rate, and no lcore ever waits for another's state.
+guard::Gcra share(const config::RateLimit& l, std::uint64_t n, std::uint64_t hz) {
+    if (l.rate == 0) return guard::Gcra{};
+    return guard::Gcra(std::max<std::uint64_t>(l.rate / n, 1),
+                       std::max<std::uint64_t>(l.burst / n, 1), hz);
+}
+
+} // namespace
+
+std::size_t NextHopSlots::find(const std::string& group, const std::string& next_hop) const {
+    for (std::size_t i = 0; i < names_.size(); ++i)
+        if (names_[i].group == group && names_[i].next_hop == next_hop) return i;
+    return names_.size();
+}
+
+std::size_t NextHopSlots::needed(const config::Config& cfg) const {
+    const std::lock_guard lock(m_);
+    std::size_t n = names_.size();
+    for (const config::Group& g : cfg.groups)
+        for (const config::NextHop& h : g.next_hops)
+            n += find(g.name, h.name) == names_.size();
+    return n;
+}
+
+std::optional<std::vector<std::uint32_t>> NextHopSlots::assign(const config::Config& cfg) {
+    if (needed(cfg) > capacity_) return std::nullopt;
+    const std::lock_guard lock(m_);
+    std::vector<std::uint32_t> slots;
+    for (const config::Group& g : cfg.groups)
+        for (const config::NextHop& h : g.next_hops) {
+            std::size_t i = find(g.name, h.name);
+            if (i == names_.size()) names_.push_back(Name{g.name, h.name});
+            slots.push_back(std::uint32_t(i));
+        }
+    return slots;
+}
+
+std::vector<NextHopSlots::Name> NextHopSlots::names() const {
+    const std::lock_guard lock(m_);
+    return names_;
+}
+
+std::shared_ptr<GuardSet> build_guards(const config::Limits& limits, const std::vector<bool>& rx,
+                                       std::uint64_t hz) {
+    auto set = std::make_shared<GuardSet>(rx.size());
+    const std::uint64_t n = std::uint64_t(std::count(rx.begin(), rx.end(), true));
+    if (n == 0) return set;
+    for (std::size_t i = 0; i < rx.size(); ++i) {
+        if (!rx[i]) continue;
+        datapath::Guard& g = (*set)[i].guard;
+        if (limits.per_source.rate)
+            g.per_source = guard::PerSourceLimiter(
+                std::max<std::uint64_t>(limits.per_source.rate / n, 1),
+                std::max<std::uint64_t>(limits.per_source.burst / n, 1), hz, limits.source_slots);
+        g.global = share(limits.global, n, hz);
+        g.replication = share(limits.replication, n, hz);
+    }
+    return set;
+}
+
+std::unique_ptr<Generation> build_generation(const config::Config& cfg, std::uint64_t number,
+                                             const std::vector<std::uint16_t>& port_ids,
+                                             const std::vector<Mac>& port_macs, NextHopSlots& slots,
+                                             const std::vector<bool>& rx, std::uint64_t tsc_hz,
+                                             const Generation* previous,
+                                             const config::Limits* previous_limits) {
+    auto gen = std::make_unique<Generation>();
+    gen->number = number;
+    gen->tables = compile_tables(cfg, port_ids, port_macs);
+    const bool same_limits = previous && previous_limits && *previous_limits == cfg.limits;
+    gen->guards = same_limits ? previous->guards : build_guards(cfg.limits, rx, tsc_hz);
+    // Last: the only step that changes shared state (new names take slots for good), so a
+    // generation that failed to build never shows up in the metrics.
+    const auto assigned = slots.assign(cfg);
+    if (!assigned)
+        throw std::length_error(fmt::format(
+            "next-hop counters: this configuration would bring the distinct group/next-hop names "
+            "seen since start to {}, over the {} counter slots sized at start",
+            slots.needed(cfg), slots.capacity()));
+    for (std::size_t i = 0; i < gen->tables.next_hops.size(); ++i)
+        gen->tables.next_hops[i].counter_slot = (*assigned)[i];
+    return gen;
+}
+
+} // namespace ptbsteer::control

@@ -1,0 +1,79 @@
+#include "control/compile_tables.h"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "datapath/tx.h"
+
+namespace ptbsteer::control {
+namespace {
+
+hash::Model make_model(const config::HashConfig& h) {
+    switch (h.kind) {
+    case hash::ModelKind::linux_kernel: return hash::Model::linux_kernel(h.linux_params);
+    case hash::ModelKind::toeplitz: return hash::Model::toeplitz(h.toeplitz);
+    case hash::ModelKind::crc32c: return hash::Model::crc32c(h.crc32c);
+    }
+    throw std::logic_error("unknown hash model");
+}
+
+NextHopOut resolve(const config::NextHop& h, const config::Config& cfg, const Tables& t) {
+    NextHopOut out;
+    out.port_id = t.port_ids.at(h.port);
+    out.dst_mac = h.mac;
+    out.src_mac = t.ports.at(h.port).mac;
+    out.vlan_tci = h.vlan.value_or(0);
+    out.deliver = h.deliver;
+    if (h.deliver == config::Deliver::ipip) {
+        out.tunnel_family = *h.tunnel_family;
+        out.tunnel_dst = *h.tunnel_dst;
+        const auto& own = out.tunnel_family == packet::Family::v4 ? t.ports[h.port].ipv4 : t.ports[h.port].ipv6;
+        if (!own)
+            throw std::invalid_argument(fmt::format(
+                "next-hop '{}' tunnels over port {}, which has no {} address under addresses", h.name,
+                cfg.ports[h.port].name, out.tunnel_family == packet::Family::v4 ? "IPv4" : "IPv6"));
+        out.tunnel_src = *own;
+    }
+    prepare_header(out);
+    return out;
+}
+
+} // namespace
+
+Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
+                      const std::vector<Mac>& port_macs) {
+    Tables t;
+    t.port_ids = port_ids;
+    t.ports.resize(cfg.ports.size());
+    for (std::size_t i = 0; i < cfg.ports.size(); ++i) {
+        t.ports[i].mac = port_macs.at(i);
+        t.port_macs.push_back(mac_bits(port_macs[i].data()));
+    }
+    for (const config::Address& a : cfg.addresses) {
+        if (a.ipv4) t.ports[a.port].ipv4 = a.ipv4->addr;
+        if (a.ipv6) t.ports[a.port].ipv6 = a.ipv6->addr;
+    }
+    for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
+        const config::Group& g = cfg.groups[gi];
+        std::vector<std::uint32_t> weights;
+        for (const config::NextHop& h : g.next_hops) weights.push_back(h.weight);
+        GroupEntry e{steer::Group(gi, make_model(g.hash), steer::Selector::build(g.select, weights),
+                                  g.mode, g.fallback),
+                     std::uint32_t(t.next_hops.size()), std::uint32_t(g.next_hops.size()),
+                     g.validation};
+        for (const config::NextHop& h : g.next_hops) {
+            t.next_hops.push_back(resolve(h, cfg, t));
+            t.next_hops.back().counter_slot = std::uint32_t(t.next_hops.size() - 1);
+            t.next_hop_ports.push_back(t.next_hops.back().port_id);
+            t.next_hop_names.push_back(fmt::format("{}/{}", g.name, h.name));
+        }
+        for (const config::Prefix& p : g.prefixes) t.prefixes.add(p.family, p.addr, p.length, gi);
+        if (g.validation.verify_checksum) t.prefetch_bytes = Tables::whole_ptb_prefetch;
+        t.groups.push_back(std::move(e));
+        t.group_names.push_back(g.name);
+    }
+    return t;
+}
+
+} // namespace ptbsteer::control

@@ -1,0 +1,19 @@
+// Configuration -> the fast path's Tables (lib/datapath/tables.h): resolved once per generation
+// on the control thread, so the lcores never see a YAML option.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "config/config.h"
+#include "datapath/tables.h"
+
+namespace ptbsteer::control {
+
+using namespace datapath; // control builds, publishes and observes the datapath's types
+
+// port_ids[i] and port_macs[i] are config port i's DPDK id and MAC. Needs the EAL (rte_lpm).
+Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
+                      const std::vector<Mac>& port_macs);
+
+} // namespace ptbsteer::control

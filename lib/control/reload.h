@@ -1,0 +1,109 @@
+// Hot reload: re-read the configuration file, validate it, compile a new Generation (build.h),
+// publish it to the lcores and retire the old one (publish.h).
+// docs/configuration.md ("Reload") says what can and cannot change without a restart.
+//
+// Threads: reload() runs on whichever control thread asks (the reload thread on SIGHUP, a
+// civetweb thread for POST /reload), serialised by a mutex. Lcores never call into this class:
+// they read Shared::current once per burst and report quiescence once per loop iteration.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "control/build.h"
+#include "control/publish.h"
+
+struct rte_ring;
+
+namespace ptbsteer::control {
+
+using namespace datapath; // control builds, publishes and observes the datapath's types
+
+
+enum class ReloadOutcome : std::uint8_t {
+    success,          // a new generation serves
+    failure,          // the file is unreadable or invalid, or its tables could not be built
+    restart_required, // it changes what only a restart can (ports, lcores, ...)
+};
+inline constexpr std::size_t reload_outcome_count = 3;
+constexpr std::string_view name(ReloadOutcome o) {
+    switch (o) {
+    case ReloadOutcome::success: return "success";
+    case ReloadOutcome::failure: return "failure";
+    case ReloadOutcome::restart_required: return "restart_required";
+    }
+    return "?";
+}
+
+struct ReloadResult {
+    ReloadOutcome outcome = ReloadOutcome::failure;
+    std::uint64_t generation = 0;      // the generation serving after the attempt
+    std::vector<std::string> messages; // one sentence each: file:line:col errors, or what changed
+    std::string summary() const;       // one line, e.g. "reloaded: generation 3 serves"
+};
+
+// Readable from any thread (metrics, exit report).
+struct ReloadStats {
+    std::atomic<std::uint64_t> generation{0};
+    std::array<std::atomic<std::uint64_t>, reload_outcome_count> results{}; // by ReloadOutcome
+};
+
+struct ReloadSetup {
+    std::string config_path;             // re-read on every reload
+    std::vector<std::uint16_t> port_ids; // by config port index
+    std::vector<Mac> port_macs;
+    std::vector<bool> rx; // by worker (config lcore) index: polls RX queues
+    std::uint64_t tsc_hz = 0;
+    std::chrono::milliseconds grace_timeout{2000}; // per wait; then the free is deferred
+};
+
+class Reloader {
+  public:
+    // Builds generation 1 from `cfg` (throws like build_generation) and its Publisher (one RCU
+    // reader per worker). Needs the EAL.
+    Reloader(const config::Config& cfg, ReloadSetup setup);
+    // Frees every generation (the Publisher's). Only after the lcores have stopped.
+    ~Reloader();
+    Reloader(const Reloader&) = delete;
+    Reloader& operator=(const Reloader&) = delete;
+
+    // Before the lcores start: where to publish (`s.current`, `s.qsbr` are set here) and the
+    // RX -> TX rings whose in-flight decisions still point into an older generation.
+    void attach(Shared& s, std::vector<rte_ring*> rings) { publisher_.attach(s, std::move(rings)); }
+
+    ReloadResult reload(); // any thread; one at a time
+    const ReloadStats& stats() const { return stats_; }
+    const NextHopSlots& slots() const { return slots_; }
+    const Generation& live() const { return publisher_.live(); } // control threads only
+    // Generations published over but not yet freed (a grace period or ring drain timed out).
+    std::size_t retained();
+
+    // The reload thread: every 10 ms, reloads if `requested` was set (the SIGHUP handler sets
+    // it) and logs the outcome; returns when `stop` is set. stop_thread() joins it.
+    void start_thread(std::atomic<bool>& requested, const std::atomic<bool>& stop);
+    void stop_thread();
+
+  private:
+    ReloadResult attempt();
+    void publish(std::unique_ptr<Generation> next);
+
+    ReloadSetup setup_;
+    std::mutex m_;
+    std::unique_ptr<config::Config> running_; // what the live generation was built from
+    NextHopSlots slots_;
+    Publisher publisher_;
+    ReloadStats stats_;
+    std::thread thread_;
+    std::atomic<bool> thread_stop_{false};
+};
+
+} // namespace ptbsteer::control

@@ -1,0 +1,92 @@
+// Per-lcore counters: plain integers, one cache-aligned block per lcore.
+//
+// Ownership: the owning lcore (worker.cpp) is the only writer, with plain `++`; readers (the exit
+// table in report.cpp, the metrics thread in lib/metrics) only load. No atomics or locks on the
+// fast path: a reader may see a value a few packets old, never a torn one (aligned 64-bit loads
+// and stores are single instructions on x86-64). The vectors are sized by the control thread
+// before the lcores start and never resized while they run.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "datapath/drop_reason.h"
+
+namespace ptbsteer::datapath {
+
+// What a received frame carried, by the EtherType after its VLAN tags.
+enum class RxFamily : std::uint8_t { ipv4, ipv6, other };
+inline constexpr std::size_t rx_family_count = 3;
+constexpr std::string_view name(RxFamily f) {
+    switch (f) {
+    case RxFamily::ipv4: return "ipv4";
+    case RxFamily::ipv6: return "ipv6";
+    case RxFamily::other: return "other";
+    }
+    return "?";
+}
+
+// Upper bounds (bytes, inclusive) of the advertised-MTU histogram. Routers advertise the MTU of a
+// real link, so the common values sit exactly on a bound and a bucket (1480, 1492] in practice
+// means 1492 (PPPoE). 0: an IPv4 router older than RFC 1191 that did not say (RFC 1191 §5).
+// 1279: below the IPv6 minimum link MTU (RFC 8200 §5), which a host must not act on (RFC 8201
+// §4), and suspicious in IPv4 too. 1400..1480: the usual tunnel overheads (WireGuard 1420,
+// GRE/IPsec 1400..1476, IPv6-in-IPv4 1480). 9000: jumbo frames. Above: +Inf.
+inline constexpr std::array<std::uint32_t, 13> mtu_bounds = {
+    0, 576, 1279, 1280, 1400, 1420, 1450, 1460, 1480, 1492, 1500, 9000, 65535};
+inline constexpr std::size_t mtu_bucket_count = mtu_bounds.size() + 1; // the last is +Inf
+
+constexpr std::size_t mtu_bucket(std::uint32_t mtu) {
+    std::size_t i = 0;
+    while (i < mtu_bounds.size() && mtu > mtu_bounds[i])
+        ++i;
+    return i;
+}
+
+// Non-cumulative counts per bucket (the metrics thread accumulates them at scrape time).
+struct MtuHistogram {
+    std::array<std::uint64_t, mtu_bucket_count> buckets{};
+    std::uint64_t sum = 0; // of the advertised MTUs, for the histogram's _sum
+};
+
+struct alignas(64) LcoreCounters {
+    // Every frame taken from an RX queue ends in exactly one of: unicast, replicated, answered
+    // (ARP/ND replies) or drops[...]. So rx == unicast + replicated + answered + sum(drops).
+    std::uint64_t rx = 0;
+    std::uint64_t ptb_v4 = 0; // PTBs parsed, by family
+    std::uint64_t ptb_v6 = 0;
+    std::uint64_t unicast = 0;    // PTBs sent to the one owning next-hop
+    std::uint64_t replicated = 0; // PTBs sent to every next-hop of their group (originals)
+    std::uint64_t copies = 0;     // frames emitted for replicated PTBs (one per next-hop)
+    std::uint64_t answered = 0;   // ARP requests / Neighbor Solicitations answered
+    std::uint64_t tx_failed = 0;  // frames the NIC did not take (unicast, copies or replies)
+    std::array<std::uint64_t, drop_count> drops{};
+    std::array<MtuHistogram, 2> mtu{}; // advertised MTU of parsed PTBs: [0] IPv4, [1] IPv6
+    // Heartbeat for /healthz: the TSC at the top of the lcore's latest loop iteration.
+    std::uint64_t heartbeat_tsc = 0;
+    // Capture on demand (lib/control/capture.h): frames copied, and copies lost because the
+    // capture ring was full or the copy pool was empty. Never blocks the fast path.
+    std::uint64_t capture_copied = 0;
+    std::uint64_t capture_lost = 0;
+    std::vector<std::array<std::uint64_t, rx_family_count>> rx_by_port; // by config port index
+    std::vector<std::uint64_t> unicast_per_next_hop; // frames sent per next-hop (global index)
+    std::vector<std::uint64_t> copies_per_next_hop;  // replicated copies per next-hop
+
+    // Sizes the per-port and per-next-hop arrays (control thread, before the lcores start).
+    void size_for(std::size_t ports, std::size_t next_hops) {
+        rx_by_port.assign(ports, {});
+        unicast_per_next_hop.assign(next_hops, 0);
+        copies_per_next_hop.assign(next_hops, 0);
+    }
+};
+
+// A reader's load of a counter the owning lcore writes with plain stores. A relaxed atomic load
+// is one plain `mov` on x86-64; it keeps the compiler from caching or splitting the read.
+inline std::uint64_t load_counter(const std::uint64_t& v) noexcept {
+    return __atomic_load_n(&v, __ATOMIC_RELAXED);
+}
+
+} // namespace ptbsteer::datapath

@@ -1,0 +1,99 @@
+#include "datapath/decide.h"
+
+#include <cstring>
+
+#include "datapath/responder.h"
+#include "guard/validate.h"
+#include "packet/parser.h"
+
+namespace ptbsteer::datapath {
+namespace {
+
+Decision dropped(Drop why, std::uint16_t l3) { return Decision{Action::drop, why, l3, 0, {}, false}; }
+
+Decision reply(std::uint16_t l3, std::size_t port, packet::Family f) {
+    return Decision{Action::reply, Drop::ptb, l3, std::uint32_t(port), f, false};
+}
+
+bool from_us(const Tables& t, std::span<const std::uint8_t> frame) {
+    const std::uint64_t src = mac_bits(frame.data() + 6);
+    for (const std::uint64_t own : t.port_macs)
+        if (own == src) return true;
+    return false;
+}
+
+// The steps of docs/security.md, in its order: cheap and attacker-independent checks first, so
+// forged PTBs never spend the tokens of the router they pretend to come from.
+Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::size_t rx_port,
+                   const packet::PtbInfo& info, Guard* guard, std::uint64_t now) {
+    Decision d{Action::drop, Drop::ptb, info.l3_offset, 0, info.family, true};
+    // The group is chosen by the ORIGINAL flow's destination: the served address the client
+    // talked to, i.e. the quoted packet's source. No group: the quote is not from our servers.
+    const auto gi = t.prefixes.lookup(info.flow.family, info.flow.dst);
+    if (!gi) {
+        d.drop = Drop::no_group;
+        return d;
+    }
+    const GroupEntry& g = t.groups[*gi];
+    if (const guard::Check c = guard::validate(info, frame, g.validation); c != guard::Check::ok) {
+        d.drop = drop_from(c);
+        return d;
+    }
+    if (guard && !guard->per_source.allow(info.outer_src, now)) {
+        d.drop = Drop::rate_limited_source;
+        return d;
+    }
+    if (guard && !guard->global.allow(now)) {
+        d.drop = Drop::rate_limited_global;
+        return d;
+    }
+    const steer::Verdict v = g.group.decide(info.flow);
+    switch (v.kind) {
+    case steer::VerdictKind::unicast: {
+        d.target = g.first_next_hop + v.next_hop();
+        // Never hand a PTB back to the station it came from (a routing loop through us). The
+        // next-hop's MAC is only read when it sits behind the port the PTB came in on.
+        if (t.next_hop_ports[d.target] == t.port_ids[rx_port] &&
+            mac_bits(t.next_hops[d.target].dst_mac.data()) == mac_bits(frame.data() + 6)) {
+            d.drop = Drop::would_loop;
+            return d;
+        }
+        d.action = Action::unicast;
+        break;
+    }
+    case steer::VerdictKind::replicate:
+        // All copies or none: a partial set would make delivery depend on next-hop order.
+        if (guard && !guard->replication.allow(now, g.next_hop_count)) {
+            d.drop = Drop::replication_budget;
+            return d;
+        }
+        d.action = Action::replicate;
+        d.target = *gi;
+        break;
+    case steer::VerdictKind::drop: d.drop = Drop::no_ports_fallback_drop; break;
+    }
+    return d;
+}
+
+} // namespace
+
+Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_t rx_port,
+                packet::PtbInfo& info, Guard* guard, std::uint64_t now) noexcept {
+    const packet::ParseStatus s = packet::parse_frame(frame, info);
+    // Loop guard: whatever it is, a frame we sent is not ours to process again.
+    if (frame.size() >= 14 && from_us(t, frame)) return dropped(Drop::own_frame, info.l3_offset);
+    switch (s) {
+    case packet::ParseStatus::ptb: return steer_ptb(t, frame, rx_port, info, guard, now);
+    case packet::ParseStatus::arp:
+        if (arp_for_us(frame, info.l3_offset, t.ports[rx_port]))
+            return reply(info.l3_offset, rx_port, packet::Family::v4);
+        return dropped(Drop::arp_not_ours, info.l3_offset);
+    case packet::ParseStatus::neighbor_discovery:
+        if (ns_for_us(frame, info.l3_offset, t.ports[rx_port]))
+            return reply(info.l3_offset, rx_port, packet::Family::v6);
+        return dropped(Drop::nd_not_ours, info.l3_offset);
+    default: return dropped(drop_from(s), info.l3_offset);
+    }
+}
+
+} // namespace ptbsteer::datapath

@@ -1,0 +1,94 @@
+// The configuration compiled for the fast path: immutable after build, indexed per packet,
+// never branching on YAML options. Built once by compile_tables() (lib/control) on the control thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "guard/validate.h"
+#include "steer/group.h"
+#include "steer/prefix_table.h"
+
+namespace ptbsteer::datapath {
+
+using Mac = std::array<std::uint8_t, 6>;
+
+// A MAC as an integer, so the fast path compares MACs with one instruction (both sides loaded
+// the same way: byte order does not matter). Two loads into registers: a 6-byte memcpy into a
+// zeroed integer goes through the stack.
+inline std::uint64_t mac_bits(const std::uint8_t* p) noexcept {
+    std::uint32_t hi;
+    std::uint16_t lo;
+    std::memcpy(&hi, p, 4);
+    std::memcpy(&lo, p + 4, 2);
+    return std::uint64_t{hi} << 16 | lo;
+}
+
+// Everything the TX side needs to emit a PTB towards one next-hop, resolved ahead of time.
+struct NextHopOut {
+    std::uint16_t port_id = 0;     // DPDK port
+    Mac dst_mac{};                 // the server's (or, for ipip, the gateway's) MAC
+    Mac src_mac{};                 // our port's MAC
+    std::uint16_t vlan_tci = 0;    // 0: untagged
+    steer::Deliver deliver = steer::Deliver::l2;
+    packet::Family tunnel_family = packet::Family::v4;
+    packet::IpAddr tunnel_src;     // our address on that port (ipip)
+    packet::IpAddr tunnel_dst;     // the server's address (ipip)
+    // Resolved by prepare_header() (tx.h), so the fast path copies bytes instead of branching on
+    // VLAN, delivery and family per packet: the Ethernet header (+ 802.1Q tag) for a PTB of each
+    // family ([0] IPv4, [1] IPv6: the EtherType differs unless tunnelled), its length (14 or
+    // 18), and the whole header's length (the tunnel's IP header included).
+    std::array<std::array<std::uint8_t, 18>, 2> eth_header{};
+    std::uint8_t eth_len = 14;
+    std::uint8_t header_len = 14;
+    // Index into LcoreCounters' per-next-hop arrays. compile_tables() sets the next-hop's own
+    // index; the appliance remaps it to a slot stable across reloads (generation.h).
+    std::uint32_t counter_slot = 0;
+};
+
+struct GroupEntry {
+    steer::Group group;
+    std::uint32_t first_next_hop = 0; // into Tables::next_hops
+    std::uint32_t next_hop_count = 0;
+    guard::ValidationPolicy validation;
+};
+
+// The appliance's own addresses on one port, answered for ARP and Neighbor Solicitation.
+struct PortAddresses {
+    Mac mac{};
+    std::optional<packet::IpAddr> ipv4;
+    std::optional<packet::IpAddr> ipv6;
+};
+
+struct Tables {
+    steer::PrefixTable prefixes;          // original flow's destination -> group index
+    std::vector<GroupEntry> groups;
+    std::vector<NextHopOut> next_hops;    // all groups' next-hops, group after group
+    // next_hops[i].port_id, apart: the decision's loop check reads it for every PTB, and in a
+    // group of 4096 next-hops the NextHopOuts span 256 KiB, these 8 KiB (flat cost in group size).
+    std::vector<std::uint16_t> next_hop_ports;
+    std::vector<PortAddresses> ports;     // by config port index
+    // mac_bits() of each port's MAC, apart: the own-frame check reads them for every frame.
+    std::vector<std::uint64_t> port_macs;
+    std::vector<std::uint16_t> port_ids;  // config port index -> DPDK port id
+    // How much of each received frame the RX loop prefetches ahead (prefetch_frame(), decide.h):
+    // the headers when no group verifies checksums (all decide() reads of the fast path's
+    // shapes), else a whole PTB, as the ICMP checksum reads every byte of the quote.
+    std::size_t prefetch_bytes = header_prefetch;
+    // Two lines: what decide() reads of an IPv6 PTB, Ethernet + 802.1Q + IPv6 + ICMPv6 + the
+    // quoted IPv6 header + its ports, is 110 bytes.
+    static constexpr std::size_t header_prefetch = 128;
+    // The longest PTB frame: 1,280 bytes of IPv6 (RFC 4443 §2.4(c); IPv4's 576, RFC 1812
+    // §4.3.2.3, is shorter) after Ethernet and two VLAN tags. Longer frames are not PTBs a
+    // router sends; the parser bounds itself, and the prefetch stops here.
+    static constexpr std::size_t whole_ptb_prefetch = 1280 + 14 + 2 * 4;
+    // For reports only.
+    std::vector<std::string> group_names;
+    std::vector<std::string> next_hop_names; // "group/name"
+};
+
+} // namespace ptbsteer::datapath

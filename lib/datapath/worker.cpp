@@ -1,0 +1,276 @@
+#include "datapath/worker.h"
+
+#include <span>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "datapath/capture_tap.h"
+#include "datapath/decide.h"
+#include "datapath/responder.h"
+#include "datapath/tx.h"
+
+namespace ptbsteer::datapath {
+namespace {
+
+constexpr unsigned burst = 32;
+
+Handover& handover_of(rte_mbuf* m, int offset) { return *RTE_MBUF_DYNFIELD(m, offset, Handover*); }
+
+// Everything the TX role does for one packet. Takes ownership of `m`: it is either handed to a
+// TX buffer (which frees it once sent, or via the error callback) or freed here. `t` is the
+// generation's Tables the Decision was made with (its target indexes them).
+class Deliverer {
+  public:
+    Deliverer(const Shared& s, WorkerConfig& w) : s_(s), w_(w), c_(*w.counters) {}
+
+    // Inline into the burst loops, with unicast (nearly every packet); the rest are calls.
+    [[gnu::always_inline]] void deliver(rte_mbuf* m, const Decision& d, const Tables& t) {
+        switch (d.action) {
+        case Action::unicast: unicast(m, d, t); return;
+        case Action::replicate: replicate(m, d, t); return;
+        case Action::reply: reply(m, d, t); return;
+        case Action::drop: break;
+        }
+        rte_pktmbuf_free(m); // drops were counted where they were decided
+    }
+
+    void flush_all() {
+        for (std::size_t port = 0; port < w_.tx_buffers.size(); ++port)
+            if (w_.tx_buffers[port])
+                rte_eth_tx_buffer_flush(std::uint16_t(port), w_.tx_queue, w_.tx_buffers[port]);
+    }
+
+  private:
+    void send(std::uint16_t port, rte_mbuf* m) {
+        rte_eth_tx_buffer(port, w_.tx_queue, w_.tx_buffers[port], m);
+    }
+
+    void unicast(rte_mbuf* m, const Decision& d, const Tables& t) {
+        const NextHopOut& nh = t.next_hops[d.target];
+        if (!rewrite_for(m, d.l3_offset, nh, d.family)) {
+            ++c_.drops[std::size_t(Drop::no_headroom)];
+            if (w_.capture) capture_dropped(*w_.capture, c_, m);
+            rte_pktmbuf_free(m);
+            return;
+        }
+        ++c_.unicast;
+        ++c_.unicast_per_next_hop[nh.counter_slot];
+        if (w_.capture_all) capture_sent(*w_.capture_all, c_, m, nh.port_id, w_.tx_queue);
+        send(nh.port_id, m);
+    }
+
+    // One header mbuf + one indirect clone per next-hop: the PTB's bytes are never copied.
+    [[gnu::noinline]] void replicate(rte_mbuf* m, const Decision& d, const Tables& t) {
+        const GroupEntry& g = t.groups[d.target];
+        rte_pktmbuf_adj(m, d.l3_offset);
+        ++c_.replicated;
+        for (std::uint32_t i = 0; i < g.next_hop_count; ++i) {
+            const std::uint32_t idx = g.first_next_hop + i;
+            const NextHopOut& nh = t.next_hops[idx];
+            rte_mbuf* copy = copy_for(m, s_.header_pool, nh, d.family);
+            if (!copy) {
+                ++c_.tx_failed;
+                continue;
+            }
+            ++c_.copies;
+            ++c_.copies_per_next_hop[nh.counter_slot];
+            if (w_.capture_all) capture_sent(*w_.capture_all, c_, copy, nh.port_id, w_.tx_queue);
+            send(nh.port_id, copy);
+        }
+        rte_pktmbuf_free(m); // the clones keep the data alive until they are sent
+    }
+
+    [[gnu::noinline]] void reply(rte_mbuf* m, const Decision& d, const Tables& t) {
+        const PortAddresses& own = t.ports[d.target];
+        auto* data = rte_pktmbuf_mtod(m, std::uint8_t*);
+        const std::size_t room = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
+        const std::size_t len = rte_pktmbuf_data_len(m);
+        const std::span<std::uint8_t> buf(data, room);
+        const std::size_t n = d.family == packet::Family::v4
+                                  ? make_arp_reply(buf, len, d.l3_offset, own)
+                                  : make_neighbor_advert(buf, len, d.l3_offset, own);
+        if (n == 0 || rte_pktmbuf_is_contiguous(m) == 0) {
+            ++c_.tx_failed;
+            rte_pktmbuf_free(m);
+            return;
+        }
+        m->data_len = std::uint16_t(n);
+        m->pkt_len = std::uint32_t(n);
+        ++c_.answered;
+        send(t.port_ids[d.target], m);
+    }
+
+    const Shared& s_;
+    WorkerConfig& w_;
+    LcoreCounters& c_;
+};
+
+// A parsed PTB, by family, and its advertised MTU into that family's histogram.
+void count_ptb(LcoreCounters& c, const packet::PtbInfo& info) {
+    const bool v4 = info.family == packet::Family::v4;
+    ++(v4 ? c.ptb_v4 : c.ptb_v6);
+    MtuHistogram& h = c.mtu[v4 ? 0 : 1];
+    ++h.buckets[mtu_bucket(info.mtu)];
+    h.sum += info.mtu;
+}
+
+// One lcore's room for a burst, set up once per lcore: as locals of poll_rx, the default
+// initialisers of Decision and PtbInfo would run on every poll (~10 instructions per packet).
+struct BurstScratch {
+    rte_mbuf* pkts[burst];
+    Decision decisions[burst];
+    packet::PtbInfo info; // parse_frame()'s output, reused frame after frame
+};
+
+// Parses and decides a burst; drops are counted and freed here, the rest stay in `pkts` with
+// their Decision. Returns how many are left.
+unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n,
+                      Decision* out, LcoreCounters& c, CaptureTap* capture, Guard& guard,
+                      packet::PtbInfo& info) {
+    const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
+    unsigned kept = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        if (i + 1 < n)
+            prefetch_frame(t, rte_pktmbuf_mtod(pkts[i + 1], const std::uint8_t*),
+                           rte_pktmbuf_data_len(pkts[i + 1]));
+        rte_mbuf* m = pkts[i];
+        // A PTB fits one segment; the parser bounds itself by this span, so a chained frame is
+        // refused by its length checks, never read past.
+        const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                                  rte_pktmbuf_data_len(m));
+        const Decision d = decide(t, frame, q.port_index, info, &guard, now);
+        ++c.rx_by_port[q.port_index][std::size_t(rx_family(frame, d))];
+        if (d.ptb) count_ptb(c, info);
+        if (d.action == Action::drop) {
+            ++c.drops[std::size_t(d.drop)];
+            if (capture) capture_dropped(*capture, c, m);
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        pkts[kept] = m;
+        out[kept++] = d;
+    }
+    return kept;
+}
+
+WorkerConfig* find_worker(Shared& s) {
+    const unsigned me = rte_lcore_id();
+    for (WorkerConfig& w : s.workers)
+        if (w.lcore == me) return &w;
+    return nullptr;
+}
+
+// Polls this lcore's RX queues once, deciding with generation `g` (loaded once for the whole
+// poll). With a TX role the decided packets are delivered at once, with the same generation;
+// otherwise they go to the TX lcore's ring with their Decision and g's Tables attached.
+void poll_rx(const Shared& s, const Generation& g, WorkerConfig& w, Deliverer* out,
+             BurstScratch& scratch) {
+    rte_mbuf** pkts = scratch.pkts;
+    Decision* decisions = scratch.decisions;
+    Guard& guard = (*g.guards)[w.index].guard; // written by this lcore only
+    for (const RxQueue& q : w.rx) {
+        const unsigned n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
+        if (n == 0) continue;
+        w.counters->rx += n;
+        const unsigned kept =
+            decide_burst(g.tables, q, pkts, n, decisions, *w.counters, w.capture, guard,
+                         scratch.info);
+        if (out) {
+            for (unsigned i = 0; i < kept; ++i) out->deliver(pkts[i], decisions[i], g.tables);
+            continue;
+        }
+        for (unsigned i = 0; i < kept; ++i)
+            handover_of(pkts[i], s.decision_offset) = Handover{decisions[i], &g.tables};
+        const unsigned sent =
+            rte_ring_sp_enqueue_burst(w.to_tx, reinterpret_cast<void**>(pkts), kept, nullptr);
+        for (unsigned i = sent; i < kept; ++i) {
+            ++w.counters->drops[std::size_t(Drop::ring_full)];
+            if (w.capture) capture_dropped(*w.capture, *w.counters, pkts[i]);
+            rte_pktmbuf_free(pkts[i]);
+        }
+    }
+}
+
+// Delivers what RX-only lcores handed over. Returns how many packets it took.
+unsigned drain_rings(Shared& s, WorkerConfig& w, Deliverer& out) {
+    unsigned got = 0;
+    for (rte_ring* r : w.from_rx) {
+        rte_mbuf* in[burst];
+        const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(in), burst, nullptr);
+        got += n;
+        for (unsigned i = 0; i < n; ++i) {
+            const Handover& h = handover_of(in[i], s.decision_offset);
+            out.deliver(in[i], h.decision, *h.tables);
+        }
+    }
+    return got;
+}
+
+// The generation this lcore decides with until its next quiescent state. Acquire pairs with the
+// Reloader's release store: the generation's contents are visible before its address.
+const Generation& current(const Shared& s) { return *s.current.load(std::memory_order_acquire); }
+
+// Between two bursts: this lcore holds no pointer into any generation (docs/architecture.md).
+void quiescent(const Shared& s, const WorkerConfig& w) { rte_rcu_qsbr_quiescent(s.qsbr, w.index); }
+
+void run(Shared& s, WorkerConfig& w) {
+    const bool rx = !w.rx.empty();
+    BurstScratch scratch;
+    if (!w.tx) {
+        while (!s.stop.load(std::memory_order_relaxed)) {
+            w.counters->heartbeat_tsc = rte_rdtsc();
+            poll_rx(s, current(s), w, nullptr, scratch);
+            quiescent(s, w);
+        }
+        s.rx_running.fetch_sub(1, std::memory_order_acq_rel);
+        return;
+    }
+    Deliverer out(s, w);
+    // Partial bursts wait in the TX buffers at most this long (the l3fwd drain pattern).
+    std::uint64_t last_drain = rte_rdtsc();
+    auto maybe_flush = [&] {
+        const std::uint64_t now = rte_rdtsc();
+        w.counters->heartbeat_tsc = now; // once per loop iteration: the /healthz heartbeat
+        if (now - last_drain > s.drain_cycles) {
+            out.flush_all();
+            last_drain = now;
+        }
+    };
+    while (!s.stop.load(std::memory_order_relaxed)) {
+        if (rx) poll_rx(s, current(s), w, &out, scratch);
+        drain_rings(s, w, out); // each packet with the Tables its RX lcore decided with
+        maybe_flush();
+        quiescent(s, w);
+    }
+    if (rx) s.rx_running.fetch_sub(1, std::memory_order_acq_rel);
+    // Stopping: RX lcores finish their last burst; deliver everything they handed over.
+    for (;;) {
+        const bool rx_done = s.rx_running.load(std::memory_order_acquire) == 0;
+        if (drain_rings(s, w, out) == 0 && rx_done) break;
+        maybe_flush();
+        quiescent(s, w);
+    }
+    out.flush_all();
+}
+
+} // namespace
+
+int worker_main(void* arg) {
+    Shared& s = *static_cast<Shared*>(arg);
+    WorkerConfig* w = find_worker(s);
+    if (w) {
+        run(s, *w);
+        // After its last table access: a reload in progress no longer waits for this lcore.
+        rte_rcu_qsbr_thread_offline(s.qsbr, w->index);
+    } // else an EAL lcore the configuration does not use
+    s.lcores_returned.fetch_add(1, std::memory_order_release);
+    return 0;
+}
+
+} // namespace ptbsteer::datapath
