@@ -1,5 +1,5 @@
 // What the control plane may observe while the lcores run: lib/metrics reads counters, port and
-// pool state through this view. run_appliance() owns everything it points to and keeps it alive
+// pool state through this view. The Appliance owns everything it points to and keeps it alive
 // until the observer it hands the view to has been destroyed.
 #pragma once
 
