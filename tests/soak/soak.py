@@ -50,16 +50,17 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from lib.checks import SKIP  # noqa: E402
 try:
-    from lib import config, pcapfile, prom
-    from lib.config import INVALID
-    from lib.prom import RELOAD_HTTP as WANT_HTTP, reload_counts, sample, total
-    from lib.runner import Ptbsteer, remove_eal_dirs
-    from soak_checks import check_memory, check_report, print_figures
-    from soak_traffic import A, B, config_text, make_capture
-    from soak_watch import Scraper, Telemetry, delivered
+    import scapy.all  # noqa: F401  (python3-scapy)
 except ImportError as e:
     print(f"skipped: {e} (apt-get install python3-scapy; run with /usr/bin/python3)")
     sys.exit(SKIP)
+from lib import config, pcapfile, prom  # noqa: E402
+from lib.config import INVALID  # noqa: E402
+from lib.prom import RELOAD_HTTP as WANT_HTTP, reload_counts, sample, total  # noqa: E402
+from lib.runner import Ptbsteer, remove_eal_dirs  # noqa: E402
+from soak_checks import check_memory, check_report, print_figures  # noqa: E402
+from soak_traffic import A, B, config_text, make_capture  # noqa: E402
+from soak_watch import Scraper, Telemetry, delivered  # noqa: E402
 
 
 class Run:

@@ -5,8 +5,15 @@ import collections
 from lib.prom import total
 from lib.prom import RELOAD_HTTP as WANT_HTTP
 from lib.runner import BALANCED, report
-from soak_traffic import A, B, MEMPOOL_SLACK, RATE_DROPS
+from soak_traffic import A, B
 from soak_watch import num
+
+# Drops that depend on how fast the frames come (or on the ring to the TX lcore), not on the
+# frame.
+RATE_DROPS = ("rate_limited_source", "rate_limited_global", "replication_budget", "ring_full")
+# A scrape may catch one RX burst (32 frames) on its way: the end may sit that far above the
+# floor seen in the warm-up (docs/testing.md, "Soak").
+MEMPOOL_SLACK = 32
 
 
 def check_report(out, capture, run, failures):
