@@ -12,11 +12,8 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-
-def documented(doc):
-    return {m.group(1) for line in open(doc) for m in [re.match(r"^\|\s*`([a-z_:][a-z0-9_:]*)`\s*\|\s*(?:counter|gauge|histogram|summary)\s*\|", line)] if m}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib.prom import documented_metrics as documented  # noqa: E402
 
 
 def main():

@@ -19,9 +19,11 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptbsteer_run import (Ptbsteer, remove_eal_dirs, config_text, documented_metrics, histogram, make_traffic,  # noqa: E402
-                          parse_metrics, sample, wait_received, write_inputs)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib.checks import verdict  # noqa: E402
+from lib.mix import config_text, histogram, make_traffic, write_inputs  # noqa: E402
+from lib.prom import documented_metrics, parse_metrics, sample, wait_received  # noqa: E402
+from lib.runner import Ptbsteer, remove_eal_dirs  # noqa: E402
 
 from scapy.all import rdpcap  # noqa: E402
 
@@ -56,8 +58,10 @@ def check_counters(samples, t):
     expect(samples, 2 * t.replicated, "ptbsteer_replicated_copies_total")
     expect(samples, 0, "ptbsteer_tx_failed_packets_total")
     reasons = {dict(lbl)["reason"] for (n, lbl) in samples if n == "ptbsteer_dropped_packets_total"}
-    check(reasons >= set(t.drops), f"drop reasons scraped {sorted(reasons)} lack {set(t.drops) - reasons}")
-    check(len(reasons) >= 25, f"only {len(reasons)} drop reasons exposed; every named reason must be")
+    check(reasons >= set(t.drops),
+          f"drop reasons scraped {sorted(reasons)} lack {set(t.drops) - reasons}")
+    check(len(reasons) >= 25,
+          f"only {len(reasons)} drop reasons exposed; every named reason must be")
     for r in reasons:
         expect(samples, t.drops.get(r, 0), "ptbsteer_dropped_packets_total", reason=r)
     for limiter in ("per_source", "global", "replication_budget"):
@@ -75,7 +79,8 @@ def check_counters(samples, t):
         expect(samples, 1, "ptbsteer_port_link_up", port=port)
     expect(samples, 1, "ptbsteer_config_generation")
     check(any(n == "ptbsteer_build_info" for n, _ in samples), "ptbsteer_build_info missing")
-    check((sample(samples, "process_start_time_seconds") or 0) > 1.5e9, "process_start_time_seconds missing")
+    check((sample(samples, "process_start_time_seconds") or 0) > 1.5e9,
+          "process_start_time_seconds missing")
 
 
 def scraped_families(text):
@@ -90,10 +95,13 @@ def run_main(a, tmp):
     open(cfg, "w").write(config_text(tmp, "metrics", capture={"file": cap, "what": "drops"}))
     p = Ptbsteer(a.ptbsteer, cfg)
     try:
-        body, samples = wait_received(p, len(t.frames))
-        promtool = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True)
-        check(promtool.returncode == 0 and not promtool.stdout.strip() and not promtool.stderr.strip(),
-              f"promtool check metrics: rc {promtool.returncode}: {promtool.stdout}{promtool.stderr}")
+        body, samples = wait_received(p.url, len(t.frames))
+        promtool = subprocess.run(["promtool", "check", "metrics"], input=body,
+                                  capture_output=True, text=True)
+        check(promtool.returncode == 0 and not promtool.stdout.strip()
+              and not promtool.stderr.strip(),
+              f"promtool check metrics: rc {promtool.returncode}: "
+              f"{promtool.stdout}{promtool.stderr}")
         check_counters(samples, t)
         status, health = p.get("/healthz")
         check(status == 200 and health.strip() == "ok", f"/healthz: {status} {health!r}")
@@ -107,9 +115,11 @@ def run_main(a, tmp):
     check(rc == 0, f"ptbsteer exited {rc}:\n{out}")
     frames = [bytes(f) for f in rdpcap(cap)]
     check(frames == t.dropped_frames,
-          f"capture holds {len(frames)} frames; expected exactly the {len(t.dropped_frames)} dropped ones")
-    print(f"main run: {len(t.frames)} frames in; {len(samples)} samples in {len(scraped)} families; "
-          f"promtool rc {promtool.returncode}; /healthz {status}; capture holds {len(frames)} frames")
+          f"capture holds {len(frames)} frames; expected exactly the "
+          f"{len(t.dropped_frames)} dropped ones")
+    print(f"main run: {len(t.frames)} frames in; {len(samples)} samples in {len(scraped)} "
+          f"families; promtool rc {promtool.returncode}; /healthz {status}; capture holds "
+          f"{len(frames)} frames")
 
 
 def run_capture_bound(a, tmp):
@@ -119,10 +129,11 @@ def run_capture_bound(a, tmp):
     cap = os.path.join(tmp, "bounded.pcapng")
     cfg = os.path.join(tmp, "bounded.yaml")
     limit = 8192
-    open(cfg, "w").write(config_text(tmp, "capbound", capture={"file": cap, "what": "all", "max_bytes": limit}))
+    open(cfg, "w").write(config_text(tmp, "capbound",
+                                     capture={"file": cap, "what": "all", "max_bytes": limit}))
     p = Ptbsteer(a.ptbsteer, cfg)
     try:
-        _, samples = wait_received(p, len(t.frames))
+        _, samples = wait_received(p.url, len(t.frames))
         # The writer drains the lcores' rings on its own thread: wait until every queued copy is
         # accounted for (written, or discarded over the limit).
         deadline = time.monotonic() + 10
@@ -144,7 +155,8 @@ def run_capture_bound(a, tmp):
     check(size <= limit, f"capture file is {size} bytes, above max_bytes {limit}")
     check(sample(samples, "ptbsteer_capture_active") == 0, "capture still active after max_bytes")
     check(over and over > 0, f"ptbsteer_capture_over_limit_packets_total = {over}")
-    check(written == len(frames), f"ptbsteer_capture_written_packets_total {written}, file has {len(frames)}")
+    check(written == len(frames),
+          f"ptbsteer_capture_written_packets_total {written}, file has {len(frames)}")
     check(copied == written + over, f"copied {copied} != written {written} + over the limit {over}")
     print(f"bounded capture: max_bytes {limit}: file {size} bytes, {len(frames)} frames written, "
           f"{over:.0f} copies over the limit")
@@ -158,7 +170,8 @@ def run_port_busy(a, tmp):
     cfg = os.path.join(tmp, "busy.yaml")
     open(cfg, "w").write(config_text(tmp, "busy", listen=f"127.0.0.1:{port}"))
     try:
-        r = subprocess.run([a.ptbsteer, "--config", cfg], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([a.ptbsteer, "--config", cfg], capture_output=True, text=True,
+                           timeout=60)
     finally:
         s.close()
     check(r.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in r.stderr,
@@ -175,10 +188,9 @@ def main():
         run_main(a, tmp)
         run_capture_bound(a, tmp)
         run_port_busy(a, tmp)
-    for f in failures[:30]:
-        print("FAIL", f)
-    print(f"metrics live: {'all as expected' if not failures else f'{len(failures)} failures'}")
-    return 1 if failures else 0
+    return verdict(failures, "metrics live: "
+                   + ("all as expected" if not failures else f"{len(failures)} failures"),
+                   limit=30)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ import time
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptbsteer_run import (Ptbsteer, config_text, make_traffic, remove_eal_dirs,  # noqa: E402
-                          wait_received, write_inputs)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib.mix import config_text, make_traffic, write_inputs  # noqa: E402
+from lib.prom import wait_received  # noqa: E402
+from lib.runner import Ptbsteer, remove_eal_dirs  # noqa: E402
 
 
 def free_port():
@@ -45,14 +46,16 @@ def expectations(t):
         ("sum by (family) (ptbsteer_ptbs_total)",
          {frozenset({("family", f)}): float(t.ptbs[f]) for f in ("ipv4", "ipv6")}),
         ('sum by (group, next_hop, mode) (ptbsteer_delivered_packets_total) > 0',
-         {frozenset({("group", g), ("next_hop", h), ("mode", m)}): float(n) for (g, h, m), n in t.delivered.items()}),
+         {frozenset({("group", g), ("next_hop", h), ("mode", m)}): float(n)
+          for (g, h, m), n in t.delivered.items()}),
         ("sum by (reason) (ptbsteer_dropped_packets_total) > 0",
          {frozenset({("reason", r)}): float(n) for r, n in t.drops.items()}),
         ("sum by (family) (ptbsteer_advertised_mtu_bytes_count)",
          {frozenset({("family", f)}): float(len(t.mtus[f])) for f in ("ipv4", "ipv6")}),
         ('ptbsteer_advertised_mtu_bytes_bucket{family="ipv4",le="1500"} - ignoring(le) '
          'ptbsteer_advertised_mtu_bytes_bucket{family="ipv4",le="1492"}',
-         {frozenset({("family", "ipv4")}): float(sum(1 for m in t.mtus["ipv4"] if 1492 < m <= 1500))}),
+         {frozenset({("family", "ipv4")}):
+          float(sum(1 for m in t.mtus["ipv4"] if 1492 < m <= 1500))}),
     ]
     return want
 
@@ -71,7 +74,7 @@ def main():
         steer = Ptbsteer(a.ptbsteer, cfg)
         prom = None
         try:
-            wait_received(steer, len(t.frames))
+            wait_received(steer.url, len(t.frames))
             target = steer.url.removeprefix("http://")
             prom_cfg = os.path.join(tmp, "prometheus.yml")
             open(prom_cfg, "w").write(
@@ -81,7 +84,8 @@ def main():
             web = f"127.0.0.1:{free_port()}"
             prom_log = open(os.path.join(tmp, "prometheus.log"), "w")
             prom = subprocess.Popen([a.prometheus, f"--config.file={prom_cfg}",
-                                     f"--storage.tsdb.path={tmp}/tsdb", f"--web.listen-address={web}"],
+                                     f"--storage.tsdb.path={tmp}/tsdb",
+                                     f"--web.listen-address={web}"],
                                     stdout=prom_log, stderr=subprocess.STDOUT)
             base = f"http://{web}"
             want = expectations(t)
@@ -107,7 +111,8 @@ def main():
             if not ok:
                 prom_log.flush()
                 print(open(os.path.join(tmp, "prometheus.log")).read()[-3000:])
-            print(f"prometheus e2e: {len(t.frames)} frames sent; Prometheus at {base} scraping {target}: "
+            print(f"prometheus e2e: {len(t.frames)} frames sent; Prometheus at {base} "
+                  f"scraping {target}: "
                   f"{'exact counts seen' if ok else 'counts NOT seen'} "
                   f"within {a.timeout - max(0, deadline - time.monotonic()):.0f} s")
         finally:

@@ -11,9 +11,11 @@ import argparse
 import ipaddress
 import os
 import re
+import sys
 import tempfile
 
-from opslib import Checks, run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib.checks import Checks, run  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--root", required=True)
@@ -44,7 +46,8 @@ rows = re.findall(r"^\| `(\w+)` \|", table, re.M)
 missing = [r for r in reasons if r not in rows]
 stale = [r for r in rows if r not in reasons]
 c.check(not missing, "troubleshooting.md's table names every drop reason", f"missing: {missing}")
-c.check(not stale, "troubleshooting.md's table names no reason that does not exist", f"stale: {stale}")
+c.check(not stale, "troubleshooting.md's table names no reason that does not exist",
+        f"stale: {stale}")
 c.check(rows == reasons, "the table follows the order of the lists", f"{rows}\nvs\n{reasons}")
 
 metrics_doc = read("docs/metrics.md")
@@ -52,8 +55,10 @@ known = set(re.findall(r"`(ptbsteer_\w+)`", metrics_doc))
 for page in ("docs/troubleshooting.md", "docs/deployment.md"):
     used = set(re.findall(r"\b(ptbsteer_[a-z_]+)", read(page)))
     # histogram series carry suffixes
-    unknown = sorted(m for m in used if m not in known and re.sub(r"_(bucket|sum|count)$", "", m) not in known)
-    c.check(used and not unknown, f"{page}: every metric it names is in docs/metrics.md ({len(used)})",
+    unknown = sorted(m for m in used
+                     if m not in known and re.sub(r"_(bucket|sum|count)$", "", m) not in known)
+    c.check(used and not unknown,
+            f"{page}: every metric it names is in docs/metrics.md ({len(used)})",
             f"unknown: {unknown}")
 
 deploy = read("docs/deployment.md")
@@ -71,7 +76,8 @@ doc_nets = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24",
                                                "2001:db8::/32", "0.0.0.0/0", "::/0", "127.0.0.0/8")]
 for page, text in (("docs/deployment.md", deploy), ("docs/troubleshooting.md", trouble)):
     found, bad = 0, []
-    for a in re.findall(r"(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?|2001:db8[0-9a-f:]*(?:/\d+)?|::/0)(?![\w.])", text):
+    for a in re.findall(r"(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?"
+                        r"|2001:db8[0-9a-f:]*(?:/\d+)?|::/0)(?![\w.])", text):
         try:
             net = ipaddress.ip_network(a, strict=False)
         except ValueError:
@@ -80,7 +86,8 @@ for page, text in (("docs/deployment.md", deploy), ("docs/troubleshooting.md", t
         if net.prefixlen == 0:
             ok = True
         else:
-            ok = any(net.version == n.version and n.prefixlen > 0 and net.subnet_of(n) for n in doc_nets)
+            ok = any(net.version == n.version and n.prefixlen > 0 and net.subnet_of(n)
+                     for n in doc_nets)
         if not ok:
             bad.append(a)
     c.check(not bad, f"{page}: only documentation addresses ({found} checked)", str(bad))

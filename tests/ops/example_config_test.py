@@ -9,8 +9,10 @@ import argparse
 import ipaddress
 import os
 import re
+import sys
 
-from opslib import Checks, run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib.checks import Checks, run  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--root", required=True)
@@ -40,15 +42,18 @@ for part in listed.split(","):
     a, _, b = part.partition("-")
     lcores_listed.update(range(int(a), int(b or a) + 1))
 ids = {int(i) for i in re.findall(r"\{id: (\d+),", text)}
-c.check(ids and ids <= lcores_listed, f"every lcore id {sorted(ids)} is in the EAL -l list {sorted(lcores_listed)}")
+c.check(ids and ids <= lcores_listed,
+        f"every lcore id {sorted(ids)} is in the EAL -l list {sorted(lcores_listed)}")
 c.check(0 not in ids, "lcore 0 is left to the OS")
 
 doc_nets = [ipaddress.ip_network(n) for n in
             ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
 addrs = re.findall(r"\b(?:\d{1,3}\.){3}\d{1,3}(?:/\d+)?|\b2001:db8[0-9a-f:]*(?:/\d+)?", text)
 bad = [a for a in addrs if not any(ipaddress.ip_network(a, strict=False).subnet_of(n)
-                                   for n in doc_nets if n.version == ipaddress.ip_network(a, strict=False).version)
+                                   for n in doc_nets
+                                   if n.version == ipaddress.ip_network(a, strict=False).version)
        and not a.startswith("127.")]
 c.check(addrs and not bad, f"only documentation addresses ({len(addrs)} found)", str(bad))
-c.check(text.startswith("# /etc/ptbsteer/ptbsteer.yaml"), "says where it goes: /etc/ptbsteer/ptbsteer.yaml")
+c.check(text.startswith("# /etc/ptbsteer/ptbsteer.yaml"),
+        "says where it goes: /etc/ptbsteer/ptbsteer.yaml")
 c.finish()

@@ -13,10 +13,11 @@ Usage: scripts_test.py --root SRCDIR --ptbsteer BIN"""
 import argparse
 import os
 import re
-import subprocess
+import sys
 import tempfile
 
-from opslib import Checks, run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib.checks import Checks, run  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--root", required=True)
@@ -74,7 +75,8 @@ def test_hugepages(tmp):
     sysfs = os.path.join(tmp, "sys")
     nr2m = os.path.join(sysfs, "kernel/mm/hugepages/hugepages-2048kB/nr_hugepages")
     write(nr2m, "0\n")
-    write(os.path.join(sysfs, "devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"), "0\n")
+    write(os.path.join(sysfs, "devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"),
+          "0\n")
     cmd_plain = os.path.join(tmp, "cmdline-plain")
     write(cmd_plain, "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet\n")
     cmd_1g = os.path.join(tmp, "cmdline-1g")
@@ -91,22 +93,28 @@ def test_hugepages(tmp):
 
     rc, out, err = hp(["--count", "512"])
     c.check(rc == 0, "setup-hugepages 2M dry run: exit 0", err)
-    c.check(f"would write 512 to {nr2m}" in out, "2M: would reserve 512 pages now through sysfs", out)
+    c.check(f"would write 512 to {nr2m}" in out, "2M: would reserve 512 pages now through sysfs",
+            out)
     c.check(re.search(r"would write \S+/etc/sysctl\.d/80-ptbsteer-hugepages\.conf:", out) and
-            "vm.nr_hugepages = 512" in out, "2M: would persist vm.nr_hugepages = 512 in sysctl.d", out)
+            "vm.nr_hugepages = 512" in out, "2M: would persist vm.nr_hugepages = 512 in sysctl.d",
+            out)
     rc, out, err = hp(["--count", "256", "--node", "1"])
     node1 = os.path.join(sysfs, "devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages")
-    c.check(rc == 0 and f"would write 256 to {node1}" in out, "2M --node 1: reserves on node 1", out + err)
+    c.check(rc == 0 and f"would write 256 to {node1}" in out, "2M --node 1: reserves on node 1",
+            out + err)
     c.check("ptbsteer-hugepages.service" in out and
-            "echo 256 > /sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages" in out,
+            "echo 256 > /sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"
+            in out,
             "2M --node 1: persisted by a oneshot unit writing node 1's sysfs file", out)
 
     rc, out, err = hp(["--size", "1G", "--count", "4"])
-    c.check(rc == 3, "1G without hugepagesz=1G on the kernel command line: refused (exit 3)", out + err)
+    c.check(rc == 3, "1G without hugepagesz=1G on the kernel command line: refused (exit 3)",
+            out + err)
     c.check("hugepagesz=1G hugepages=4" in err and "GRUB_CMDLINE_LINUX_DEFAULT" in err and
             "update-grub" in err, "1G refusal prints the exact GRUB line", err)
     c.check("default_hugepagesz" not in err,
-            "1G GRUB line leaves the default page size alone (vm.nr_hugepages keeps meaning 2M)", err)
+            "1G GRUB line leaves the default page size alone (vm.nr_hugepages keeps meaning 2M)",
+            err)
     c.check("would" not in out, "1G refusal plans nothing", out)
     rc, out, err = hp(["--size", "1G"], cpuinfo=cpu_no)
     c.check(rc == 3 and "pdpe1gb" in err, "1G on a CPU without pdpe1gb: refused", err)
@@ -116,7 +124,8 @@ def test_hugepages(tmp):
             "Options=pagesize=1G,mode=1770,gid=0" in out,
             "1G: a systemd mount unit for /dev/hugepages1G, group-writable with a numeric gid", out)
 
-    c.check(files_under(etc) == [], "dry runs wrote nothing under the redirected /etc", str(files_under(etc)))
+    c.check(files_under(etc) == [], "dry runs wrote nothing under the redirected /etc",
+            str(files_under(etc)))
     with open(nr2m) as f:
         c.check(f.read() == "0\n", "dry runs left the (fake) sysfs page count alone")
 
@@ -196,8 +205,10 @@ def test_bind_fake(tmp):
                 "would run: ip link set dev ptbfake0 down" in out and
                 re.search(r"would run: \S*dpdk-devbind\.py --bind=vfio-pci 0000:81:00\.0", out),
                 f"{target}: plans modprobe, link down, dpdk-devbind.py --bind=vfio-pci", out)
-    c.check("0000:81:00.1 shares IOMMU group 42" in out, "names the other device of the IOMMU group", out)
-    c.check("driverctl set-override 0000:81:00.0 vfio-pci" in out, "says how to make it persistent", out)
+    c.check("0000:81:00.1 shares IOMMU group 42" in out,
+            "names the other device of the IOMMU group", out)
+    c.check("driverctl set-override 0000:81:00.0 vfio-pci" in out,
+            "says how to make it persistent", out)
 
     rc, out, err = run([BIND, "--dry-run", "ptbfake2"], env=e)
     c.check(rc == 0 and "do NOT unbind" in out and "would run" not in out and
@@ -236,7 +247,8 @@ def l_list(out):
 def check_suggestion_loads(out, ports, queues, what):
     """The suggested eal:/lcores: text, completed with null ports, passes ptbsteer --check."""
     sugg = yaml_suggestion(out)
-    port_lines = "".join(f"  - {{name: {p}, device: net_null{i}, rx_queues: {queues}, tx_queues: {queues}}}\n"
+    port_lines = "".join(f"  - {{name: {p}, device: net_null{i}, rx_queues: {queues}, "
+                         f"tx_queues: {queues}}}\n"
                          for i, p in enumerate(ports))
     text = (sugg + "\nports:\n" + port_lines +
             "groups:\n  - name: g\n    prefixes: 192.0.2.0/24\n    hash: {model: linux, seed: 1}\n"
@@ -256,7 +268,8 @@ def check_suggestion_loads(out, ports, queues, what):
 def fake_topology(root, ncpu, nodes, isolcpus="", nic_node=None):
     """ncpu CPUs; nodes: list of cpulists; SMT pairs (i, i+2) within each 4-CPU package."""
     sysfs = os.path.join(root, "sys")
-    write(os.path.join(sysfs, "devices/system/cpu/online"), f"0-{ncpu - 1}\n" if ncpu > 1 else "0\n")
+    write(os.path.join(sysfs, "devices/system/cpu/online"),
+          f"0-{ncpu - 1}\n" if ncpu > 1 else "0\n")
     for i in range(ncpu):
         topo = os.path.join(sysfs, f"devices/system/cpu/cpu{i}/topology")
         write(os.path.join(topo, "physical_package_id"), f"{i // 4}\n")
@@ -266,7 +279,8 @@ def fake_topology(root, ncpu, nodes, isolcpus="", nic_node=None):
     if nic_node is not None:
         write(os.path.join(sysfs, "bus/pci/devices/0000:81:00.0/numa_node"), f"{nic_node}\n")
     cmdline = os.path.join(root, "cmdline")
-    write(cmdline, "BOOT_IMAGE=/vmlinuz ro quiet" + (f" isolcpus={isolcpus}" if isolcpus else "") + "\n")
+    write(cmdline,
+          "BOOT_IMAGE=/vmlinuz ro quiet" + (f" isolcpus={isolcpus}" if isolcpus else "") + "\n")
     return env_with(PTBSTEER_SYSFS=sysfs, PTBSTEER_CMDLINE_FILE=cmdline)
 
 
@@ -277,7 +291,8 @@ def test_check_cpu_real():
         return
     ncpu = len(re.findall(r"^processor\s*:", open("/proc/cpuinfo").read(), re.M))
     if ncpu > 1:
-        c.check("0" not in l_list(out).split(","), f"this machine ({ncpu} CPUs): CPU 0 left to the OS", out)
+        c.check("0" not in l_list(out).split(","),
+                f"this machine ({ncpu} CPUs): CPU 0 left to the OS", out)
     check_suggestion_loads(out, ["uplink"], 1, "this machine")
     rc, out, err = run([CPU, "--dry-run", "--port", "uplink=lo"])
     c.check(rc == 0, "check-cpu accepts --dry-run (it never changes anything)", err)

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """shellcheck over every bash script in scripts/ (following `source`, so scripts/lib/common.sh is
-checked through its users): no finding at any severity. Skipped (exit 77) when shellcheck is not installed (Debian package shellcheck).
+checked through its users): no finding at any severity. Skipped (exit 77) when shellcheck is not
+installed (Debian package shellcheck).
 Usage: shellcheck_test.py --root SRCDIR"""
 import argparse
 import os
 import shutil
 import sys
 
-from opslib import SKIP, Checks, run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib.checks import SKIP, Checks, run  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--root", required=True)

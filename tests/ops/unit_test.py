@@ -8,9 +8,11 @@ Usage: unit_test.py --root SRCDIR --ptbsteer BIN"""
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 
-from opslib import Checks, run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib.checks import Checks, run  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--root", required=True)
@@ -58,7 +60,8 @@ ambient = set(one("AmbientCapabilities").split())
 bounding = set(one("CapabilityBoundingSet").split())
 c.check({"CAP_IPC_LOCK", "CAP_NET_ADMIN", "CAP_NET_RAW"} <= ambient,
         "AmbientCapabilities grants CAP_IPC_LOCK, CAP_NET_ADMIN, CAP_NET_RAW", str(ambient))
-c.check(bounding == ambient, "CapabilityBoundingSet is exactly the ambient set", f"{bounding} vs {ambient}")
+c.check(bounding == ambient, "CapabilityBoundingSet is exactly the ambient set",
+        f"{bounding} vs {ambient}")
 c.check("CAP_SYS_ADMIN" not in bounding, "no CAP_SYS_ADMIN (vfio-pci needs no physical addresses)")
 c.check(one("NoNewPrivileges") == "yes", "NoNewPrivileges=yes")
 c.check(f"--config {CONFIG}" in one("ExecStart") and "--check" not in one("ExecStart"),
@@ -80,8 +83,9 @@ else:
         c.check(rc == 0 and not warnings, "systemd-analyze verify: no error, no warning", out + err)
         # The test must be able to fail: a misspelt key has to be reported.
         with open(copy, "w") as f:
-            f.write(text.replace("/usr/local/bin/ptbsteer", exe).replace("Restart=on-failure",
-                                                                        "Restart=on-failure\nRestartt=x"))
+            f.write(text.replace("/usr/local/bin/ptbsteer", exe)
+                    .replace("Restart=on-failure", "Restart=on-failure\nRestartt=x"))
         rc, out, err = run(["systemd-analyze", "verify", copy])
-        c.check("Restartt" in out + err, "systemd-analyze verify reports a misspelt key (control)", out + err)
+        c.check("Restartt" in out + err, "systemd-analyze verify reports a misspelt key (control)",
+                out + err)
 c.finish()

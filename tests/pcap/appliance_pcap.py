@@ -17,20 +17,18 @@ import argparse
 import collections
 import os
 import random
-import re
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kernel"))
-from kernel_agreement import Flow, py_model_hash, py_select  # noqa: E402
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "metrics"))
-from ptbsteer_run import remove_eal_dirs  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib import config  # noqa: E402
+from lib.checks import verdict  # noqa: E402
+from lib.frames import ptb as ptb_of, quote  # noqa: E402
+from lib.linux_hash import Flow, py_model_hash, py_select  # noqa: E402
+from lib.runner import BALANCED, report, run_ptbsteer  # noqa: E402
 
-from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6PacketTooBig,  # noqa: E402
-                       IPv6, Raw, rdpcap, wrpcap)
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, IPv6, Raw, rdpcap,  # noqa: E402
+                       wrpcap)
 
 SEED = 12345
 OUR_V4 = "203.0.113.2"
@@ -50,48 +48,29 @@ TUN = dict(prefixes=["198.51.100.192/26", "2001:db8:200::/48"], policy=1, fields
                  ("t2", "02:00:00:00:03:02", 300, 1, "2001:db8:ffff::50")])
 
 
-def config(tmp, lcores):
+def config_file(tmp, lcores):
     def group(name, g, mode):
-        fields = f", fields: 0x{g['fields']:x}" if g["policy"] == 3 else ""
-        hops = "\n".join(
-            f"      - {{name: {h[0]}, port: out, mac: \"{h[1]}\", weight: {h[3]}"
-            + (f", vlan: {h[2]}" if h[2] else "")
-            + (f", deliver: ipip, address: \"{h[4]}\"" if len(h) > 4 else "") + "}" for h in g["hops"])
-        return (f"  - name: {name}\n    prefixes: [{', '.join(g['prefixes'])}]\n"
-                f"    hash: {{model: linux, policy: {g['policy']}, seed: {SEED}{fields}}}\n"
-                f"    mode: {mode}\n    next_hops:\n{hops}\n")
-    lc = ("  - {id: 0, rx: [in, out], tx: true}\n" if lcores == 1 else
-          "  - {id: 0, rx: [in, out]}\n  - {id: 1, tx: true}\n")
-    eal = "0" if lcores == 1 else "0,1"
-    text = f"""eal: [--no-huge, -m, "512", --no-pci, --no-telemetry, --file-prefix, ptbsteer-pcap-{os.getpid()}, -l, "{eal}", --log-level, "lib.eal:error"]
-ports:
-  - {{name: in, device: "net_pcap0,rx_pcap={tmp}/in.pcap,tx_pcap={tmp}/in-tx.pcap"}}
-  - {{name: out, device: "net_pcap1,rx_pcap={tmp}/empty.pcap,tx_pcap={tmp}/out.pcap"}}
-lcores:
-{lc}addresses:
-  - {{port: in, ipv4: {OUR_V4}/24}}
-  - {{port: out, ipv4: {OUT_V4}/24, ipv6: "{OUT_V6}/64"}}
-groups:
-{group("web", WEB, "unicast")}{group("api", API, "replicate")}{group("tun", TUN, "unicast")}metrics: {{listen: "127.0.0.1:0"}}  # any free port: never clash with a running ptbsteer
-"""
-    path = os.path.join(tmp, "ptbsteer.yaml")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+        hops = [config.hop(h[0], h[1], weight=h[3], vlan=h[2],
+                           **(dict(deliver="ipip", address=h[4]) if len(h) > 4 else {}))
+                for h in g["hops"]]
+        return config.group(name, g["prefixes"], hops, g["policy"], SEED, g["fields"], mode)
+    text = (config.eal(config.prefix("pcap"), config.cores(lcores))
+            + config.pcap_ports(tmp)
+            + config.lcores(lcores)
+            + "addresses:\n"
+            + f"  - {{port: in, ipv4: {OUR_V4}/24}}\n"
+            + f'  - {{port: out, ipv4: {OUT_V4}/24, ipv6: "{OUT_V6}/64"}}\n'
+            + "groups:\n" + group("web", WEB, "unicast") + group("api", API, "replicate")
+            + group("tun", TUN, "unicast") + config.metrics())
+    return config.write(os.path.join(tmp, "ptbsteer.yaml"), text)
 
 
 def ptb(rng, family, server, client, proto, quote_len=None, vlan=None):
     sport, dport = rng.choice([80, 443]), rng.randrange(1024, 65536)
-    l4 = TCP(sport=sport, dport=dport, seq=rng.randrange(1 << 32)) if proto == 6 else UDP(sport=sport, dport=dport)
-    eth = Ether(src="02:00:00:00:ff:01", dst="02:00:00:00:ff:02")
-    if vlan:
-        eth = eth / Dot1Q(vlan=vlan)
-    if family == 4:
-        quoted = bytes(IP(src=server, dst=client, flags="DF") / l4 / Raw(b"d" * 1400))[:quote_len or 548]
-        frame = eth / IP(src="203.0.113.1", dst=server) / ICMP(type=3, code=4, nexthopmtu=1400) / Raw(quoted)
-    else:
-        quoted = bytes(IPv6(src=server, dst=client) / l4 / Raw(b"d" * 1400))[:quote_len or 1232]
-        frame = eth / IPv6(src="2001:db8:ffff::1", dst=server) / ICMPv6PacketTooBig(mtu=1400) / Raw(quoted)
+    l4 = TCP(sport=sport, dport=dport, seq=rng.randrange(1 << 32)) if proto == 6 else \
+        UDP(sport=sport, dport=dport)
+    quoted = quote(server, client, l4, 1400, b"d", quote_len)
+    frame = ptb_of(server, quoted, vlan=vlan)
     # The original flow: client -> server.
     return frame, Flow(family, client, server, proto, dport, sport)
 
@@ -108,7 +87,8 @@ def make_traffic(rng, count):
         fam = 4 if r < 0.6 else 6
         proto = rng.choice([6, 17])
         vlan = rng.choice([None, None, 10])
-        client = f"192.0.2.{rng.randrange(1, 255)}" if fam == 4 else f"2001:db8:2::{rng.randrange(1, 65535):x}"
+        client = f"192.0.2.{rng.randrange(1, 255)}" if fam == 4 else \
+            f"2001:db8:2::{rng.randrange(1, 65535):x}"
         kind = rng.random()
         if fam == 4 and kind < 0.3:
             server = f"198.51.100.{rng.randrange(129, 191)}"            # api: replicate
@@ -116,18 +96,21 @@ def make_traffic(rng, count):
             expect.append(("copies", API, None))
         elif kind < 0.36:
             server = "198.51.100.7" if fam == 4 else "2001:db8:100::7"  # truncated quote: fallback
-            frame, flow = ptb(rng, fam, server, client, proto, quote_len=22 if fam == 4 else 42, vlan=vlan)
+            frame, flow = ptb(rng, fam, server, client, proto,
+                              quote_len=22 if fam == 4 else 42, vlan=vlan)
             expect.append(("copies", WEB, None))
         elif kind < 0.42:
             server = "192.0.2.200" if fam == 4 else "2001:db8:999::1"   # in no group
             frame, flow = ptb(rng, fam, server, client, proto, vlan=vlan)
             expect.append(("drop", "no_group", None))
         elif kind < 0.55:
-            server = f"198.51.100.{rng.randrange(193, 255)}" if fam == 4 else f"2001:db8:200::{rng.randrange(1, 65535):x}"
+            server = f"198.51.100.{rng.randrange(193, 255)}" if fam == 4 else \
+                f"2001:db8:200::{rng.randrange(1, 65535):x}"
             frame, flow = ptb(rng, fam, server, client, proto, vlan=vlan)
             expect.append(("unicast", TUN, owner(TUN, flow)))
         else:
-            server = f"198.51.100.{rng.randrange(1, 127)}" if fam == 4 else f"2001:db8:100::{rng.randrange(1, 65535):x}"
+            server = f"198.51.100.{rng.randrange(1, 127)}" if fam == 4 else \
+                f"2001:db8:100::{rng.randrange(1, 65535):x}"
             frame, flow = ptb(rng, fam, server, client, proto, vlan=vlan)
             expect.append(("unicast", WEB, owner(WEB, flow)))
         frames.append(frame)
@@ -135,11 +118,13 @@ def make_traffic(rng, count):
     eth = Ether(src="02:00:00:00:ff:01", dst="ff:ff:ff:ff:ff:ff")
     frames.append(eth / ARP(op=1, hwsrc="02:00:00:00:ff:01", psrc="203.0.113.1", pdst=OUR_V4))
     expect.append(("reply", None, None))
-    frames.append(eth / ARP(op=1, hwsrc="02:00:00:00:ff:01", psrc="203.0.113.1", pdst="203.0.113.9"))
+    frames.append(eth / ARP(op=1, hwsrc="02:00:00:00:ff:01", psrc="203.0.113.1",
+                            pdst="203.0.113.9"))
     expect.append(("drop", "arp_not_ours", None))
     frames.append(Ether() / IP(src="203.0.113.1", dst="198.51.100.1") / ICMP(type=8))
     expect.append(("drop", "icmp_other", None))
-    frames.append(Ether() / IP(src="203.0.113.1", dst="198.51.100.1") / ICMP(type=3, code=4) / Raw(b"\x45" + b"\0" * 5))
+    frames.append(Ether() / IP(src="203.0.113.1", dst="198.51.100.1") / ICMP(type=3, code=4) /
+                  Raw(b"\x45" + b"\0" * 5))
     expect.append(("drop", "inner_truncated", None))
     return frames, expect
 
@@ -162,8 +147,9 @@ def tunnel_of(ip):
         redo = IP(bytes(o)[:20])
         redo.chksum = None
         checks = [(o.ihl == 5, "ihl"), (o.tos == 0, "tos"), (o.len == len(ip), "length"),
-                  (o.flags == "DF", "flags"), (o.frag == 0, "fragment offset"), (o.ttl == 64, "ttl"),
-                  (o.proto == want_proto, "protocol"), (o.chksum == IP(bytes(redo)).chksum, "checksum")]
+                  (o.flags == "DF", "flags"), (o.frag == 0, "fragment offset"),
+                  (o.ttl == 64, "ttl"), (o.proto == want_proto, "protocol"),
+                  (o.chksum == IP(bytes(redo)).chksum, "checksum")]
     elif ip[0] >> 4 == 6 and ip[6] in (4, 41):
         o, inner = IPv6(ip), ip[40:]
         want_proto = 4 if inner[0] >> 4 == 4 else 41
@@ -205,28 +191,6 @@ def expected_l2(hop):
     return hop[1], hop[2], OUT_V4 if ":" not in hop[4] else OUT_V6, hop[4]
 
 
-def run_ptbsteer(binary, cfg, timeout=20, settle=1.5):
-    """Starts the binary, waits for its `running` line, lets it work `settle` seconds, stops it
-    with SIGTERM; returns (exit code, all output). It is always gone afterwards, and so is its
-    EAL runtime directory (our configs name the prefix ptbsteer-*-PID)."""
-    proc = subprocess.Popen([binary, "--config", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + timeout
-        line = proc.stdout.readline()
-        if "running" not in line:
-            out = line + proc.stdout.read()
-            raise RuntimeError(f"ptbsteer did not start:\n{out}")
-        time.sleep(settle)  # a small capture is delivered by pcap rx within milliseconds
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=max(10, deadline - time.monotonic()))
-        return proc.returncode, line + out
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        remove_eal_dirs()
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ptbsteer", required=True)
@@ -240,14 +204,16 @@ def main():
     with tempfile.TemporaryDirectory(prefix="ptbsteer-pcap-") as tmp:
         wrpcap(os.path.join(tmp, "in.pcap"), frames)
         wrpcap(os.path.join(tmp, "empty.pcap"), [])
-        cfg = config(tmp, a.lcores)
+        cfg = config_file(tmp, a.lcores)
         rc, out = run_ptbsteer(a.ptbsteer, cfg)
         if rc != 0:
             print(out)
             print(f"ptbsteer exited with {rc}")
             return 1
-        outs = rdpcap(os.path.join(tmp, "out.pcap")) if os.path.getsize(os.path.join(tmp, "out.pcap")) > 24 else []
-        replies = rdpcap(os.path.join(tmp, "in-tx.pcap")) if os.path.getsize(os.path.join(tmp, "in-tx.pcap")) > 24 else []
+        def frames_of(name):
+            path = os.path.join(tmp, name)
+            return rdpcap(path) if os.path.getsize(path) > 24 else []
+        outs, replies = frames_of("out.pcap"), frames_of("in-tx.pcap")
 
     # Index what came out by the IP packet it carries (unchanged from the input).
     by_payload = collections.defaultdict(list)
@@ -256,7 +222,8 @@ def main():
         by_payload[ip].append(l2)
     src_macs = {l2[1] for l2s in by_payload.values() for l2 in l2s}
     if len(src_macs) != 1:
-        failures.append(f"output frames carry {len(src_macs)} source MACs, want the out port's one: {src_macs}")
+        failures.append(f"output frames carry {len(src_macs)} source MACs, want the out port's "
+                        f"one: {src_macs}")
     n_unicast = n_repl = n_copies = 0
     drops = collections.Counter()
     for i, (frame, (kind, g, nh)) in enumerate(zip(frames, expect)):
@@ -282,30 +249,28 @@ def main():
     # The ARP reply went back out of the port it came in on.
     arp = [r for r in replies if ARP in r and r[ARP].op == 2]
     if len(arp) != 1 or arp[0][ARP].psrc != OUR_V4 or arp[0][ARP].pdst != "203.0.113.1" or \
-            arp[0][ARP].hwdst.lower() != "02:00:00:00:ff:01" or arp[0][Ether].dst.lower() != "02:00:00:00:ff:01":
+            arp[0][ARP].hwdst.lower() != "02:00:00:00:ff:01" or \
+            arp[0][Ether].dst.lower() != "02:00:00:00:ff:01":
         failures.append(f"ARP reply wrong or missing: {[r.summary() for r in replies]}")
 
     # The counters printed at exit.
-    m = re.search(r"^ptbsteer-counters (.*)$", out, re.M)
-    c = dict(kv.split("=", 1) for kv in m.group(1).split()) if m else {}
+    c = report(out) or {}
     expected_counters = {"rx": len(frames), "unicast": n_unicast, "replicated": n_repl,
-                         "copies": n_copies, "answered": 1, "dropped": sum(drops.values()), "tx_failed": 0}
+                         "copies": n_copies, "answered": 1, "dropped": sum(drops.values()),
+                         "tx_failed": 0}
     expected_counters.update({f"drop.{k}": v for k, v in drops.items()})
     for k, v in expected_counters.items():
         if int(c.get(k, -1)) != v:
             failures.append(f"counter {k} = {c.get(k)}, expected {v}")
-    if "received == unicast + replicated + answered + dropped: yes" not in out:
+    if BALANCED not in out:
         failures.append("ptbsteer reports unbalanced counters")
 
-    for f in failures[:10]:
-        print("FAIL", f)
-    print(f"appliance pcap ({a.lcores} lcore{'s' if a.lcores > 1 else ''}): {len(frames)} frames in, "
-          f"{len(outs)} out: {n_unicast} unicast to their owner, {n_repl} replicated as {n_copies} copies, "
-          f"{sum(drops.values())} dropped by reason, 1 ARP answered: "
-          f"{'all as expected' if not failures else f'{len(failures)} failures'}")
-    if failures:
-        print(out)
-    return 1 if failures else 0
+    n = f"{a.lcores} lcore{'s' if a.lcores > 1 else ''}"
+    return verdict(failures,
+                   f"appliance pcap ({n}): {len(frames)} frames in, {len(outs)} out: "
+                   f"{n_unicast} unicast to their owner, {n_repl} replicated as {n_copies} "
+                   f"copies, {sum(drops.values())} dropped by reason, 1 ARP answered: "
+                   f"{'all as expected' if not failures else f'{len(failures)} failures'}", out)
 
 
 if __name__ == "__main__":

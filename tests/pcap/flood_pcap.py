@@ -14,16 +14,17 @@ Usage: flood_pcap.py --ptbsteer BIN [--seconds S]
 import argparse
 import collections
 import os
-import re
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kernel"))
-from kernel_agreement import Flow, py_model_hash, py_select  # noqa: E402
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from appliance_pcap import run_ptbsteer  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib import config, pcapfile  # noqa: E402
+from lib.checks import verdict  # noqa: E402
+from lib.frames import ptb as ptb_of, quote  # noqa: E402
+from lib.linux_hash import Flow, py_model_hash, py_select  # noqa: E402
+from lib.runner import BALANCED, report, run_ptbsteer  # noqa: E402
 
-from scapy.all import ICMP, IP, TCP, Ether, Raw, RawPcapReader, wrpcap  # noqa: E402
+from scapy.all import TCP, Ether, RawPcapReader, wrpcap  # noqa: E402
 
 SEED = 4242
 WEB = [("w1", "02:00:00:00:01:01"), ("w2", "02:00:00:00:01:02"), ("w3", "02:00:00:00:01:03"),
@@ -36,37 +37,25 @@ FORGED_PER_REASON = 200
 TX_BURST = 32  # frames ptbsteer's TX buffer may hold before a flush (lib/control/appliance.cpp)
 
 
-def config(tmp, seconds):
-    hops = lambda hs: "\n".join(f'      - {{name: {n}, port: out, mac: "{m}"}}' for n, m in hs)  # noqa: E731
-    return f"""eal: [--no-huge, -m, "512", --no-pci, --no-telemetry, --file-prefix, ptbsteer-flood-{os.getpid()}, -l, "0", --log-level, "lib.eal:error"]
-ports:
-  - {{name: in, device: "net_pcap0,rx_pcap={tmp}/flood.pcap,infinite_rx=1,tx_pcap={tmp}/in-tx.pcap"}}
-  - {{name: out, device: "net_pcap1,rx_pcap={tmp}/empty.pcap,tx_pcap={tmp}/out.pcap"}}
-lcores: [{{id: 0, rx: [in, out], tx: true}}]
-metrics: {{listen: ""}}
-limits:
-  per_source: {{rate: {SOURCE_RATE}, burst: {SOURCE_BURST}}}
-  global: {{rate: 1000000, burst: 100000}}
-  replication: {{rate: {BUDGET_RATE}, burst: {BUDGET_BURST}}}
-groups:
-  - name: web
-    prefixes: [198.51.100.0/25]
-    hash: {{model: linux, policy: 1, seed: {SEED}}}
-    next_hops:
-{hops(WEB)}
-  - name: rep
-    prefixes: [198.51.100.128/25]
-    hash: {{model: linux, policy: 1, seed: {SEED}}}
-    mode: replicate
-    next_hops:
-{hops(REP)}
-"""
+def config_file(tmp):
+    hsh = dict(policy=1, seed=SEED)
+    text = (config.eal(config.prefix("flood"))
+            + config.pcap_ports(tmp, rx="flood.pcap", infinite=True)
+            + config.lcores(1) + config.metrics("")
+            + "limits:\n"
+            + f"  per_source: {{rate: {SOURCE_RATE}, burst: {SOURCE_BURST}}}\n"
+            + "  global: {rate: 1000000, burst: 100000}\n"
+            + f"  replication: {{rate: {BUDGET_RATE}, burst: {BUDGET_BURST}}}\n"
+            + "groups:\n"
+            + config.group("web", ["198.51.100.0/25"], config.hops(WEB), **hsh)
+            + config.group("rep", ["198.51.100.128/25"], config.hops(REP), mode="replicate",
+                           **hsh))
+    return config.write(os.path.join(tmp, "ptbsteer.yaml"), text)
 
 
 def ptb(router, server, client, sport, mtu=1400, dst=None, corrupt=False):
-    quoted = bytes(IP(src=server, dst=client, flags="DF") / TCP(sport=443, dport=sport) / Raw(b"q" * 1400))[:548]
-    f = Ether(src="02:00:00:00:ff:01", dst="02:00:00:00:ff:02") / \
-        IP(src=router, dst=dst or server) / ICMP(type=3, code=4, nexthopmtu=mtu) / Raw(quoted)
+    quoted = quote(server, client, TCP(sport=443, dport=sport), 1400, b"q")
+    f = ptb_of(server, quoted, mtu, router=router, dst=dst)
     raw = bytearray(bytes(f))
     if corrupt:
         raw[-1] ^= 0xff  # the checksum no longer matches
@@ -78,7 +67,8 @@ def make_capture():
     for i in range(40):  # legitimate, unicast: 4 routers, 10 each
         server, client, sport = f"198.51.100.{1 + i}", f"192.0.2.{1 + i}", 40000 + i
         f = ptb(f"203.0.113.{1 + i % 4}", server, client, sport)
-        owner = py_select([1] * 4, py_model_hash(SEED, 1, 0x37, Flow(4, client, server, 6, sport, 443)))
+        flow = Flow(4, client, server, 6, sport, 443)
+        owner = py_select([1] * 4, py_model_hash(SEED, 1, 0x37, flow))
         legit[f[14:]] = {WEB[owner][1]}
         frames.append(f)
     for i in range(10):  # legitimate, replicated
@@ -88,12 +78,14 @@ def make_capture():
     forged = collections.Counter()
     for i in range(FORGED_PER_REASON):  # forged, from many spoofed sources
         src = f"203.0.113.{100 + i % 100}"
-        frames.append(ptb(src, "198.51.100.50", f"192.0.2.{i % 250 + 1}", 50000 + i, mtu=100))
-        frames.append(ptb(src, "198.51.100.51", f"192.0.2.{i % 250 + 1}", 50000 + i, corrupt=True))
-        frames.append(ptb(src, "192.0.2.200", f"192.0.2.{i % 250 + 1}", 50000 + i))
-        frames.append(ptb(src, "198.51.100.52", f"192.0.2.{i % 250 + 1}", 50000 + i, dst="198.51.100.53"))
-        frames.append(ptb(src, "198.51.100.54", f"192.0.2.{i % 250 + 1}", 50000 + i, mtu=1500))
-    for reason in ("mtu_below_floor", "bad_checksum", "no_group", "dst_not_quoted_source", "mtu_not_smaller"):
+        client, sport = f"192.0.2.{i % 250 + 1}", 50000 + i
+        frames.append(ptb(src, "198.51.100.50", client, sport, mtu=100))
+        frames.append(ptb(src, "198.51.100.51", client, sport, corrupt=True))
+        frames.append(ptb(src, "192.0.2.200", client, sport))
+        frames.append(ptb(src, "198.51.100.52", client, sport, dst="198.51.100.53"))
+        frames.append(ptb(src, "198.51.100.54", client, sport, mtu=1500))
+    for reason in ("mtu_below_floor", "bad_checksum", "no_group", "dst_not_quoted_source",
+                   "mtu_not_smaller"):
         forged[reason] = FORGED_PER_REASON
     return frames, legit, forged
 
@@ -107,9 +99,8 @@ def main():
     fails = []
     with tempfile.TemporaryDirectory(prefix="ptbsteer-flood-") as tmp:
         wrpcap(os.path.join(tmp, "flood.pcap"), [Ether(f) for f in frames])
-        wrpcap(os.path.join(tmp, "empty.pcap"), [])
-        path = os.path.join(tmp, "ptbsteer.yaml")
-        open(path, "w").write(config(tmp, a.seconds))
+        pcapfile.write(os.path.join(tmp, "empty.pcap"))
+        path = config_file(tmp)
         rc, out = run_ptbsteer(a.ptbsteer, path, timeout=a.seconds + 30, settle=a.seconds)
         if rc != 0:
             print(out)
@@ -134,14 +125,15 @@ def main():
 
     for payload, owners in legit.items():
         if seen.get(payload) != owners:
-            fails.append(f"legitimate PTB went to {sorted(seen.get(payload, []))}, expected {sorted(owners)}")
-    m = re.search(r"^ptbsteer-counters (.*)$", out, re.M)
-    c = {k: int(v) for k, v in (kv.split("=", 1) for kv in m.group(1).split())} if m else {}
+            fails.append(f"legitimate PTB went to {sorted(seen.get(payload, []))}, "
+                         f"expected {sorted(owners)}")
+    c = report(out) or {}
     loops = c.get("rx", 0) / len(frames)
     for reason, per_pass in forged.items():
         got = c.get(f"drop.{reason}", 0)
         if not (int(loops) * per_pass <= got <= (int(loops) + 1) * per_pass):
-            fails.append(f"drop.{reason} = {got}, expected {per_pass} per pass x {loops:.2f} passes")
+            fails.append(f"drop.{reason} = {got}, expected {per_pass} per pass x {loops:.2f} "
+                         "passes")
     if c.get("drop.rate_limited_source", 0) == 0:
         fails.append("the per-source limit never fired")
     copies_at.sort()
@@ -153,21 +145,22 @@ def main():
     # GCRA admits at most rate x 1 s + burst per second of decisions. The window here is measured
     # on the pcap PMD's TX timestamps, which trail each admission by up to one TX drain (100 us,
     # at most one 32-frame burst): that much jitter is allowed, no more.
-    if worst > BUDGET_RATE + BUDGET_BURST + TX_BURST or (a.seconds >= 2 and worst < BUDGET_RATE // 2):
-        fails.append(f"{worst} copies within one second, budget {BUDGET_RATE}/s + burst {BUDGET_BURST}")
-    if "received == unicast + replicated + answered + dropped: yes" not in out:
+    if worst > BUDGET_RATE + BUDGET_BURST + TX_BURST or \
+            (a.seconds >= 2 and worst < BUDGET_RATE // 2):
+        fails.append(f"{worst} copies within one second, budget {BUDGET_RATE}/s + burst "
+                     f"{BUDGET_BURST}")
+    if BALANCED not in out:
         fails.append("counters do not balance")
-    for f in fails[:10]:
-        print("FAIL", f)
-    print(f"flood ({a.seconds:.0f} s, {loops:.0f} passes over {len(frames)} frames, {c.get('rx', 0)} received): "
-          f"{n_out} frames out, all legitimate; {len(legit)}/{len(legit)} legitimate PTBs at their owner(s); "
-          f"forged dropped by reason: " + ", ".join(f"{r} {c.get('drop.' + r, 0)}" for r in forged) +
-          f"; rate_limited_source {c.get('drop.rate_limited_source', 0)}, replication_budget "
-          f"{c.get('drop.replication_budget', 0)}; worst 1-s window {worst} copies (budget {BUDGET_RATE}+{BUDGET_BURST}): "
-          + ("ok" if not fails else f"{len(fails)} failures"))
-    if fails:
-        print(out)
-    return 1 if fails else 0
+    forged_by = ", ".join(f"{r} {c.get('drop.' + r, 0)}" for r in forged)
+    return verdict(fails,
+                   f"flood ({a.seconds:.0f} s, {loops:.0f} passes over {len(frames)} frames, "
+                   f"{c.get('rx', 0)} received): {n_out} frames out, all legitimate; "
+                   f"{len(legit)}/{len(legit)} legitimate PTBs at their owner(s); forged "
+                   f"dropped by reason: {forged_by}; rate_limited_source "
+                   f"{c.get('drop.rate_limited_source', 0)}, replication_budget "
+                   f"{c.get('drop.replication_budget', 0)}; worst 1-s window {worst} copies "
+                   f"(budget {BUDGET_RATE}+{BUDGET_BURST}): "
+                   + ("ok" if not fails else f"{len(fails)} failures"), out)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Small helpers shared by the tests/ops scripts: run a command, count failed checks."""
+"""A named pass/fail tally for scripts made of many small checks, and a plain command runner."""
 import subprocess
 import sys
 
@@ -29,6 +29,17 @@ class Checks:
         if self.passed == 0 and self.failed == 0:
             sys.exit(SKIP)
         sys.exit(1 if self.failed else 0)
+
+
+def verdict(failures, summary, output="", limit=10):
+    """Prints the first `limit` failures, the summary line and, after a failure, `output` (what
+    ptbsteer printed); returns the exit status."""
+    for f in failures[:limit]:
+        print("FAIL", f)
+    print(summary)
+    if failures and output:
+        print(output)
+    return 1 if failures else 0
 
 
 def run(cmd, env=None, timeout=30):
