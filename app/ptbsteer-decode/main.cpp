@@ -17,11 +17,11 @@ using namespace ptbsteer::packet;
 namespace {
 
 std::string describe_ptb(const PtbInfo& p) {
-    std::string mtu = p.mtu == 0 && p.family == Family::v4
-                          ? std::string("0 (pre-RFC 1191 router)")
-                          : fmt::format("{}", p.mtu);
+    std::string mtu = p.mtu == 0 && p.family == Family::v4 ? std::string("0 (pre-RFC 1191 router)")
+                                                           : fmt::format("{}", p.mtu);
     std::string vlan;
-    for (unsigned i = 0; i < p.vlan_count; ++i) vlan += fmt::format(" vlan {}", p.vlans[i].vid());
+    for (unsigned i = 0; i < p.vlan_count; ++i)
+        vlan += fmt::format(" vlan {}", p.vlans[i].vid());
     return fmt::format("{} PTB from {} mtu {}{}, quote {} B\n    flow (client->server): {}",
                        to_string(p.family), to_string(p.outer_src, p.family), mtu, vlan,
                        p.quote_len, to_string(p.flow));
@@ -66,8 +66,8 @@ int main(int argc, char** argv) {
         else if (s == ParseStatus::ptb)
             fmt::print("#{:<3} {}\n", frame, describe_ptb(info));
         else
-            fmt::print("#{:<3} {} {}: {}\n", frame, kind(s) == StatusKind::malformed ? "drop" : "skip",
-                       name(s), description(s));
+            fmt::print("#{:<3} {} {}: {}\n", frame,
+                       kind(s) == StatusKind::malformed ? "drop" : "skip", name(s), description(s));
     }
     if (rc == PCAP_ERROR) fmt::print(stderr, "{}: {}\n", path, pcap_geterr(pc));
     pcap_close(pc);

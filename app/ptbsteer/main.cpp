@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     const ptbsteer::config::LoadResult loaded = ptbsteer::config::load_config_file(opt.config_path);
-    for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", ptbsteer::config::to_string(e));
+    for (const auto& e : loaded.errors)
+        fmt::print(stderr, "{}\n", ptbsteer::config::to_string(e));
     if (!loaded.config) {
         fmt::print(stderr, "ptbsteer: {}: {} error(s); configuration refused\n", opt.config_path,
                    loaded.errors.size());
@@ -32,17 +33,19 @@ int main(int argc, char** argv) {
     }
     const ptbsteer::config::Config& cfg = *loaded.config;
     std::size_t hops = 0;
-    for (const auto& g : cfg.groups) hops += g.next_hops.size();
+    for (const auto& g : cfg.groups)
+        hops += g.next_hops.size();
     if (opt.check_only) {
         fmt::print("{}: valid: {} port(s), {} lcore(s), {} group(s), {} next-hop(s)\n",
                    opt.config_path, cfg.ports.size(), cfg.lcores.size(), cfg.groups.size(), hops);
         return 0;
     }
     // Taken before the EAL starts: this is the start time the metrics report.
-    const double started = std::chrono::duration<double>(
-                               std::chrono::system_clock::now().time_since_epoch()).count();
-    ptbsteer::control::RunOptions run{opt.config_path, opt.eal_args, [started](const ptbsteer::control::Runtime& rt) {
-        return ptbsteer::metrics::start_metrics(rt, {PTBSTEER_VERSION, started});
-    }};
+    const double started =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    ptbsteer::control::RunOptions run{
+        opt.config_path, opt.eal_args, [started](const ptbsteer::control::Runtime& rt) {
+            return ptbsteer::metrics::start_metrics(rt, {PTBSTEER_VERSION, started});
+        }};
     return ptbsteer::control::run_appliance(cfg, run);
 }

@@ -67,7 +67,9 @@ inline constexpr std::size_t rss_type_count = 16;
 extern const std::array<std::string_view, rss_type_count> rss_type_names;
 // A set of RssType: bit i is RssType(i).
 using RssTypes = std::uint32_t;
-constexpr RssTypes rss_bit(RssType t) { return RssTypes(1) << unsigned(t); }
+constexpr RssTypes rss_bit(RssType t) {
+    return RssTypes(1) << unsigned(t);
+}
 // What DPDK's RTE_ETH_RSS_IP stands for: every IP packet hashed on its addresses only. ICMP has
 // no ports, so this is what spreads PTBs over RX queues. The default for ports without a preset.
 constexpr RssTypes rss_ip = rss_bit(RssType::ipv4) | rss_bit(RssType::frag_ipv4) |
@@ -81,15 +83,17 @@ enum class TxOffload : std::uint8_t {
 };
 inline constexpr std::array<std::string_view, 1> tx_offload_names = {"multi_segs"};
 using TxOffloads = std::uint32_t;
-constexpr TxOffloads tx_offload_bit(TxOffload o) { return TxOffloads(1) << unsigned(o); }
+constexpr TxOffloads tx_offload_bit(TxOffload o) {
+    return TxOffloads(1) << unsigned(o);
+}
 inline constexpr TxOffloads default_tx_offloads = tx_offload_bit(TxOffload::multi_segs);
 
 inline constexpr std::uint16_t default_descriptors = 1024;
 
 struct Port {
     std::string name;
-    std::string device;      // a PCI address ("0000:03:00.0") or a vdev string ("net_pcap0,..."),
-                             // with the preset's devargs appended (",key=value")
+    std::string device; // a PCI address ("0000:03:00.0") or a vdev string ("net_pcap0,..."),
+                        // with the preset's devargs appended (",key=value")
     bool is_vdev = false;
     std::uint16_t rx_queues = 1;
     std::uint16_t tx_queues = 1;
@@ -98,7 +102,7 @@ struct Port {
     // Resolved settings: built-in defaults, then the preset's values, then the port's own keys.
     std::uint16_t rx_desc = default_descriptors; // before rte_eth_dev_adjust_nb_rx_tx_desc
     std::uint16_t tx_desc = default_descriptors;
-    RssTypes rss = rss_ip;   // applied when rx_queues > 1, masked by what the device supports
+    RssTypes rss = rss_ip; // applied when rx_queues > 1, masked by what the device supports
     // Multi-segment TX by default (where the device offers it): replicated PTBs leave as
     // header + clone chains. Reported as missing only when a preset or the port asked for it.
     TxOffloads tx_offloads = default_tx_offloads;
@@ -108,7 +112,7 @@ struct Port {
 };
 
 struct RxQueueRef {
-    std::size_t port = 0;    // index into Config::ports
+    std::size_t port = 0; // index into Config::ports
     std::uint16_t queue = 0;
 };
 
@@ -163,17 +167,17 @@ struct Group {
 
 // A rate with its burst; `rate == 0` means no limit (the key was set to `off`).
 struct RateLimit {
-    std::uint64_t rate = 0;  // per second, across all RX lcores
+    std::uint64_t rate = 0; // per second, across all RX lcores
     std::uint64_t burst = 0;
     friend bool operator==(const RateLimit&, const RateLimit&) = default;
 };
 
 // docs/security.md explains the defaults.
 struct Limits {
-    RateLimit per_source{2000, 500};     // PTBs per second from one outer source address
-    std::uint32_t source_slots = 65536;  // size of the per-source table (per RX lcore)
-    RateLimit global{200000, 20000};     // PTBs per second in all
-    RateLimit replication{20000, 1024};  // copies per second across all groups
+    RateLimit per_source{2000, 500};    // PTBs per second from one outer source address
+    std::uint32_t source_slots = 65536; // size of the per-source table (per RX lcore)
+    RateLimit global{200000, 20000};    // PTBs per second in all
+    RateLimit replication{20000, 1024}; // copies per second across all groups
     friend bool operator==(const Limits&, const Limits&) = default;
 };
 
@@ -189,9 +193,9 @@ struct Metrics {
 // Capture on demand (lib/control/capture.h): off when `file` is empty.
 enum class CaptureWhat : std::uint8_t { drops, all };
 struct Capture {
-    std::string file;                         // pcapng, truncated at start
-    CaptureWhat what = CaptureWhat::drops;    // drops: dropped frames; all: delivered ones too
-    std::uint64_t max_bytes = 16u << 20;      // the file never grows beyond this
+    std::string file;                      // pcapng, truncated at start
+    CaptureWhat what = CaptureWhat::drops; // drops: dropped frames; all: delivered ones too
+    std::uint64_t max_bytes = 16u << 20;   // the file never grows beyond this
 };
 
 struct Config {

@@ -18,14 +18,15 @@ namespace ptbsteer::config {
 namespace {
 
 // A port's keys: its own, then the preset settings it may override (presets.h).
-constexpr std::array<std::string_view, 9> port_keys = {
-    "name", "device", "rx_queues", "tx_queues", "preset",
-    "rx_descriptors", "tx_descriptors", "rss", "promiscuous"};
+constexpr std::array<std::string_view, 9> port_keys = {"name",           "device", "rx_queues",
+                                                       "tx_queues",      "preset", "rx_descriptors",
+                                                       "tx_descriptors", "rss",    "promiscuous"};
 static_assert(port_keys.size() == 5 + port_override_keys.size());
 
 std::string join_names(std::span<const std::string_view> names) {
     std::string s;
-    for (std::string_view n : names) s += (s.empty() ? "" : ", ") + std::string(n);
+    for (std::string_view n : names)
+        s += (s.empty() ? "" : ", ") + std::string(n);
     return s;
 }
 
@@ -48,7 +49,9 @@ struct Loader {
     std::optional<PortSettings> preset(const YAML::Node& node, Port& p) {
         if (node.IsNull()) {
             // Unquoted, the null preset's name is YAML's null (as is an empty value).
-            r.error(node, "preset is empty or YAML's null; write the null vdev's preset as preset: \"null\"");
+            r.error(
+                node,
+                "preset is empty or YAML's null; write the null vdev's preset as preset: \"null\"");
             return std::nullopt;
         }
         const auto name = r.string(node, "preset");
@@ -57,8 +60,9 @@ struct Loader {
         if (name->empty() || name->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
                                  std::string::npos) {
-            r.error(node, fmt::format("preset must be one of {} (letters, digits, '_', '-'), not '{}'",
-                                      join_names(shipped_presets), *name));
+            r.error(node,
+                    fmt::format("preset must be one of {} (letters, digits, '_', '-'), not '{}'",
+                                join_names(shipped_presets), *name));
             return std::nullopt;
         }
         p.preset = *name;
@@ -82,16 +86,20 @@ struct Loader {
 
     void missing_preset(const YAML::Node& node, const std::string& name) {
         std::string dirs;
-        for (const std::string& d : preset_dirs) dirs += (dirs.empty() ? "" : ", ") + d;
+        for (const std::string& d : preset_dirs)
+            dirs += (dirs.empty() ? "" : ", ") + d;
         bool shipped = false;
-        for (std::string_view s : shipped_presets) shipped |= s == name;
+        for (std::string_view s : shipped_presets)
+            shipped |= s == name;
         if (shipped)
-            r.error(node, fmt::format("preset file '{}.yaml' not found in {}; set presets_dir or {} "
-                                      "to ptbsteer's drivers-config directory",
-                                      name, dirs, presets_dir_env));
+            r.error(node,
+                    fmt::format("preset file '{}.yaml' not found in {}; set presets_dir or {} "
+                                "to ptbsteer's drivers-config directory",
+                                name, dirs, presets_dir_env));
         else
-            r.error(node, fmt::format("preset must be one of {}, or have its own {}.yaml; none in {}",
-                                      join_names(shipped_presets), name, dirs));
+            r.error(node,
+                    fmt::format("preset must be one of {}, or have its own {}.yaml; none in {}",
+                                join_names(shipped_presets), name, dirs));
     }
 
     std::optional<std::size_t> port_ref(const YAML::Node& n, std::string_view what) {
@@ -99,7 +107,8 @@ struct Loader {
         if (!name) return std::nullopt;
         const auto it = port_index.find(*name);
         if (it == port_index.end()) {
-            r.error(n, fmt::format("{} names port '{}', which is not defined under ports", what, *name));
+            r.error(n, fmt::format("{} names port '{}', which is not defined under ports", what,
+                                   *name));
             return std::nullopt;
         }
         return it->second;
@@ -130,7 +139,8 @@ struct Loader {
                 if (!p.is_vdev && !looks_like_pci(s->substr(0, s->find(','))))
                     r.error(m.get("device"),
                             fmt::format("device '{}' is neither a PCI address (0000:03:00.0) nor a "
-                                        "DPDK vdev (net_pcap0,...)", *s));
+                                        "DPDK vdev (net_pcap0,...)",
+                                        *s));
             }
             if (YAML::Node q = m.get("rx_queues"))
                 if (auto v = r.unsigned_in(q, "rx_queues", 1, 128)) p.rx_queues = std::uint16_t(*v);
@@ -164,7 +174,8 @@ struct Loader {
             if (!m.valid()) continue;
             Lcore l;
             l.where = r.at(item);
-            if (auto v = r.unsigned_in(m.get("id", true), "an lcore id", 0, 1023)) l.id = unsigned(*v);
+            if (auto v = r.unsigned_in(m.get("id", true), "an lcore id", 0, 1023))
+                l.id = unsigned(*v);
             if (YAML::Node rx = m.get("rx")) {
                 if (auto qs = r.list(rx, "rx", true))
                     for (const YAML::Node& q : *qs)
@@ -173,7 +184,8 @@ struct Loader {
             if (YAML::Node tx = m.get("tx"))
                 if (auto b = r.boolean(tx, "tx")) l.tx = *b;
             if (l.rx.empty() && !l.tx)
-                r.error(item, fmt::format("lcore {} neither polls a queue (rx) nor transmits (tx)", l.id));
+                r.error(item, fmt::format("lcore {} neither polls a queue (rx) nor transmits (tx)",
+                                          l.id));
             cfg.lcores.push_back(std::move(l));
         }
     }
@@ -186,7 +198,9 @@ struct Loader {
         const std::string name = s->substr(0, colon);
         const auto it = port_index.find(name);
         if (it == port_index.end()) {
-            r.error(n, fmt::format("rx queue '{}' names port '{}', which is not defined under ports", *s, name));
+            r.error(n,
+                    fmt::format("rx queue '{}' names port '{}', which is not defined under ports",
+                                *s, name));
             return std::nullopt;
         }
         RxQueueRef ref{it->second, 0};
@@ -222,7 +236,8 @@ struct Loader {
             if (port) a.port = *port;
             a.ipv4 = own_address(m.get("ipv4"), packet::Family::v4);
             a.ipv6 = own_address(m.get("ipv6"), packet::Family::v6);
-            if (!m.get("ipv4") && !m.get("ipv6")) r.error(item, "an address entry needs ipv4, ipv6 or both");
+            if (!m.get("ipv4") && !m.get("ipv6"))
+                r.error(item, "an address entry needs ipv4, ipv6 or both");
             if (port) cfg.addresses.push_back(a);
         }
     }
@@ -233,9 +248,10 @@ struct Loader {
         if (!s) return std::nullopt;
         auto p = parse_prefix(*s);
         if (!p || p->family != want) {
-            r.error(n, fmt::format("'{}' is not an {} address with its prefix length (e.g. {})", *s,
-                                   want == packet::Family::v4 ? "IPv4" : "IPv6",
-                                   want == packet::Family::v4 ? "203.0.113.2/24" : "2001:db8::2/64"));
+            r.error(n,
+                    fmt::format("'{}' is not an {} address with its prefix length (e.g. {})", *s,
+                                want == packet::Family::v4 ? "IPv4" : "IPv6",
+                                want == packet::Family::v4 ? "203.0.113.2/24" : "2001:db8::2/64"));
             return std::nullopt;
         }
         // Keep the address itself: parse_prefix cleared the host bits.
@@ -248,7 +264,8 @@ struct Loader {
         const auto items = r.list(n, "groups");
         if (!items) return;
         if (items->empty()) r.error(n, "groups must list at least one group");
-        for (const YAML::Node& item : *items) group(item);
+        for (const YAML::Node& item : *items)
+            group(item);
     }
 
     void group(const YAML::Node& item) {
@@ -265,10 +282,13 @@ struct Loader {
                 bool host_bits = false;
                 const auto p = parse_prefix(*s, &host_bits);
                 if (!p)
-                    r.error(pn, fmt::format("'{}' is not an IPv4 or IPv6 prefix (e.g. 198.51.100.0/24)", *s));
+                    r.error(pn,
+                            fmt::format("'{}' is not an IPv4 or IPv6 prefix (e.g. 198.51.100.0/24)",
+                                        *s));
                 else if (host_bits)
-                    r.error(pn, fmt::format("prefix '{}' has bits set beyond its length; did you mean {}?",
-                                            *s, to_string(*p)));
+                    r.error(pn, fmt::format(
+                                    "prefix '{}' has bits set beyond its length; did you mean {}?",
+                                    *s, to_string(*p)));
                 else
                     g.prefixes.push_back(*p), g.prefix_where.push_back(r.at(pn));
             }
@@ -279,12 +299,15 @@ struct Loader {
             if (auto i = r.choice(s, "select", {"hash-threshold", "modulo", "maglev"}))
                 g.select = static_cast<steer::SelectKind>(*i);
         if (YAML::Node s = m.get("mode"))
-            if (auto i = r.choice(s, "mode", {"unicast", "replicate"})) g.mode = static_cast<Mode>(*i);
+            if (auto i = r.choice(s, "mode", {"unicast", "replicate"}))
+                g.mode = static_cast<Mode>(*i);
         if (YAML::Node s = m.get("fallback"))
-            if (auto i = r.choice(s, "fallback", {"replicate", "drop"})) g.fallback = static_cast<Fallback>(*i);
+            if (auto i = r.choice(s, "fallback", {"replicate", "drop"}))
+                g.fallback = static_cast<Fallback>(*i);
         if (auto hops = r.list(m.get("next_hops", true), "next_hops")) {
             if (hops->empty()) r.error(m.get("next_hops"), "a group needs at least one next-hop");
-            for (const YAML::Node& h : *hops) next_hop(h, g);
+            for (const YAML::Node& h : *hops)
+                next_hop(h, g);
         }
         validation(m.get("validate"), g.validation);
         cfg.groups.push_back(std::move(g));
@@ -295,9 +318,11 @@ struct Loader {
         if (!n) return;
         Map m(r, n, "validate", {"mtu_floor_v4", "mtu_ceiling", "checksum"});
         if (YAML::Node f = m.get("mtu_floor_v4"))
-            if (auto x = r.unsigned_in(f, "mtu_floor_v4", 68, 65535)) v.v4_floor = std::uint32_t(*x); // RFC 791
+            if (auto x = r.unsigned_in(f, "mtu_floor_v4", 68, 65535))
+                v.v4_floor = std::uint32_t(*x); // RFC 791
         if (YAML::Node c = m.get("mtu_ceiling"))
-            if (auto x = r.unsigned_in(c, "mtu_ceiling", 1280, 65535)) v.ceiling = std::uint32_t(*x);
+            if (auto x = r.unsigned_in(c, "mtu_ceiling", 1280, 65535))
+                v.ceiling = std::uint32_t(*x);
         if (YAML::Node c = m.get("checksum"))
             if (auto b = r.boolean(c, "checksum")) v.verify_checksum = *b;
         if (v.ceiling < v.v4_floor)
@@ -313,7 +338,8 @@ struct Loader {
         rate_limit(m.get("global"), "global", cfg.limits.global);
         rate_limit(m.get("replication"), "replication", cfg.limits.replication);
         if (YAML::Node s = m.get("source_slots"))
-            if (auto x = r.unsigned_in(s, "source_slots", 1, 1u << 24)) cfg.limits.source_slots = std::uint32_t(*x);
+            if (auto x = r.unsigned_in(s, "source_slots", 1, 1u << 24))
+                cfg.limits.source_slots = std::uint32_t(*x);
     }
 
     void rate_limit(const YAML::Node& n, std::string_view what, RateLimit& out) {
@@ -324,8 +350,9 @@ struct Loader {
         }
         Map m(r, n, fmt::format("limits.{}", what), {"rate", "burst"});
         if (!m.valid()) return;
-        if (auto x = r.unsigned_in(m.get("rate", true), "rate (per second; write `off` for no limit)",
-                                   1, std::uint64_t(1) << 32))
+        if (auto x =
+                r.unsigned_in(m.get("rate", true), "rate (per second; write `off` for no limit)", 1,
+                              std::uint64_t(1) << 32))
             out.rate = *x;
         if (YAML::Node b = m.get("burst"))
             if (auto x = r.unsigned_in(b, "burst", 1, std::uint64_t(1) << 32)) out.burst = *x;
@@ -335,7 +362,8 @@ struct Loader {
         if (!n) return;
         Map m(r, n, "hash", {"model", "policy", "seed", "fields", "key"});
         if (!m.valid()) return;
-        const auto model = r.choice(m.get("model", true), "hash model", {"linux", "toeplitz", "crc32c"});
+        const auto model =
+            r.choice(m.get("model", true), "hash model", {"linux", "toeplitz", "crc32c"});
         if (!model) return;
         h.kind = static_cast<hash::ModelKind>(*model);
         const YAML::Node policy = m.get("policy"), seed = m.get("seed"), fields = m.get("fields"),
@@ -352,8 +380,8 @@ struct Loader {
                 if (auto p = r.choice(policy, "policy", {"0", "1", "3"}))
                     h.linux_params.policy = std::uint8_t(*p == 2 ? 3 : *p);
             // 0 makes the kernel pick a random seed at boot: nothing outside it can reproduce that.
-            if (auto s = r.unsigned_in(m.get("seed", true), "seed (net.ipv4.fib_multipath_hash_seed)",
-                                       1, 0xffffffff))
+            if (auto s = r.unsigned_in(m.get("seed", true),
+                                       "seed (net.ipv4.fib_multipath_hash_seed)", 1, 0xffffffff))
                 h.linux_params.seed = std::uint32_t(*s);
             if (fields && h.linux_params.policy != 3)
                 r.error(fields, "'fields' applies to policy 3 only (fib_multipath_hash_fields)");
@@ -371,7 +399,8 @@ struct Loader {
             only_for(policy, "policy", "linux");
             only_for(key, "key", "toeplitz");
             if (seed)
-                if (auto s = r.unsigned_in(seed, "seed", 0, 0xffffffff)) h.crc32c.seed = std::uint32_t(*s);
+                if (auto s = r.unsigned_in(seed, "seed", 0, 0xffffffff))
+                    h.crc32c.seed = std::uint32_t(*s);
             if (field_bits) h.crc32c.fields = *field_bits;
             break;
         }
@@ -387,8 +416,9 @@ struct Loader {
         if (!items) return std::nullopt;
         std::uint32_t bits = 0;
         for (const YAML::Node& f : *items)
-            if (auto i = r.choice(f, "a hash field",
-                                  {"src_ip", "dst_ip", "ip_proto", "flow_label", "src_port", "dst_port"}))
+            if (auto i = r.choice(
+                    f, "a hash field",
+                    {"src_ip", "dst_ip", "ip_proto", "flow_label", "src_port", "dst_port"}))
                 bits |= 1u << *i;
         if (bits == 0) r.error(n, "fields must name at least one field");
         return bits;
@@ -406,15 +436,18 @@ struct Loader {
         std::string hex;
         for (char c : *s)
             if (c != ':') hex += c;
-        if (hex.size() != 80 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+        if (hex.size() != 80 ||
+            hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
             r.error(n, "key must be default, symmetric, or 40 bytes in hex (e.g. 6d:5a:56:da:...)");
             return;
         }
-        for (std::size_t i = 0; i < 40; ++i) key[i] = std::uint8_t(std::stoul(hex.substr(i * 2, 2), nullptr, 16));
+        for (std::size_t i = 0; i < 40; ++i)
+            key[i] = std::uint8_t(std::stoul(hex.substr(i * 2, 2), nullptr, 16));
     }
 
     void next_hop(const YAML::Node& item, Group& g) {
-        Map m(r, item, "a next-hop", {"name", "port", "mac", "vlan", "weight", "deliver", "address"});
+        Map m(r, item, "a next-hop",
+              {"name", "port", "mac", "vlan", "weight", "deliver", "address"});
         if (!m.valid()) return;
         NextHop h;
         h.where = r.at(item);
@@ -426,7 +459,9 @@ struct Loader {
                 if (auto v = parse_mac(*s))
                     h.mac = *v;
                 else
-                    r.error(mac, fmt::format("'{}' is not a MAC address (six hex pairs: 02:00:5e:00:00:01)", *s));
+                    r.error(mac, fmt::format(
+                                     "'{}' is not a MAC address (six hex pairs: 02:00:5e:00:00:01)",
+                                     *s));
             }
         }
         if (YAML::Node v = m.get("vlan"))
@@ -438,10 +473,13 @@ struct Loader {
                 h.weight = std::uint32_t(*v);
         }
         if (YAML::Node d = m.get("deliver"))
-            if (auto i = r.choice(d, "deliver", {"l2", "ipip"})) h.deliver = static_cast<Deliver>(*i);
+            if (auto i = r.choice(d, "deliver", {"l2", "ipip"}))
+                h.deliver = static_cast<Deliver>(*i);
         const YAML::Node addr = m.get("address");
         if (h.deliver == Deliver::ipip && !addr)
-            r.error(item, fmt::format("next-hop '{}' delivers by ipip and needs the server's address", h.name));
+            r.error(item,
+                    fmt::format("next-hop '{}' delivers by ipip and needs the server's address",
+                                h.name));
         if (h.deliver == Deliver::l2 && addr)
             r.error(addr, "'address' applies to deliver: ipip only");
         if (addr && h.deliver == Deliver::ipip) {
@@ -477,9 +515,11 @@ struct Loader {
             cfg.capture.file = *s;
         }
         if (YAML::Node w = m.get("what"))
-            if (auto i = r.choice(w, "what", {"drops", "all"})) cfg.capture.what = static_cast<CaptureWhat>(*i);
+            if (auto i = r.choice(w, "what", {"drops", "all"}))
+                cfg.capture.what = static_cast<CaptureWhat>(*i);
         if (YAML::Node b = m.get("max_bytes"))
-            if (auto v = r.unsigned_in(b, "max_bytes", 4096, std::uint64_t(1) << 40)) cfg.capture.max_bytes = *v;
+            if (auto v = r.unsigned_in(b, "max_bytes", 4096, std::uint64_t(1) << 40))
+                cfg.capture.max_bytes = *v;
     }
 };
 
@@ -511,7 +551,8 @@ LoadResult load(const std::string& text, const std::string& name) {
         l.limits(top.get("limits"));
     } catch (const YAML::Exception& e) {
         // yaml-cpp throws on a few shapes (e.g. a non-scalar key); report it where it happened.
-        out.errors.push_back(ConfigError{Location{name, e.mark.line + 1, e.mark.column + 1}, e.msg});
+        out.errors.push_back(
+            ConfigError{Location{name, e.mark.line + 1, e.mark.column + 1}, e.msg});
         return out;
     }
     validate(l.cfg, l.r);
@@ -521,7 +562,9 @@ LoadResult load(const std::string& text, const std::string& name) {
 
 } // namespace
 
-LoadResult load_config_text(const std::string& text, const std::string& name) { return load(text, name); }
+LoadResult load_config_text(const std::string& text, const std::string& name) {
+    return load(text, name);
+}
 
 LoadResult load_config_file(const std::string& path) {
     std::ifstream in(path);

@@ -9,11 +9,22 @@
 
 namespace ptbsteer::config {
 
-const std::array<std::string_view, rss_type_count> rss_type_names = {
-    "ipv4",      "frag-ipv4",         "nonfrag-ipv4-tcp",  "nonfrag-ipv4-udp",
-    "nonfrag-ipv4-sctp", "nonfrag-ipv4-other", "ipv6",     "frag-ipv6",
-    "nonfrag-ipv6-tcp",  "nonfrag-ipv6-udp",   "nonfrag-ipv6-sctp", "nonfrag-ipv6-other",
-    "l2-payload", "ipv6-ex",          "ipv6-tcp-ex",       "ipv6-udp-ex"};
+const std::array<std::string_view, rss_type_count> rss_type_names = {"ipv4",
+                                                                     "frag-ipv4",
+                                                                     "nonfrag-ipv4-tcp",
+                                                                     "nonfrag-ipv4-udp",
+                                                                     "nonfrag-ipv4-sctp",
+                                                                     "nonfrag-ipv4-other",
+                                                                     "ipv6",
+                                                                     "frag-ipv6",
+                                                                     "nonfrag-ipv6-tcp",
+                                                                     "nonfrag-ipv6-udp",
+                                                                     "nonfrag-ipv6-sctp",
+                                                                     "nonfrag-ipv6-other",
+                                                                     "l2-payload",
+                                                                     "ipv6-ex",
+                                                                     "ipv6-tcp-ex",
+                                                                     "ipv6-udp-ex"};
 
 namespace {
 
@@ -36,7 +47,8 @@ std::optional<RssTypes> rss_types(Reader& r, const YAML::Node& n) {
     const auto items = r.list(n, "rss");
     if (!items) return std::nullopt;
     std::array<std::string_view, rss_type_count + 1> choices{};
-    for (std::size_t i = 0; i < rss_type_count; ++i) choices[i] = rss_type_names[i];
+    for (std::size_t i = 0; i < rss_type_count; ++i)
+        choices[i] = rss_type_names[i];
     choices[rss_type_count] = "ip";
     RssTypes set = 0;
     bool ok = true;
@@ -81,15 +93,18 @@ std::vector<std::pair<std::string, std::string>> devargs(Reader& r, const YAML::
     for (const auto& kv : n) {
         const std::string key = kv.first.Scalar();
         if (!plain_token(key, "_-")) {
-            r.error(kv.first, fmt::format("devargs key '{}' must be letters, digits, '_' or '-'", key));
+            r.error(kv.first,
+                    fmt::format("devargs key '{}' must be letters, digits, '_' or '-'", key));
             continue;
         }
         const auto value = r.string(kv.second, "a devargs value");
         if (!value) continue;
         // ',' separates devargs and '=' separates key from value in an EAL device string.
         if (value->empty() || value->find_first_of(",= ") != std::string::npos) {
-            r.error(kv.second, fmt::format("devargs value '{}' must be non-empty, without ',', '=' or "
-                                           "spaces", *value));
+            r.error(kv.second,
+                    fmt::format("devargs value '{}' must be non-empty, without ',', '=' or "
+                                "spaces",
+                                *value));
             continue;
         }
         out.emplace_back(key, *value);
@@ -138,7 +153,8 @@ std::optional<PortSettings> load_preset_file(const std::string& path,
                                              std::vector<ConfigError>& errors) {
     std::ifstream in(path);
     if (!in) {
-        errors.push_back(ConfigError{Location{path, 0, 0}, "cannot open the preset file for reading"});
+        errors.push_back(
+            ConfigError{Location{path, 0, 0}, "cannot open the preset file for reading"});
         return std::nullopt;
     }
     std::ostringstream text;
@@ -163,7 +179,8 @@ std::vector<std::string> devarg_keys(std::string_view device) {
     std::size_t at = device.find(',');
     while (at != std::string_view::npos) {
         const std::size_t next = device.find(',', at + 1);
-        const std::string_view item = device.substr(at + 1, next == std::string_view::npos ? next : next - at - 1);
+        const std::string_view item =
+            device.substr(at + 1, next == std::string_view::npos ? next : next - at - 1);
         keys.emplace_back(item.substr(0, item.find('=')));
         at = next;
     }
@@ -182,7 +199,8 @@ void apply_settings(const PortSettings& s, Port& p) {
     const std::vector<std::string> given = devarg_keys(p.device);
     for (const auto& [key, value] : s.devargs) {
         bool present = false;
-        for (const std::string& g : given) present |= g == key;
+        for (const std::string& g : given)
+            present |= g == key;
         if (!present) p.device += fmt::format(",{}={}", key, substitute(value, p));
     }
 }

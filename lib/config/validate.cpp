@@ -3,9 +3,9 @@
 #include <charconv>
 #include <map>
 #include <optional>
-#include <string_view>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -16,7 +16,8 @@ namespace ptbsteer::config {
 namespace {
 
 std::string mac_text(const MacAddr& m) {
-    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4],
+                       m[5]);
 }
 
 // Every RX queue is polled by exactly one lcore: an unpolled queue fills up and drops silently at
@@ -26,13 +27,16 @@ void check_queues(const Config& cfg, Reader& r) {
     std::set<unsigned> ids;
     unsigned tx_lcores = 0;
     for (const Lcore& l : cfg.lcores) {
-        if (!ids.insert(l.id).second) r.error(l.where, fmt::format("lcore {} is listed twice", l.id));
+        if (!ids.insert(l.id).second)
+            r.error(l.where, fmt::format("lcore {} is listed twice", l.id));
         tx_lcores += l.tx;
         for (const RxQueueRef& q : l.rx) {
             auto [it, fresh] = poller.emplace(std::pair(q.port, q.queue), l.id);
             if (!fresh)
-                r.error(l.where, fmt::format("rx queue {}:{} is polled by lcores {} and {}; a queue has one poller",
-                                             cfg.ports[q.port].name, q.queue, it->second, l.id));
+                r.error(l.where,
+                        fmt::format(
+                            "rx queue {}:{} is polled by lcores {} and {}; a queue has one poller",
+                            cfg.ports[q.port].name, q.queue, it->second, l.id));
         }
     }
     if (!cfg.lcores.empty() && tx_lcores == 0)
@@ -41,11 +45,14 @@ void check_queues(const Config& cfg, Reader& r) {
         const Port& port = cfg.ports[p];
         for (std::uint16_t q = 0; q < port.rx_queues; ++q)
             if (!poller.count({p, q}))
-                r.error(port.where, fmt::format("rx queue {}:{} is not polled by any lcore", port.name, q));
+                r.error(port.where,
+                        fmt::format("rx queue {}:{} is not polled by any lcore", port.name, q));
         // Each transmitting lcore owns one TX queue of every port (no locks on the TX path).
         if (port.tx_queues < tx_lcores)
-            r.error(port.where, fmt::format("port {} has {} tx queue(s) but {} lcores transmit; each needs its own",
-                                            port.name, port.tx_queues, tx_lcores));
+            r.error(
+                port.where,
+                fmt::format("port {} has {} tx queue(s) but {} lcores transmit; each needs its own",
+                            port.name, port.tx_queues, tx_lcores));
     }
 }
 
@@ -54,7 +61,8 @@ void check_addresses(const Config& cfg, Reader& r) {
     for (const Address& a : cfg.addresses)
         if (!seen.insert(a.port).second)
             r.error(cfg.ports[a.port].where,
-                    fmt::format("port {} has two address entries; give ipv4 and ipv6 in one", cfg.ports[a.port].name));
+                    fmt::format("port {} has two address entries; give ipv4 and ipv6 in one",
+                                cfg.ports[a.port].name));
 }
 
 // An ipip next-hop's tunnel leaves from our own address on its port (RFC 2003 §3.1: the outer
@@ -67,9 +75,10 @@ void check_tunnel_sources(const Config& cfg, const Group& g, Reader& r) {
         for (const Address& a : cfg.addresses)
             found |= a.port == h.port && (v4 ? a.ipv4.has_value() : a.ipv6.has_value());
         if (!found)
-            r.error(h.where, fmt::format("next-hop '{}' tunnels over port {}, which has no {} address "
-                                         "under addresses to send from",
-                                         h.name, cfg.ports[h.port].name, v4 ? "IPv4" : "IPv6"));
+            r.error(h.where,
+                    fmt::format("next-hop '{}' tunnels over port {}, which has no {} address "
+                                "under addresses to send from",
+                                h.name, cfg.ports[h.port].name, v4 ? "IPv4" : "IPv6"));
     }
 }
 
@@ -78,11 +87,14 @@ void check_group(const Group& g, Reader& r) {
     std::set<std::tuple<std::size_t, MacAddr, int>> targets;
     for (const NextHop& h : g.next_hops) {
         if (!names.insert(h.name).second)
-            r.error(h.where, fmt::format("next-hop '{}' appears twice in group '{}'", h.name, g.name));
+            r.error(h.where,
+                    fmt::format("next-hop '{}' appears twice in group '{}'", h.name, g.name));
         const auto target = std::tuple(h.port, h.mac, h.vlan ? int(*h.vlan) : -1);
         if (h.deliver == Deliver::l2 && !targets.insert(target).second)
-            r.error(h.where, fmt::format("next-hop '{}' has the same port, MAC {} and VLAN as another in group '{}'",
-                                         h.name, mac_text(h.mac), g.name));
+            r.error(h.where,
+                    fmt::format(
+                        "next-hop '{}' has the same port, MAC {} and VLAN as another in group '{}'",
+                        h.name, mac_text(h.mac), g.name));
     }
     for (std::size_t i = 0; i < g.prefixes.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
@@ -91,7 +103,8 @@ void check_group(const Group& g, Reader& r) {
                                                        to_string(g.prefixes[i]), g.name));
     if (g.next_hops.empty()) return;
     std::vector<std::uint32_t> weights;
-    for (const NextHop& h : g.next_hops) weights.push_back(h.weight);
+    for (const NextHop& h : g.next_hops)
+        weights.push_back(h.weight);
     try {
         (void)steer::Selector::build(g.select, weights);
     } catch (const std::exception& e) {
@@ -105,7 +118,8 @@ void check_overlaps(const Config& cfg, Reader& r) {
     std::set<std::string> names;
     for (std::size_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const Group& g = cfg.groups[gi];
-        if (!names.insert(g.name).second) r.error(g.where, fmt::format("group '{}' is defined twice", g.name));
+        if (!names.insert(g.name).second)
+            r.error(g.where, fmt::format("group '{}' is defined twice", g.name));
         for (std::size_t pi = 0; pi < g.prefixes.size(); ++pi)
             for (std::size_t gj = 0; gj < gi; ++gj)
                 for (const Prefix& other : cfg.groups[gj].prefixes)
@@ -134,9 +148,11 @@ std::optional<std::set<unsigned>> eal_lcore_list(const std::vector<std::string>&
             const std::string_view a = item.substr(0, dash);
             const std::string_view b = dash == std::string_view::npos ? a : item.substr(dash + 1);
             if (std::from_chars(a.data(), a.data() + a.size(), lo).ec != std::errc() ||
-                std::from_chars(b.data(), b.data() + b.size(), hi).ec != std::errc() || hi < lo || hi > 1023)
+                std::from_chars(b.data(), b.data() + b.size(), hi).ec != std::errc() || hi < lo ||
+                hi > 1023)
                 return std::nullopt; // not a form we read: leave it to the EAL
-            for (unsigned id = lo; id <= hi; ++id) ids.insert(id);
+            for (unsigned id = lo; id <= hi; ++id)
+                ids.insert(id);
         }
         return ids;
     }
@@ -148,7 +164,9 @@ void check_lcores_in_eal(const Config& cfg, Reader& r) {
     if (!ids) return;
     for (const Lcore& l : cfg.lcores)
         if (!ids->count(l.id))
-            r.error(l.where, fmt::format("lcore {} is not in the EAL's -l list; add it to eal: [-l, ...]", l.id));
+            r.error(l.where,
+                    fmt::format("lcore {} is not in the EAL's -l list; add it to eal: [-l, ...]",
+                                l.id));
 }
 
 } // namespace

@@ -74,7 +74,8 @@ bool contains(const Prefix& outer, const Prefix& inner) {
 
 std::string to_string(const Prefix& p) {
     char buf[INET6_ADDRSTRLEN];
-    inet_ntop(p.family == packet::Family::v4 ? AF_INET : AF_INET6, p.addr.b.data(), buf, sizeof buf);
+    inet_ntop(p.family == packet::Family::v4 ? AF_INET : AF_INET6, p.addr.b.data(), buf,
+              sizeof buf);
     return fmt::format("{}/{}", buf, p.length);
 }
 

@@ -9,7 +9,7 @@
 
 namespace ptbsteer::config {
 
-std::optional<MacAddr> parse_mac(std::string_view text);        // "02:00:5e:10:00:01"
+std::optional<MacAddr> parse_mac(std::string_view text); // "02:00:5e:10:00:01"
 std::optional<packet::IpAddr> parse_ip(std::string_view text, packet::Family& family);
 // "198.51.100.0/24", "2001:db8::/32"; a bare address is a host prefix. `host_bits` reports
 // whether bits beyond the length were set (an error for served prefixes, normal for addresses).

@@ -10,7 +10,8 @@ namespace {
 
 std::string join(std::span<const std::string_view> items) {
     std::string s;
-    for (std::string_view i : items) s += (s.empty() ? "" : ", ") + std::string(i);
+    for (std::string_view i : items)
+        s += (s.empty() ? "" : ", ") + std::string(i);
     return s;
 }
 
@@ -22,7 +23,9 @@ Location Reader::at(const YAML::Node& n) const {
     return Location{file_, m.line + 1, m.column + 1};
 }
 
-void Reader::error(const YAML::Node& n, std::string message) { error(at(n), std::move(message)); }
+void Reader::error(const YAML::Node& n, std::string message) {
+    error(at(n), std::move(message));
+}
 
 void Reader::error(const Location& where, std::string message) {
     errors_.push_back(ConfigError{where, std::move(message)});
@@ -86,7 +89,8 @@ std::optional<std::vector<YAML::Node>> Reader::list(const YAML::Node& n, std::st
         return std::nullopt;
     }
     std::vector<YAML::Node> items;
-    for (const YAML::Node& item : n) items.push_back(item);
+    for (const YAML::Node& item : n)
+        items.push_back(item);
     return items;
 }
 
@@ -104,11 +108,11 @@ Map::Map(Reader& r, const YAML::Node& node, std::string_view what,
         if (!seen.insert(key).second)
             r.error(kv.first, fmt::format("duplicate key '{}' in {}", key, what));
         bool known = false;
-        for (std::string_view k : keys) known |= k == key;
+        for (std::string_view k : keys)
+            known |= k == key;
         if (!known)
             r.error(kv.first,
-                    fmt::format("unknown key '{}' in {} (known keys: {})", key, what,
-                                join(keys)));
+                    fmt::format("unknown key '{}' in {} (known keys: {})", key, what, join(keys)));
     }
 }
 

@@ -18,7 +18,8 @@ namespace ptbsteer::config {
 
 class Reader {
   public:
-    Reader(std::string file, std::vector<ConfigError>& errors) : file_(std::move(file)), errors_(errors) {}
+    Reader(std::string file, std::vector<ConfigError>& errors)
+        : file_(std::move(file)), errors_(errors) {}
 
     Location at(const YAML::Node& n) const;
     void error(const YAML::Node& n, std::string message);

@@ -74,7 +74,8 @@ rte_mempool* make_pool(const char* name, unsigned n, std::uint16_t data_room) {
 
 unsigned packet_pool_size(const config::Config& cfg) {
     unsigned n = 8192; // in flight in rings and TX buffers, with slack
-    for (const config::Port& p : cfg.ports) n += (p.rx_queues + p.tx_queues) * 1024u + 512;
+    for (const config::Port& p : cfg.ports)
+        n += (p.rx_queues + p.tx_queues) * 1024u + 512;
     n += unsigned(cfg.lcores.size()) * (lcore_ring_size + 512);
     return n;
 }
@@ -105,7 +106,7 @@ struct Appliance::State {
     LcoreResources lcores;
     Ports ports;
     std::unique_ptr<CaptureWriter> capture; // null: capture off
-    std::unique_ptr<Reloader> reloader; // before the observer, whose POST /reload calls it
+    std::unique_ptr<Reloader> reloader;     // before the observer, whose POST /reload calls it
     Runtime runtime;
     Observation observed;
 };
@@ -113,7 +114,8 @@ struct Appliance::State {
 Appliance::Appliance(const config::Config& cfg, RunOptions opt) : cfg_(cfg), opt_(std::move(opt)) {
     std::vector<std::string> args = eal_arguments(cfg_, opt_.extra_eal);
     std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
+    for (std::string& a : args)
+        argv.push_back(a.data());
     if (rte_eal_init(int(argv.size()), argv.data()) < 0)
         throw std::runtime_error(
             fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno)));
@@ -139,7 +141,8 @@ void Appliance::start() {
         setup.port_ids.push_back(p.id);
         setup.port_macs.push_back(p.mac);
     }
-    for (const config::Lcore& l : cfg_.lcores) setup.rx.push_back(!l.rx.empty());
+    for (const config::Lcore& l : cfg_.lcores)
+        setup.rx.push_back(!l.rx.empty());
     st.reloader = std::make_unique<Reloader>(cfg_, std::move(setup));
     for (LcoreCounters& c : st.counters)
         c.size_for(cfg_.ports.size(), st.reloader->slots().capacity());
@@ -162,7 +165,8 @@ Runtime Appliance::make_runtime() const {
     rt.reloader = st.reloader.get();
     for (std::size_t i = 0; i < st.ports.list.size(); ++i)
         rt.ports.push_back(PortInfo{cfg_.ports[i].name, st.ports.list[i].id});
-    for (const config::Lcore& l : cfg_.lcores) rt.lcore_ids.push_back(l.id);
+    for (const config::Lcore& l : cfg_.lcores)
+        rt.lcore_ids.push_back(l.id);
     rt.counters = &st.counters;
     rt.pools = {PoolInfo{"packets", st.pools.packets}, PoolInfo{"headers", st.pools.headers}};
     for (std::size_t i = 0; i < st.shared.workers.size(); ++i)

@@ -47,7 +47,7 @@ class Appliance {
     std::string report() const;
 
   private:
-    struct State; // what start() creates, destroyed before the EAL
+    struct State;                 // what start() creates, destroyed before the EAL
     Runtime make_runtime() const; // the view start() hands the observer
     const config::Config& cfg_;
     RunOptions opt_;

@@ -28,11 +28,13 @@ NextHopOut resolve(const config::NextHop& h, const config::Config& cfg, const Ta
     if (h.deliver == config::Deliver::ipip) {
         out.tunnel_family = *h.tunnel_family;
         out.tunnel_dst = *h.tunnel_dst;
-        const auto& own = out.tunnel_family == packet::Family::v4 ? t.ports[h.port].ipv4 : t.ports[h.port].ipv6;
+        const auto& own =
+            out.tunnel_family == packet::Family::v4 ? t.ports[h.port].ipv4 : t.ports[h.port].ipv6;
         if (!own)
             throw std::invalid_argument(fmt::format(
-                "next-hop '{}' tunnels over port {}, which has no {} address under addresses", h.name,
-                cfg.ports[h.port].name, out.tunnel_family == packet::Family::v4 ? "IPv4" : "IPv6"));
+                "next-hop '{}' tunnels over port {}, which has no {} address under addresses",
+                h.name, cfg.ports[h.port].name,
+                out.tunnel_family == packet::Family::v4 ? "IPv4" : "IPv6"));
         out.tunnel_src = *own;
     }
     prepare_header(out);
@@ -57,7 +59,8 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
     for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const config::Group& g = cfg.groups[gi];
         std::vector<std::uint32_t> weights;
-        for (const config::NextHop& h : g.next_hops) weights.push_back(h.weight);
+        for (const config::NextHop& h : g.next_hops)
+            weights.push_back(h.weight);
         GroupEntry e{steer::Group(gi, make_model(g.hash), steer::Selector::build(g.select, weights),
                                   g.mode, g.fallback),
                      std::uint32_t(t.next_hops.size()), std::uint32_t(g.next_hops.size()),
@@ -68,7 +71,8 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
             t.next_hop_ports.push_back(t.next_hops.back().port_id);
             t.next_hop_names.push_back(fmt::format("{}/{}", g.name, h.name));
         }
-        for (const config::Prefix& p : g.prefixes) t.prefixes.add(p.family, p.addr, p.length, gi);
+        for (const config::Prefix& p : g.prefixes)
+            t.prefixes.add(p.family, p.addr, p.length, gi);
         if (g.validation.verify_checksum) t.prefetch_bytes = Tables::whole_ptb_prefetch;
         t.groups.push_back(std::move(e));
         t.group_names.push_back(g.name);

@@ -44,7 +44,9 @@ Reloader::Reloader(const config::Config& cfg, ReloadSetup setup)
     stats_.generation = 1;
 }
 
-Reloader::~Reloader() { stop_thread(); }
+Reloader::~Reloader() {
+    stop_thread();
+}
 
 ReloadResult Reloader::reload() {
     const std::lock_guard lock(m_);
@@ -74,9 +76,9 @@ ReloadResult Reloader::attempt() {
     }
     std::unique_ptr<Generation> next;
     try {
-        next = build_generation(*loaded.config, live().number + 1, setup_.port_ids,
-                                setup_.port_macs, slots_, setup_.rx, setup_.tsc_hz, &live(),
-                                &running_->limits);
+        next =
+            build_generation(*loaded.config, live().number + 1, setup_.port_ids, setup_.port_macs,
+                             slots_, setup_.rx, setup_.tsc_hz, &live(), &running_->limits);
     } catch (const std::length_error& e) {
         r.outcome = ReloadOutcome::restart_required;
         r.messages.push_back(e.what());

@@ -28,7 +28,6 @@ namespace ptbsteer::control {
 
 using namespace datapath; // control builds, publishes and observes the datapath's types
 
-
 enum class ReloadOutcome : std::uint8_t {
     success,          // a new generation serves
     failure,          // the file is unreadable or invalid, or its tables could not be built

@@ -8,14 +8,21 @@
 namespace ptbsteer::control {
 namespace {
 
-template <typename T> void add(T& into, const T& v) { into += v; }
-template <typename T, std::size_t N> void add(std::array<T, N>& into, const std::array<T, N>& v) {
-    for (std::size_t i = 0; i < N; ++i) into[i] += v[i];
+template <typename T>
+void add(T& into, const T& v) {
+    into += v;
+}
+template <typename T, std::size_t N>
+void add(std::array<T, N>& into, const std::array<T, N>& v) {
+    for (std::size_t i = 0; i < N; ++i)
+        into[i] += v[i];
 }
 
-template <typename T> void add_into(std::vector<T>& into, const std::vector<T>& v) {
+template <typename T>
+void add_into(std::vector<T>& into, const std::vector<T>& v) {
     into.resize(std::max(into.size(), v.size()));
-    for (std::size_t i = 0; i < v.size(); ++i) add(into[i], v[i]);
+    for (std::size_t i = 0; i < v.size(); ++i)
+        add(into[i], v[i]);
 }
 
 std::uint64_t sent_to(const LcoreCounters& c, std::size_t nh) {
@@ -37,9 +44,11 @@ LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore) {
         t.copies += c.copies;
         t.answered += c.answered;
         t.tx_failed += c.tx_failed;
-        for (std::size_t i = 0; i < drop_count; ++i) t.drops[i] += c.drops[i];
+        for (std::size_t i = 0; i < drop_count; ++i)
+            t.drops[i] += c.drops[i];
         for (std::size_t f = 0; f < t.mtu.size(); ++f) {
-            for (std::size_t b = 0; b < mtu_bucket_count; ++b) t.mtu[f].buckets[b] += c.mtu[f].buckets[b];
+            for (std::size_t b = 0; b < mtu_bucket_count; ++b)
+                t.mtu[f].buckets[b] += c.mtu[f].buckets[b];
             t.mtu[f].sum += c.mtu[f].sum;
         }
         t.capture_copied += c.capture_copied;
@@ -54,7 +63,9 @@ LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore) {
 std::string format_report(const LcoreCounters& c, const std::vector<std::string>& next_hop_names) {
     const std::uint64_t drops = std::accumulate(c.drops.begin(), c.drops.end(), std::uint64_t{0});
     std::string s;
-    auto row = [&s](std::string_view k, std::uint64_t v) { s += fmt::format("  {:<34}{:>14}\n", k, v); };
+    auto row = [&s](std::string_view k, std::uint64_t v) {
+        s += fmt::format("  {:<34}{:>14}\n", k, v);
+    };
     s += "ptbsteer counters\n";
     row("received", c.rx);
     row("PTBs IPv4", c.ptb_v4);
@@ -78,10 +89,11 @@ std::string format_report(const LcoreCounters& c, const std::vector<std::string>
     s += fmt::format("  received == unicast + replicated + answered + dropped: {}\n",
                      balanced ? "yes" : "NO (a packet was lost uncounted: please report)");
 
-    s += fmt::format("ptbsteer-counters rx={} ptb_v4={} ptb_v6={} unicast={} replicated={} copies={} "
-                     "answered={} dropped={} tx_failed={}",
-                     c.rx, c.ptb_v4, c.ptb_v6, c.unicast, c.replicated, c.copies, c.answered, drops,
-                     c.tx_failed);
+    s += fmt::format(
+        "ptbsteer-counters rx={} ptb_v4={} ptb_v6={} unicast={} replicated={} copies={} "
+        "answered={} dropped={} tx_failed={}",
+        c.rx, c.ptb_v4, c.ptb_v6, c.unicast, c.replicated, c.copies, c.answered, drops,
+        c.tx_failed);
     for (std::size_t i = 0; i < drop_count; ++i)
         if (c.drops[i]) s += fmt::format(" drop.{}={}", name(static_cast<Drop>(i)), c.drops[i]);
     for (std::size_t i = 0; i < next_hop_names.size(); ++i)

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "datapath/counters.h"
 #include "control/reload.h"
+#include "datapath/counters.h"
 
 namespace ptbsteer::control {
 
@@ -16,7 +16,8 @@ LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore);
 // A human table, then one machine-readable line "ptbsteer-counters key=value ..." for scripts.
 // `next_hop_names` ("group/next_hop") are by counter slot (NextHopSlots): every next-hop any
 // published generation had, so that the per-next-hop rows add up across reloads.
-std::string format_report(const LcoreCounters& total, const std::vector<std::string>& next_hop_names);
+std::string format_report(const LcoreCounters& total,
+                          const std::vector<std::string>& next_hop_names);
 
 // "ptbsteer-reloads generation=N success=S failure=F restart_required=R".
 std::string format_reloads(const ReloadStats& stats);

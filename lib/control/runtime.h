@@ -44,9 +44,9 @@ struct Runtime {
     // hold for the whole run; groups, addresses and limits may since have been reloaded: the
     // serving generation is the Reloader's (next-hop names: reloader->slots()).
     const config::Config* config = nullptr;
-    Reloader* reloader = nullptr; // reload() from any thread; stats() and slots() for metrics
-    std::vector<PortInfo> ports;                          // by config port index
-    std::vector<unsigned> lcore_ids;                      // by config lcore index
+    Reloader* reloader = nullptr;    // reload() from any thread; stats() and slots() for metrics
+    std::vector<PortInfo> ports;     // by config port index
+    std::vector<unsigned> lcore_ids; // by config lcore index
     const std::vector<LcoreCounters>* counters = nullptr; // parallel to lcore_ids
     std::vector<PoolInfo> pools;
     std::vector<RingInfo> rings;            // RX -> TX hand-over rings

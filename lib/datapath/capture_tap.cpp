@@ -27,7 +27,9 @@ void tap_frame(CaptureTap& tap, LcoreCounters& c, const rte_mbuf* m, std::uint16
 
 } // namespace
 
-std::uint32_t capture_snap_len() noexcept { return snap_len; }
+std::uint32_t capture_snap_len() noexcept {
+    return snap_len;
+}
 
 void capture_dropped(CaptureTap& tap, LcoreCounters& c, const rte_mbuf* m) noexcept {
     // The PMD stamped the RX port; the queue is not kept past the burst, so it reads 0.

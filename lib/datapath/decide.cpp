@@ -9,7 +9,9 @@
 namespace ptbsteer::datapath {
 namespace {
 
-Decision dropped(Drop why, std::uint16_t l3) { return Decision{Action::drop, why, l3, 0, {}, false}; }
+Decision dropped(Drop why, std::uint16_t l3) {
+    return Decision{Action::drop, why, l3, 0, {}, false};
+}
 
 Decision reply(std::uint16_t l3, std::size_t port, packet::Family f) {
     return Decision{Action::reply, Drop::ptb, l3, std::uint32_t(port), f, false};

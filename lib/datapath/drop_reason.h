@@ -21,29 +21,34 @@ namespace ptbsteer::datapath {
     X(own_frame, "the frame carries one of our own source MACs: it looped back to us")             \
     X(rate_limited_source, "over the per-source PTB rate (limits.per_source)")                     \
     X(rate_limited_global, "over the global PTB rate (limits.global)")                             \
-    X(replication_budget, "a replicate-mode PTB whose copies exceed the budget (limits.replication)") \
+    X(replication_budget,                                                                          \
+      "a replicate-mode PTB whose copies exceed the budget (limits.replication)")                  \
     X(would_loop, "the owner is behind the port and MAC the PTB came from")                        \
     X(ring_full, "the RX lcore's ring to its TX lcore was full")                                   \
-    X(no_headroom, "no room before the packet for the new headers (cannot happen with default mbufs)")
+    X(no_headroom,                                                                                 \
+      "no room before the packet for the new headers (cannot happen with default mbufs)")
 
 enum class Drop : std::uint16_t {
 #define PTBSTEER_X(n, kind, text) n,
     PTBSTEER_PARSE_STATUSES(PTBSTEER_X)
 #undef PTBSTEER_X
 #define PTBSTEER_X(n, text) n,
-    PTBSTEER_VALIDATION_DROPS(PTBSTEER_X)
-    PTBSTEER_DATAPLANE_DROPS(PTBSTEER_X)
+        PTBSTEER_VALIDATION_DROPS(PTBSTEER_X) PTBSTEER_DATAPLANE_DROPS(PTBSTEER_X)
 #undef PTBSTEER_X
-    count_
+            count_
 };
 inline constexpr std::size_t drop_count = static_cast<std::size_t>(Drop::count_);
 
-constexpr Drop drop_from(packet::ParseStatus s) { return static_cast<Drop>(s); }
+constexpr Drop drop_from(packet::ParseStatus s) {
+    return static_cast<Drop>(s);
+}
 // guard::Check values follow `ok`, in the same order as their Drop values follow the parser's.
 constexpr Drop drop_from(guard::Check c) {
     return static_cast<Drop>(packet::parse_status_count + std::size_t(c) - 1);
 }
-constexpr bool is_drop(Drop d) { return d != Drop::ptb; }
+constexpr bool is_drop(Drop d) {
+    return d != Drop::ptb;
+}
 
 constexpr std::string_view name(Drop d) {
     switch (d) {

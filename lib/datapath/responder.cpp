@@ -8,12 +8,14 @@
 namespace ptbsteer::datapath {
 namespace {
 
-constexpr std::size_t arp_len = 28;        // Ethernet/IPv4 ARP (RFC 826)
+constexpr std::size_t arp_len = 28; // Ethernet/IPv4 ARP (RFC 826)
 constexpr std::size_t ipv6_len = 40;
-constexpr std::size_t ns_len = 24;         // ICMPv6 NS/NA up to the target address (RFC 4861 §4.3)
-constexpr std::size_t lla_option_len = 8;  // Source/Target Link-Layer Address option for Ethernet
+constexpr std::size_t ns_len = 24;        // ICMPv6 NS/NA up to the target address (RFC 4861 §4.3)
+constexpr std::size_t lla_option_len = 8; // Source/Target Link-Layer Address option for Ethernet
 
-std::uint16_t be16(const std::uint8_t* p) { return std::uint16_t(p[0] << 8 | p[1]); }
+std::uint16_t be16(const std::uint8_t* p) {
+    return std::uint16_t(p[0] << 8 | p[1]);
+}
 
 } // namespace
 
@@ -46,7 +48,7 @@ std::size_t make_arp_reply(std::span<std::uint8_t> room, std::size_t len, std::s
     std::memcpy(f + 6, port.mac.data(), 6); // Ethernet src = us
     a[7] = 2;                               // opcode: reply
     std::uint8_t sender[10];
-    std::memcpy(sender, a + 8, 10);         // requester's MAC + IP become the target
+    std::memcpy(sender, a + 8, 10); // requester's MAC + IP become the target
     std::memcpy(a + 8, port.mac.data(), 6);
     std::memcpy(a + 14, port.ipv4->b.data(), 4);
     std::memcpy(a + 18, sender, 10);

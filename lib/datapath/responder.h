@@ -13,8 +13,10 @@ namespace ptbsteer::datapath {
 
 // True when the frame (l3 at `l3_offset`) is an ARP request for `port`'s IPv4 address, or a
 // Neighbor Solicitation (RFC 4861 §4.3) for its IPv6 address.
-bool arp_for_us(std::span<const std::uint8_t> frame, std::size_t l3_offset, const PortAddresses& port);
-bool ns_for_us(std::span<const std::uint8_t> frame, std::size_t l3_offset, const PortAddresses& port);
+bool arp_for_us(std::span<const std::uint8_t> frame, std::size_t l3_offset,
+                const PortAddresses& port);
+bool ns_for_us(std::span<const std::uint8_t> frame, std::size_t l3_offset,
+               const PortAddresses& port);
 
 // Turns the request in `room[0, len)` into its reply, in place; `room` may extend past `len`
 // (buffer tailroom) because a Neighbor Advertisement can be longer than the solicitation.

@@ -1,5 +1,6 @@
 // The configuration compiled for the fast path: immutable after build, indexed per packet,
-// never branching on YAML options. Built once by compile_tables() (lib/control) on the control thread.
+// never branching on YAML options. Built once by compile_tables() (lib/control) on the control
+// thread.
 #pragma once
 
 #include <array>
@@ -30,14 +31,14 @@ inline std::uint64_t mac_bits(const std::uint8_t* p) noexcept {
 
 // Everything the TX side needs to emit a PTB towards one next-hop, resolved ahead of time.
 struct NextHopOut {
-    std::uint16_t port_id = 0;     // DPDK port
-    Mac dst_mac{};                 // the server's (or, for ipip, the gateway's) MAC
-    Mac src_mac{};                 // our port's MAC
-    std::uint16_t vlan_tci = 0;    // 0: untagged
+    std::uint16_t port_id = 0;  // DPDK port
+    Mac dst_mac{};              // the server's (or, for ipip, the gateway's) MAC
+    Mac src_mac{};              // our port's MAC
+    std::uint16_t vlan_tci = 0; // 0: untagged
     steer::Deliver deliver = steer::Deliver::l2;
     packet::Family tunnel_family = packet::Family::v4;
-    packet::IpAddr tunnel_src;     // our address on that port (ipip)
-    packet::IpAddr tunnel_dst;     // the server's address (ipip)
+    packet::IpAddr tunnel_src; // our address on that port (ipip)
+    packet::IpAddr tunnel_dst; // the server's address (ipip)
     // Resolved by prepare_header() (tx.h), so the fast path copies bytes instead of branching on
     // VLAN, delivery and family per packet: the Ethernet header (+ 802.1Q tag) for a PTB of each
     // family ([0] IPv4, [1] IPv6: the EtherType differs unless tunnelled), its length (14 or
@@ -65,16 +66,16 @@ struct PortAddresses {
 };
 
 struct Tables {
-    steer::PrefixTable prefixes;          // original flow's destination -> group index
+    steer::PrefixTable prefixes; // original flow's destination -> group index
     std::vector<GroupEntry> groups;
-    std::vector<NextHopOut> next_hops;    // all groups' next-hops, group after group
+    std::vector<NextHopOut> next_hops; // all groups' next-hops, group after group
     // next_hops[i].port_id, apart: the decision's loop check reads it for every PTB, and in a
     // group of 4096 next-hops the NextHopOuts span 256 KiB, these 8 KiB (flat cost in group size).
     std::vector<std::uint16_t> next_hop_ports;
-    std::vector<PortAddresses> ports;     // by config port index
+    std::vector<PortAddresses> ports; // by config port index
     // mac_bits() of each port's MAC, apart: the own-frame check reads them for every frame.
     std::vector<std::uint64_t> port_macs;
-    std::vector<std::uint16_t> port_ids;  // config port index -> DPDK port id
+    std::vector<std::uint16_t> port_ids; // config port index -> DPDK port id
     // How much of each received frame the RX loop prefetches ahead (prefetch_frame(), decide.h):
     // the headers when no group verifies checksums (all decide() reads of the fast path's
     // shapes), else a whole PTB, as the ICMP checksum reads every byte of the quote.

@@ -10,8 +10,8 @@ namespace {
 
 constexpr std::uint16_t eth_len = 14;
 constexpr std::uint16_t vlan_len = 4;
-constexpr std::uint8_t proto_ipip = 4;   // IPv4 inside (RFC 2003)
-constexpr std::uint8_t proto_ipv6 = 41;  // IPv6 inside (RFC 2473, RFC 4213)
+constexpr std::uint8_t proto_ipip = 4;  // IPv4 inside (RFC 2003)
+constexpr std::uint8_t proto_ipv6 = 41; // IPv6 inside (RFC 2473, RFC 4213)
 
 void put16(std::uint8_t* p, std::uint16_t v) {
     p[0] = std::uint8_t(v >> 8);

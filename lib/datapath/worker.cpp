@@ -20,7 +20,9 @@ namespace {
 
 constexpr unsigned burst = 32;
 
-Handover& handover_of(rte_mbuf* m, int offset) { return *RTE_MBUF_DYNFIELD(m, offset, Handover*); }
+Handover& handover_of(rte_mbuf* m, int offset) {
+    return *RTE_MBUF_DYNFIELD(m, offset, Handover*);
+}
 
 // Everything the TX role does for one packet. Takes ownership of `m`: it is either handed to a
 // TX buffer (which frees it once sent, or via the error callback) or freed here. `t` is the
@@ -130,9 +132,8 @@ struct BurstScratch {
 
 // Parses and decides a burst; drops are counted and freed here, the rest stay in `pkts` with
 // their Decision. Returns how many are left.
-unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n,
-                      Decision* out, LcoreCounters& c, CaptureTap* capture, Guard& guard,
-                      packet::PtbInfo& info) {
+unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n, Decision* out,
+                      LcoreCounters& c, CaptureTap* capture, Guard& guard, packet::PtbInfo& info) {
     const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i) {
@@ -178,11 +179,11 @@ void poll_rx(const Shared& s, const Generation& g, WorkerConfig& w, Deliverer* o
         const unsigned n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
         if (n == 0) continue;
         w.counters->rx += n;
-        const unsigned kept =
-            decide_burst(g.tables, q, pkts, n, decisions, *w.counters, w.capture, guard,
-                         scratch.info);
+        const unsigned kept = decide_burst(g.tables, q, pkts, n, decisions, *w.counters, w.capture,
+                                           guard, scratch.info);
         if (out) {
-            for (unsigned i = 0; i < kept; ++i) out->deliver(pkts[i], decisions[i], g.tables);
+            for (unsigned i = 0; i < kept; ++i)
+                out->deliver(pkts[i], decisions[i], g.tables);
             continue;
         }
         for (unsigned i = 0; i < kept; ++i)
@@ -202,7 +203,8 @@ unsigned drain_rings(Shared& s, WorkerConfig& w, Deliverer& out) {
     unsigned got = 0;
     for (rte_ring* r : w.from_rx) {
         rte_mbuf* in[burst];
-        const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(in), burst, nullptr);
+        const unsigned n =
+            rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(in), burst, nullptr);
         got += n;
         for (unsigned i = 0; i < n; ++i) {
             const Handover& h = handover_of(in[i], s.decision_offset);
@@ -214,10 +216,14 @@ unsigned drain_rings(Shared& s, WorkerConfig& w, Deliverer& out) {
 
 // The generation this lcore decides with until its next quiescent state. Acquire pairs with the
 // Reloader's release store: the generation's contents are visible before its address.
-const Generation& current(const Shared& s) { return *s.current.load(std::memory_order_acquire); }
+const Generation& current(const Shared& s) {
+    return *s.current.load(std::memory_order_acquire);
+}
 
 // Between two bursts: this lcore holds no pointer into any generation (docs/architecture.md).
-void quiescent(const Shared& s, const WorkerConfig& w) { rte_rcu_qsbr_quiescent(s.qsbr, w.index); }
+void quiescent(const Shared& s, const WorkerConfig& w) {
+    rte_rcu_qsbr_quiescent(s.qsbr, w.index);
+}
 
 void run(Shared& s, WorkerConfig& w) {
     const bool rx = !w.rx.empty();

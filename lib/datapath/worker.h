@@ -29,9 +29,9 @@ struct CaptureTap;
 namespace ptbsteer::datapath {
 
 struct RxQueue {
-    std::uint16_t port_id;     // DPDK port
+    std::uint16_t port_id; // DPDK port
     std::uint16_t queue;
-    std::uint16_t port_index;  // config port index (for our own addresses)
+    std::uint16_t port_index; // config port index (for our own addresses)
 };
 
 // What rides in the mbuf dynfield from an RX-only lcore to its TX lcore: the Decision and the
@@ -49,9 +49,9 @@ struct WorkerConfig {
     unsigned lcore = 0;
     std::vector<RxQueue> rx;
     bool tx = false;
-    std::uint16_t tx_queue = 0;            // this TX lcore's queue on every port
-    rte_ring* to_tx = nullptr;             // RX-only lcore: its ring to a TX lcore
-    std::vector<rte_ring*> from_rx;        // TX lcore: rings it drains
+    std::uint16_t tx_queue = 0;                     // this TX lcore's queue on every port
+    rte_ring* to_tx = nullptr;                      // RX-only lcore: its ring to a TX lcore
+    std::vector<rte_ring*> from_rx;                 // TX lcore: rings it drains
     std::vector<rte_eth_dev_tx_buffer*> tx_buffers; // by DPDK port id (TX lcores)
     LcoreCounters* counters = nullptr;
     // Capture on demand (capture.h): null unless configured. `capture` taps dropped frames;
@@ -66,14 +66,14 @@ struct WorkerConfig {
 // `current` (the Reloader stores with release; lcores load with acquire, once per burst).
 struct Shared {
     std::atomic<const Generation*> current{nullptr};
-    rte_rcu_qsbr* qsbr = nullptr;         // readers: the workers, by index; all online at launch
-    rte_mempool* header_pool = nullptr;   // replication header mbufs and clones
-    int decision_offset = -1;             // mbuf dynfield holding a Handover
-    std::uint64_t drain_cycles = 0;       // TSC cycles between partial-burst flushes
+    rte_rcu_qsbr* qsbr = nullptr;       // readers: the workers, by index; all online at launch
+    rte_mempool* header_pool = nullptr; // replication header mbufs and clones
+    int decision_offset = -1;           // mbuf dynfield holding a Handover
+    std::uint64_t drain_cycles = 0;     // TSC cycles between partial-burst flushes
     std::atomic<bool> stop{false};
     std::atomic<int> rx_running{0};
     std::atomic<unsigned> lcores_returned{0}; // every launched lcore adds 1 as it returns
-    std::vector<WorkerConfig> workers;    // indexed by position; find by lcore id
+    std::vector<WorkerConfig> workers;        // indexed by position; find by lcore id
 };
 
 // The function every lcore runs (rte_eal_mp_remote_launch). Returns when stopped and drained.

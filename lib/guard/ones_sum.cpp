@@ -13,7 +13,7 @@ namespace detail {
 // grows by at most 2 x 0xffff per step: 1,024 steps (64 KiB) stay below 2^28, far from overflow.
 // Built for AVX2 whatever the project's -march; called only when the CPU has it.
 __attribute__((target("avx2"))) std::uint64_t ones_sum_avx2(const std::uint8_t* p, std::size_t n,
-                                                             std::uint64_t sum) noexcept {
+                                                            std::uint64_t sum) noexcept {
     if (n < 64) return ones_sum_scalar(p, n, sum);
     const __m256i low16 = _mm256_set1_epi32(0xffff);
     __m256i lo = _mm256_setzero_si256();
@@ -21,14 +21,17 @@ __attribute__((target("avx2"))) std::uint64_t ones_sum_avx2(const std::uint8_t* 
     for (; n >= 64; p += 64, n -= 64) {
         const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
         const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
-        lo = _mm256_add_epi32(lo, _mm256_add_epi32(_mm256_and_si256(a, low16), _mm256_and_si256(b, low16)));
-        hi = _mm256_add_epi32(hi, _mm256_add_epi32(_mm256_srli_epi32(a, 16), _mm256_srli_epi32(b, 16)));
+        lo = _mm256_add_epi32(
+            lo, _mm256_add_epi32(_mm256_and_si256(a, low16), _mm256_and_si256(b, low16)));
+        hi = _mm256_add_epi32(hi,
+                              _mm256_add_epi32(_mm256_srli_epi32(a, 16), _mm256_srli_epi32(b, 16)));
     }
     // lo + hi fits 32 bits per lane (both below 2^28); then the 8 lanes into 64 bits.
     const __m256i both = _mm256_add_epi32(lo, hi);
     const __m256i wide = _mm256_add_epi64(_mm256_and_si256(both, _mm256_set1_epi64x(0xffffffff)),
                                           _mm256_srli_epi64(both, 32));
-    const __m128i half = _mm_add_epi64(_mm256_castsi256_si128(wide), _mm256_extracti128_si256(wide, 1));
+    const __m128i half =
+        _mm_add_epi64(_mm256_castsi256_si128(wide), _mm256_extracti128_si256(wide, 1));
     sum += std::uint64_t(_mm_cvtsi128_si64(half)) + std::uint64_t(_mm_extract_epi64(half, 1));
     return ones_sum_scalar(p, n, sum);
 }
@@ -39,7 +42,8 @@ __attribute__((target("avx2"))) std::uint64_t ones_sum_avx2(const std::uint8_t* 
 __attribute__((target("avx512f,avx512bw"), always_inline)) inline void
 add_words512(__m512i& lo, __m512i& hi, __m512i v) noexcept {
     lo = _mm512_add_epi32(lo, _mm512_and_si512(v, _mm512_set1_epi32(0xffff)));
-    hi = _mm512_add_epi32(hi, _mm512_maskz_srli_epi32(0xffff, v, 16)); // maskz: GCC 12 warns on the unmasked form
+    hi = _mm512_add_epi32(
+        hi, _mm512_maskz_srli_epi32(0xffff, v, 16)); // maskz: GCC 12 warns on the unmasked form
 }
 
 __attribute__((target("avx512f,avx512bw"))) std::uint64_t
@@ -56,11 +60,14 @@ ones_sum_avx512(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcep
         p += 64, n -= 64;
     }
     const std::size_t even = n & ~std::size_t{1};
-    if (even) add_words512(lo, hi, _mm512_maskz_loadu_epi8(_cvtu64_mask64((std::uint64_t{1} << even) - 1), p));
+    if (even)
+        add_words512(lo, hi,
+                     _mm512_maskz_loadu_epi8(_cvtu64_mask64((std::uint64_t{1} << even) - 1), p));
     const __m512i both = _mm512_add_epi32(lo, hi); // each lane below 2^28, as in the AVX2 version
     alignas(64) std::uint32_t lanes[16];
     _mm512_store_si512(lanes, both); // (GCC 12's reduce/extract intrinsics trip -Werror)
-    for (const std::uint32_t v : lanes) sum += v;
+    for (const std::uint32_t v : lanes)
+        sum += v;
     return ones_sum_scalar(p + even, n - even, sum);
 }
 
@@ -101,7 +108,9 @@ Choice chosen{ones_sum_scalar, "scalar"};
 
 } // namespace
 
-const char* ones_sum_impl() noexcept { return chosen.name; }
+const char* ones_sum_impl() noexcept {
+    return chosen.name;
+}
 
 std::uint64_t ones_sum_dispatch(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept {
     return chosen.fn(p, n, sum);

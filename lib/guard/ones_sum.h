@@ -28,7 +28,8 @@ constexpr std::uint16_t ones_word(std::uint16_t host) noexcept {
 
 // Folds a 64-bit sum to 16 bits with end-around carry.
 constexpr std::uint16_t ones_fold(std::uint64_t sum) noexcept {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
     return std::uint16_t(sum);
 }
 
@@ -50,7 +51,8 @@ inline void add_carry(std::uint64_t& acc, std::uint64_t& carries, std::uint64_t 
 // 2^64 = 1 (mod 2^16 - 1) (RFC 1071 §2(C): the word size is free). Inline, so short sums (an
 // IPv4 header, a minimal PTB's ICMP message, the IPv6 pseudo-header's addresses) cost a few
 // instructions rather than a call.
-inline std::uint64_t ones_sum_scalar(const std::uint8_t* p, std::size_t n, std::uint64_t sum) noexcept {
+inline std::uint64_t ones_sum_scalar(const std::uint8_t* p, std::size_t n,
+                                     std::uint64_t sum) noexcept {
     std::uint64_t acc = sum, carries = 0;
     for (; n >= 32; p += 32, n -= 32) {
         add_carry(acc, carries, load64(p));
@@ -58,7 +60,8 @@ inline std::uint64_t ones_sum_scalar(const std::uint8_t* p, std::size_t n, std::
         add_carry(acc, carries, load64(p + 16));
         add_carry(acc, carries, load64(p + 24));
     }
-    for (; n >= 8; p += 8, n -= 8) add_carry(acc, carries, load64(p));
+    for (; n >= 8; p += 8, n -= 8)
+        add_carry(acc, carries, load64(p));
     std::uint64_t tail = 0;
     if (n >= 4) {
         std::uint32_t v;

@@ -17,7 +17,8 @@ PerSourceLimiter::PerSourceLimiter(std::uint64_t rate, std::uint64_t burst, std:
                                    std::size_t slots)
     : prototype_(rate, burst, hz) {
     std::size_t n = 1;
-    while (n < slots) n <<= 1;
+    while (n < slots)
+        n <<= 1;
     slots_.resize(n);
 }
 

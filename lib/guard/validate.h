@@ -13,12 +13,14 @@ namespace ptbsteer::guard {
 
 // X(name, one-line meaning). Names are drop-reason labels.
 #define PTBSTEER_VALIDATION_DROPS(X)                                                               \
-    X(mtu_unspecified, "IPv4 PTB with MTU 0 (a pre-RFC 1191 router): nothing to learn from it")   \
-    X(mtu_below_floor, "advertised MTU below the family's floor (IPv6: 1280, RFC 8200 §5)")       \
+    X(mtu_unspecified, "IPv4 PTB with MTU 0 (a pre-RFC 1191 router): nothing to learn from it")    \
+    X(mtu_below_floor, "advertised MTU below the family's floor (IPv6: 1280, RFC 8200 §5)")        \
     X(mtu_above_ceiling, "advertised MTU above the configured ceiling")                            \
-    X(mtu_not_smaller, "advertised MTU not smaller than the quoted packet: it fit, the PTB is bogus") \
+    X(mtu_not_smaller,                                                                             \
+      "advertised MTU not smaller than the quoted packet: it fit, the PTB is bogus")               \
     X(bad_checksum, "ICMP/ICMPv6 checksum (or the outer IPv4 header checksum) is wrong")           \
-    X(dst_not_quoted_source, "the PTB is not addressed to the quoted packet's source (RFC 792/4443)")
+    X(dst_not_quoted_source,                                                                       \
+      "the PTB is not addressed to the quoted packet's source (RFC 792/4443)")
 
 enum class Check : std::uint8_t {
     ok,
@@ -40,7 +42,9 @@ struct ValidationPolicy {
 namespace detail {
 // RFC 1071: a correct checksum makes the folded sum all ones (0xffff reads the same in either
 // byte order, so the native-order sum of ones_sum() can be compared directly).
-inline bool sums_to_all_ones(std::uint64_t sum) noexcept { return ones_fold(sum) == 0xffff; }
+inline bool sums_to_all_ones(std::uint64_t sum) noexcept {
+    return ones_fold(sum) == 0xffff;
+}
 
 inline bool ipv4_header_ok(const packet::PtbInfo& p, std::span<const std::uint8_t> f) noexcept {
     const std::uint8_t* ip = f.data() + p.l3_offset;

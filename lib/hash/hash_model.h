@@ -22,7 +22,8 @@ enum Field : std::uint32_t {
     src_port = 0x10,
     dst_port = 0x20,
 };
-inline constexpr std::uint32_t five_tuple = src_ip | dst_ip | ip_proto | src_port | dst_port; // 0x37
+inline constexpr std::uint32_t five_tuple =
+    src_ip | dst_ip | ip_proto | src_port | dst_port; // 0x37
 
 enum class ModelKind : std::uint8_t { linux_kernel, toeplitz, crc32c };
 
@@ -32,8 +33,8 @@ enum class ModelKind : std::uint8_t { linux_kernel, toeplitz, crc32c };
 // a router's own sockets get, and what IPv6 `ip route get` computes with or without iif, since
 // inet6_rtm_getroute never builds an skb. IPv4 `ip route get` builds one and matches forwarding.
 struct LinuxParams {
-    std::uint32_t seed = 0;     // net.ipv4.fib_multipath_hash_seed; must be non-zero
-    std::uint8_t policy = 0;    // 0, 1 or 3 (same for net.ipv4 and net.ipv6 here)
+    std::uint32_t seed = 0;            // net.ipv4.fib_multipath_hash_seed; must be non-zero
+    std::uint8_t policy = 0;           // 0, 1 or 3 (same for net.ipv4 and net.ipv6 here)
     std::uint32_t fields = five_tuple; // policy 3 only: net.ipv{4,6}.fib_multipath_hash_fields
 };
 
@@ -43,7 +44,7 @@ struct ToeplitzParams {
 };
 
 struct Crc32cParams {
-    std::uint32_t seed = 0xffffffff;    // initial CRC value
+    std::uint32_t seed = 0xffffffff; // initial CRC value
     std::uint32_t fields = five_tuple;
 };
 

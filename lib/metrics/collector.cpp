@@ -119,7 +119,8 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
     // (and stops growing) when a reload removes its next-hop (control/build.h).
     const auto names = rt.reloader->slots().names();
     for (std::size_t nh = 0; nh < names.size(); ++nh) {
-        const double u = nh < t.unicast_per_next_hop.size() ? double(t.unicast_per_next_hop[nh]) : 0;
+        const double u =
+            nh < t.unicast_per_next_hop.size() ? double(t.unicast_per_next_hop[nh]) : 0;
         const double r = nh < t.copies_per_next_hop.size() ? double(t.copies_per_next_hop[nh]) : 0;
         const auto& [group, hop] = names[nh];
         counter(del, {{"group", group}, {"next_hop", hop}, {"mode", "unicast"}}, u);

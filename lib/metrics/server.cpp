@@ -61,8 +61,10 @@ int send_reload(mg_connection* conn, const mg_request_info& ri) {
                                "any} opens it to every client)\n");
     const control::ReloadResult r = rt->reloader->reload();
     std::string text = r.summary() + "\n";
-    for (const std::string& m : r.messages) text += m + "\n";
-    std::fprintf(stdout, "ptbsteer: POST /reload from %s: %s\n", ri.remote_addr, r.summary().c_str());
+    for (const std::string& m : r.messages)
+        text += m + "\n";
+    std::fprintf(stdout, "ptbsteer: POST /reload from %s: %s\n", ri.remote_addr,
+                 r.summary().c_str());
     std::fflush(stdout);
     switch (r.outcome) {
     case control::ReloadOutcome::success: return send_text(conn, 200, "OK", text);
@@ -158,8 +160,7 @@ std::optional<ListenAddress> parse_listen(const std::string& s) {
     return a;
 }
 
-MetricsServer::MetricsServer(const control::Runtime& rt, const std::string& listen,
-                             BuildInfo build)
+MetricsServer::MetricsServer(const control::Runtime& rt, const std::string& listen, BuildInfo build)
     : collector_(std::make_shared<Collector>(rt, std::move(build))) {
     const auto addr = parse_listen(listen);
     if (!addr)

@@ -32,16 +32,18 @@ enum class L4 : std::uint8_t {
                // SA (each direction has its own SPI, RFC 4303 §2.1)
 };
 
-constexpr bool ports_known(L4 l4) { return l4 == L4::ports || l4 == L4::spi || l4 == L4::portless; }
+constexpr bool ports_known(L4 l4) {
+    return l4 == L4::ports || l4 == L4::spi || l4 == L4::portless;
+}
 
 struct FlowKey {
     Family family = Family::v4;
     std::uint8_t proto = 0;         // the final L4 protocol, after any IPv6 extension headers
     std::uint8_t first_nexthdr = 0; // IPv6: Next Header of the fixed header (Linux L3 hashes it)
     L4 l4 = L4::truncated;
-    std::uint16_t sport = 0;        // host byte order; 0 unless ports_known(l4)
+    std::uint16_t sport = 0; // host byte order; 0 unless ports_known(l4)
     std::uint16_t dport = 0;
-    std::uint32_t flow_label = 0;   // IPv6 only, the 20-bit label in host order
+    std::uint32_t flow_label = 0; // IPv6 only, the 20-bit label in host order
     IpAddr src;
     IpAddr dst;
 

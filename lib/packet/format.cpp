@@ -6,7 +6,9 @@
 
 namespace ptbsteer::packet {
 
-std::string to_string(Family f) { return f == Family::v4 ? "IPv4" : "IPv6"; }
+std::string to_string(Family f) {
+    return f == Family::v4 ? "IPv4" : "IPv6";
+}
 
 std::string to_string(const IpAddr& a, Family f) {
     char buf[INET6_ADDRSTRLEN];
@@ -60,7 +62,8 @@ std::string to_string(const FlowKey& k) {
         break;
     case L4::portless: s = fmt::format("{} {} -> {}", protocol_name(k.proto), src, dst); break;
     case L4::truncated:
-        s = fmt::format("{} {} -> {} (no ports: quote truncated)", protocol_name(k.proto), src, dst);
+        s = fmt::format("{} {} -> {} (no ports: quote truncated)", protocol_name(k.proto), src,
+                        dst);
         break;
     case L4::unknown:
         s = fmt::format("{} {} -> {} (ports unknowable)", protocol_name(k.proto), src, dst);

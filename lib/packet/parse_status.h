@@ -15,17 +15,18 @@ enum class StatusKind : std::uint8_t {
 // X(name, kind, one-line meaning)
 #define PTBSTEER_PARSE_STATUSES(X)                                                                 \
     X(ptb, ptb, "ICMPv4 3/4 Fragmentation Needed or ICMPv6 2 Packet Too Big")                      \
-    X(arp, not_ptb, "ARP request or reply")                                                                         \
+    X(arp, not_ptb, "ARP request or reply")                                                        \
     X(neighbor_discovery, not_ptb, "ICMPv6 Neighbor Discovery (RFC 4861 types 133-137)")           \
     X(icmp_other, not_ptb, "ICMP or ICMPv6 message that is not a PTB")                             \
-    X(not_icmp, not_ptb, "IP packet that is not ICMP")                                            \
-    X(ethertype_other, not_ptb, "neither IPv4, IPv6 nor ARP")                                       \
+    X(not_icmp, not_ptb, "IP packet that is not ICMP")                                             \
+    X(ethertype_other, not_ptb, "neither IPv4, IPv6 nor ARP")                                      \
     X(truncated_l2, malformed, "frame ends inside the Ethernet or VLAN header")                    \
     X(vlan_too_deep, malformed, "more than two VLAN tags")                                         \
     X(truncated_ip, malformed, "frame ends inside the outer IP header")                            \
     X(bad_ip_version, malformed, "IP version does not match the EtherType")                        \
     X(bad_ip_header_length, malformed, "IPv4 IHL below 5")                                         \
-    X(bad_ip_length, malformed, "IP length field shorter than the header or longer than the frame") \
+    X(bad_ip_length, malformed,                                                                    \
+      "IP length field shorter than the header or longer than the frame")                          \
     X(outer_fragment, malformed, "the ICMP message itself is fragmented")                          \
     X(ext_header_limit, malformed, "more than 8 IPv6 extension headers or 256 bytes of them")      \
     X(truncated_ext_header, malformed, "packet ends inside an IPv6 extension header")              \

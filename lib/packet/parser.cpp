@@ -10,8 +10,8 @@ namespace {
 constexpr std::uint16_t ethertype_ipv4 = 0x0800;
 constexpr std::uint16_t ethertype_ipv6 = 0x86dd;
 constexpr std::uint16_t ethertype_arp = 0x0806;
-constexpr std::uint16_t ethertype_vlan = 0x8100;  // IEEE 802.1Q customer tag
-constexpr std::uint16_t ethertype_qinq = 0x88a8;  // IEEE 802.1ad service tag
+constexpr std::uint16_t ethertype_vlan = 0x8100;        // IEEE 802.1Q customer tag
+constexpr std::uint16_t ethertype_qinq = 0x88a8;        // IEEE 802.1ad service tag
 constexpr std::uint16_t ethertype_qinq_legacy = 0x9100; // pre-802.1ad QinQ, still on some gear
 
 constexpr std::uint8_t proto_icmp = 1;
@@ -42,7 +42,9 @@ constexpr std::size_t ipv4_min_header = 20;
 constexpr std::size_t ipv6_header = 40;
 constexpr std::size_t icmp_header = 8;
 
-inline std::uint16_t be16(const std::uint8_t* p) { return std::uint16_t(p[0] << 8 | p[1]); }
+inline std::uint16_t be16(const std::uint8_t* p) {
+    return std::uint16_t(p[0] << 8 | p[1]);
+}
 inline std::uint32_t be32(const std::uint8_t* p) {
     return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
 }
@@ -53,7 +55,9 @@ inline void copy_v4(IpAddr& a, const std::uint8_t* p) {
     a = IpAddr{};
     std::memcpy(a.b.data(), p, 4);
 }
-inline void copy_v6(IpAddr& a, const std::uint8_t* p) { std::memcpy(a.b.data(), p, 16); }
+inline void copy_v6(IpAddr& a, const std::uint8_t* p) {
+    std::memcpy(a.b.data(), p, 16);
+}
 
 // The bytes [begin, end) of the frame that one layer may read; `end` never exceeds the frame.
 struct Window {
@@ -67,10 +71,10 @@ struct Window {
 enum class Walk : std::uint8_t { done, truncated, limit };
 
 struct ExtChain {
-    std::uint8_t next = 0;      // the first header that is not an extension header
-    std::size_t offset = 0;     // where it starts
-    bool fragment = false;      // a Fragment header was present (RFC 8200 §4.5)
-    bool later_fragment = false;// ... with a non-zero offset: no upper-layer header follows
+    std::uint8_t next = 0;       // the first header that is not an extension header
+    std::size_t offset = 0;      // where it starts
+    bool fragment = false;       // a Fragment header was present (RFC 8200 §4.5)
+    bool later_fragment = false; // ... with a non-zero offset: no upper-layer header follows
 };
 
 // How an extension-header walk treats AH.
@@ -107,9 +111,7 @@ Walk walk_ext_chain(Window w, std::uint8_t next, AhIs ah, ExtChain& out) {
             if (w.end - pos < 2) return Walk::truncated;
             len = (std::size_t(w.base[pos + 1]) + 2) * 4;
             break;
-        case nh_fragment:
-            len = 8;
-            break;
+        case nh_fragment: len = 8; break;
         default:
             out.next = next;
             out.offset = pos;
@@ -136,8 +138,8 @@ Walk walk_ext_chain(Window w, std::uint8_t next, AhIs ah, ExtChain& out) {
 // The Next Header values walk_ext_chain() walks past (RFC 8200 §4; AH only in the outer packet).
 constexpr std::array<bool, 256> is_ext_header = [] {
     std::array<bool, 256> t{};
-    for (const std::uint8_t n : {nh_hop_by_hop, nh_routing, nh_fragment, nh_dest_opts, nh_mobility,
-                                 nh_hip, nh_shim6})
+    for (const std::uint8_t n :
+         {nh_hop_by_hop, nh_routing, nh_fragment, nh_dest_opts, nh_mobility, nh_hip, nh_shim6})
         t[n] = true;
     return t;
 }();
@@ -189,9 +191,7 @@ inline Walk walk_ext_headers(Window w, std::uint8_t next, AhIs ah, ExtChain& out
             k.l4 = L4::spi;
         }
         return;
-    default:
-        k.l4 = L4::portless;
-        return;
+    default: k.l4 = L4::portless; return;
     }
 }
 

@@ -17,24 +17,24 @@ struct VlanTag {
 
 struct PtbInfo {
     Family family = Family::v4;
-    std::uint8_t vlan_count = 0;          // 0..2, outermost first
+    std::uint8_t vlan_count = 0; // 0..2, outermost first
     std::array<VlanTag, 2> vlans{};
-    IpAddr outer_src;                     // the router that sent the PTB
-    IpAddr outer_dst;                     // the address it was sent to (a served address)
+    IpAddr outer_src; // the router that sent the PTB
+    IpAddr outer_dst; // the address it was sent to (a served address)
     // Advertised next-hop MTU. IPv4: the 16-bit field of RFC 1191 §4; 0 means an old router that
     // predates RFC 1191 and did not say (RFC 1191 §5). IPv6: the 32-bit field of RFC 4443 §3.2.
     std::uint32_t mtu = 0;
-    std::uint16_t l3_offset = 0;          // outer IP header, from the start of the frame
-    std::uint16_t icmp_offset = 0;        // ICMP header
-    std::uint16_t quote_offset = 0;       // quoted packet (icmp_offset + 8)
-    std::uint16_t quote_len = 0;          // bytes of the quoted packet present
-    std::uint16_t icmp_len = 0;           // ICMP header + quote, as the outer IP header states
+    std::uint16_t l3_offset = 0;    // outer IP header, from the start of the frame
+    std::uint16_t icmp_offset = 0;  // ICMP header
+    std::uint16_t quote_offset = 0; // quoted packet (icmp_offset + 8)
+    std::uint16_t quote_len = 0;    // bytes of the quoted packet present
+    std::uint16_t icmp_len = 0;     // ICMP header + quote, as the outer IP header states
     // The quoted packet's own length field: IPv4 Total Length, IPv6 40 + Payload Length.
     // A PTB whose MTU is not below this is bogus (checked by validation, not here).
     std::uint32_t inner_total_len = 0;
-    bool inner_fragment = false;          // the quoted packet is itself a fragment
-    FlowKey inner;                        // the quoted packet: server -> client
-    FlowKey flow;                         // the original flow the router hashed: client -> server
+    bool inner_fragment = false; // the quoted packet is itself a fragment
+    FlowKey inner;               // the quoted packet: server -> client
+    FlowKey flow;                // the original flow the router hashed: client -> server
 
     friend bool operator==(const PtbInfo&, const PtbInfo&) = default;
 };

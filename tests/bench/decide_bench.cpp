@@ -82,7 +82,8 @@ Bytes random_ptb(Rng& r, Family f, Quote q) {
     // IPv6 (RFC 4443 §2.4(c)). Validation (checksums included) runs over all of it.
     if (q == Quote::full) return test::build_ptb(o, in, f == Family::v4 ? 548 : 1232);
     std::size_t headers = f == Family::v4 ? 20 + in.v4_options : 40;
-    for (const test::ExtHeader& e : in.ext) headers += e.length;
+    for (const test::ExtHeader& e : in.ext)
+        headers += e.length;
     return test::build_ptb(o, in, headers + 8); // the ports survive: every frame still steers
 }
 
@@ -124,7 +125,7 @@ MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Q
 // One group serving both prefixes, `next_hops` equal-weight servers, compiled from its YAML as
 // the appliance compiles it. `hash` is the group's hash setting.
 datapath::Tables make_tables(const std::string& hash, std::size_t next_hops,
-                              bool verify_checksum = true) {
+                             bool verify_checksum = true) {
     std::string yaml = fmt::format(R"(
 ports:
   - {{name: in, device: net_null0}}
@@ -139,8 +140,9 @@ groups:
 )",
                                    served_v4, served_v6, hash, verify_checksum);
     for (std::size_t i = 0; i < next_hops; ++i)
-        yaml += fmt::format("      - {{name: n{}, port: out, mac: \"02:00:00:01:{:02x}:{:02x}\"}}\n",
-                            i, i >> 8, i & 0xff);
+        yaml +=
+            fmt::format("      - {{name: n{}, port: out, mac: \"02:00:00:01:{:02x}:{:02x}\"}}\n", i,
+                        i >> 8, i & 0xff);
     const config::LoadResult r = config::load_config_text(yaml, "decide-bench.yaml");
     if (!r.errors.empty())
         throw std::runtime_error("decide-bench config: " + to_string(r.errors.front()));
@@ -149,8 +151,8 @@ groups:
     return control::compile_tables(*r.config, {0, 1}, {in_mac, out_mac});
 }
 
-[[gnu::noinline]] std::uint64_t decide_all(const datapath::Tables& t,
-                                           const std::vector<std::span<const std::uint8_t>>& frames) {
+[[gnu::noinline]] std::uint64_t
+decide_all(const datapath::Tables& t, const std::vector<std::span<const std::uint8_t>>& frames) {
     std::uint64_t acc = 0;
     packet::PtbInfo info;
     for (std::size_t i = 0; i < frames.size(); ++i) {
@@ -165,7 +167,8 @@ groups:
 }
 
 // Every frame must steer (unicast): otherwise the benchmark times drops, not decisions.
-bool all_unicast(const datapath::Tables& t, const std::vector<std::span<const std::uint8_t>>& frames) {
+bool all_unicast(const datapath::Tables& t,
+                 const std::vector<std::span<const std::uint8_t>>& frames) {
     packet::PtbInfo info;
     for (const auto& f : frames)
         if (datapath::decide(t, f, 0, info).action != datapath::Action::unicast) return false;
@@ -203,8 +206,8 @@ int run(const Options& o) {
     const std::string crc = "{model: crc32c, seed: 0xffffffff, fields: [src_ip, dst_ip, ip_proto, "
                             "src_port, dst_port]}";
     const MbufLikeFrames frames[] = {make_frames(Mix::v4, count, 11),
-                                         make_frames(Mix::v6, count, 12),
-                                         make_frames(Mix::mixed, count, 13)};
+                                     make_frames(Mix::v6, count, 12),
+                                     make_frames(Mix::mixed, count, 13)};
     const MbufLikeFrames minimal = make_frames(Mix::mixed, count, 14, Quote::minimal);
 
     std::printf("decide() per PTB frame (parse + LPM + hash + hash_threshold select), "
@@ -252,7 +255,8 @@ int run(const Options& o) {
         const std::string name = "decide/linux-p1/" + std::to_string(n) + "/mix";
         if (!selected(o, name)) continue;
         const datapath::Tables t = make_tables(linux_l4, n);
-        time_case(name, o, frames[2].size(), [&] { sink = sink + decide_all(t, frames[2].frames); });
+        time_case(name, o, frames[2].size(),
+                  [&] { sink = sink + decide_all(t, frames[2].frames); });
     }
     return 0;
 }

@@ -48,12 +48,14 @@ groups:
       - {name: a3, port: uplink, mac: "02:00:00:00:03:03"}
   - name: v6
     prefixes: ["2001:db8:3::/48", "2001:db8:100::/48"]
-    hash: {model: linux, policy: 3, seed: 7, fields: [src_ip, dst_ip, ip_proto, src_port, dst_port, flow_label]}
+    hash: {model: linux, policy: 3, seed: 7,
+           fields: [src_ip, dst_ip, ip_proto, src_port, dst_port, flow_label]}
     select: modulo
     validate: {checksum: false, mtu_ceiling: 1500}
     next_hops:
       - {name: s1, port: servers, mac: "02:00:00:00:04:01"}
-      - {name: s2, port: servers, mac: "02:00:00:00:04:02", deliver: ipip, address: "2001:db8:fe::50"}
+      - {name: s2, port: servers, mac: "02:00:00:00:04:02", deliver: ipip,
+         address: "2001:db8:fe::50"}
 )";
 
 // The ports' MACs: neither frame_builder's source MAC (02:00:00:00:00:02) nor

@@ -61,7 +61,7 @@ const datapath::Tables* compile_site() {
     }
     const std::vector<std::uint16_t> ids = {0, 1};
     const std::vector<datapath::Mac> macs(fuzz::decide_port_macs.begin(),
-                                           fuzz::decide_port_macs.end());
+                                          fuzz::decide_port_macs.end());
     try {
         // Leaked on purpose: the tables live as long as the process, as in the appliance.
         return new datapath::Tables(control::compile_tables(*r.config, ids, macs));
@@ -118,10 +118,9 @@ void run_responder(const datapath::Tables& t, std::span<const std::uint8_t> fram
     std::copy(frame.begin(), frame.end(), room.get());
     const std::span<std::uint8_t> buf(room.get(), frame.size() + tailroom);
     const datapath::PortAddresses& own = t.ports[d.target];
-    const std::size_t n =
-        d.family == packet::Family::v4
-            ? datapath::make_arp_reply(buf, frame.size(), d.l3_offset, own)
-            : datapath::make_neighbor_advert(buf, frame.size(), d.l3_offset, own);
+    const std::size_t n = d.family == packet::Family::v4
+                              ? datapath::make_arp_reply(buf, frame.size(), d.l3_offset, own)
+                              : datapath::make_neighbor_advert(buf, frame.size(), d.l3_offset, own);
     FUZZ_CHECK(n <= buf.size());
 }
 

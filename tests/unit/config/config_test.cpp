@@ -34,7 +34,8 @@ addresses:
 groups:
   - name: web
     prefixes: [198.51.100.0/24, 2001:db8:100::/48]
-    hash: {model: linux, policy: 3, seed: 12345, fields: [src_ip, dst_ip, ip_proto, src_port, dst_port]}
+    hash: {model: linux, policy: 3, seed: 12345, )"
+                          R"(fields: [src_ip, dst_ip, ip_proto, src_port, dst_port]}
     select: hash-threshold
     next_hops:
       - {name: srv1, port: out0, mac: "02:00:00:00:01:01", weight: 2}
@@ -61,7 +62,8 @@ std::string with(const std::string& from, const std::string& to) {
 
 std::string all_errors(const LoadResult& r) {
     std::string s;
-    for (const auto& e : r.errors) s += to_string(e) + "\n";
+    for (const auto& e : r.errors)
+        s += to_string(e) + "\n";
     return s;
 }
 
@@ -115,33 +117,41 @@ TEST_CASE("each mistake is reported at its line and column, in a sentence", "[co
     };
     const std::vector<Bad> table = {
         {"unknown top-level key", valid + "colour: blue\n", "36:1", "unknown key 'colour'"},
-        {"unknown key in a next-hop", with("weight: 2}", "wieght: 2}"), "25:60", "unknown key 'wieght' in a next-hop"},
-        {"wrong type", with("rx_queues: 2", "rx_queues: [2]"), "5:16", "rx_queues must be a single value"},
+        {"unknown key in a next-hop", with("weight: 2}", "wieght: 2}"), "25:60",
+         "unknown key 'wieght' in a next-hop"},
+        {"wrong type", with("rx_queues: 2", "rx_queues: [2]"), "5:16",
+         "rx_queues must be a single value"},
         {"not a number", with("rx_queues: 2", "rx_queues: two"), "5:16", "must be a whole number"},
         {"out of range", with("rx_queues: 2", "rx_queues: 999"), "5:16", "between 1 and 128"},
-        {"duplicate next-hop", with("name: srv2", "name: srv1"), "26:9", "next-hop 'srv1' appears twice"},
+        {"duplicate next-hop", with("name: srv2", "name: srv1"), "26:9",
+         "next-hop 'srv1' appears twice"},
         {"bad MAC", with("02:00:00:00:01:02", "02:00:00:00:01"), "26:39", "is not a MAC address"},
-        {"bad prefix", with("198.51.100.0/24", "198.51.100.0/33"), "21:16", "is not an IPv4 or IPv6 prefix"},
-        {"host bits", with("198.51.100.0/24", "198.51.100.1/24"), "21:16", "did you mean 198.51.100.0/24"},
+        {"bad prefix", with("198.51.100.0/24", "198.51.100.0/33"), "21:16",
+         "is not an IPv4 or IPv6 prefix"},
+        {"host bits", with("198.51.100.0/24", "198.51.100.1/24"), "21:16",
+         "did you mean 198.51.100.0/24"},
         {"overlap across groups", with("203.0.113.128/25", "198.51.100.128/25"), "29:15",
          "overlaps 198.51.100.0/24 of group 'web'"},
         {"unknown port", with("{name: a1, port: out0", "{name: a1, port: out9"), "35:26",
          "names port 'out9', which is not defined"},
         {"weight 0", with("weight: 2}", "weight: 0}"), "25:68", "weight 0 would never be chosen"},
         {"seed 0", with("seed: 12345", "seed: 0"), "22:43", "between 1 and 4294967295"},
-        {"fields on policy 1", with("policy: 3", "policy: 1"), "22:58", "'fields' applies to policy 3 only"},
-        {"unpolled queue", with("in0:0, in0:1, out0", "in0:0, out0"), "3:5", "rx queue in0:1 is not polled"},
+        {"fields on policy 1", with("policy: 3", "policy: 1"), "22:58",
+         "'fields' applies to policy 3 only"},
+        {"unpolled queue", with("in0:0, in0:1, out0", "in0:0, out0"), "3:5",
+         "rx queue in0:1 is not polled"},
         {"queue that does not exist", with("in0:1", "in0:5"), "11:17", "queue 5 does not exist"},
-        {"ipip without address", with(", deliver: ipip, address: 192.0.2.50}", ", deliver: ipip}"), "27:9",
-         "needs the server's address"},
-        {"bad select", with("select: maglev", "select: random"), "31:13", "must be one of hash-threshold, modulo, maglev"},
-        {"missing hash", with("    hash: {model: toeplitz, key: symmetric, fields: 0x33}\n", ""), "28:5",
-         "a group needs the key 'hash'"},
+        {"ipip without address", with(", deliver: ipip, address: 192.0.2.50}", ", deliver: ipip}"),
+         "27:9", "needs the server's address"},
+        {"bad select", with("select: maglev", "select: random"), "31:13",
+         "must be one of hash-threshold, modulo, maglev"},
+        {"missing hash", with("    hash: {model: toeplitz, key: symmetric, fields: 0x33}\n", ""),
+         "28:5", "a group needs the key 'hash'"},
         {"unknown preset", with("preset: ixgbe", "preset: e1000"), "8:13", "preset must be one of"},
         {"bad device", with("\"0000:03:00.0\"", "eth0"), "7:13", "neither a PCI address"},
         {"no tx lcore", with("tx: true", "tx: false"), "10:5", "no lcore has tx: true"},
-        {"ipip with no address to send from", with("  - port: out0\n    ipv4: 192.0.2.1/24\n", ""), "25:9",
-         "has no IPv4 address under addresses to send from"},
+        {"ipip with no address to send from", with("  - port: out0\n    ipv4: 192.0.2.1/24\n", ""),
+         "25:9", "has no IPv4 address under addresses to send from"},
         {"YAML syntax", with("ports:", "ports: ["), "3:3", "YAML syntax error"},
     };
     for (const Bad& b : table) {
@@ -193,17 +203,25 @@ TEST_CASE("validate: and limits: keys", "[config]") {
     REQUIRE(r.config);
     CHECK(r.config->limits.per_source.rate == 5000);
     CHECK(r.config->limits.per_source.burst == 1000);
-    CHECK(r.config->limits.global.rate == 0); // off
+    CHECK(r.config->limits.global.rate == 0);          // off
     CHECK(r.config->limits.replication.rate == 20000); // default
     CHECK(r.config->limits.source_slots == 1024);
     CHECK(r.config->groups[0].validation.v4_floor == 552);
 
-    auto errors_of = [](const std::string& text) { return all_errors(load_config_text(text, "l.yaml")); };
-    CHECK(errors_of(valid + "limits: {global: {burst: 5}}\n").find("limits.global needs the key 'rate'") != std::string::npos);
-    CHECK(errors_of(valid + "limits: {global: {rate: 0}}\n").find("write `off` for no limit") != std::string::npos);
-    const std::string v = with("    select: hash-threshold\n", "    select: hash-threshold\n    validate: {mtu_floor_v4: 1400, mtu_ceiling: 1300}\n");
+    auto errors_of = [](const std::string& text) {
+        return all_errors(load_config_text(text, "l.yaml"));
+    };
+    CHECK(errors_of(valid + "limits: {global: {burst: 5}}\n")
+              .find("limits.global needs the key 'rate'") != std::string::npos);
+    CHECK(errors_of(valid + "limits: {global: {rate: 0}}\n").find("write `off` for no limit") !=
+          std::string::npos);
+    const std::string v =
+        with("    select: hash-threshold\n",
+             "    select: hash-threshold\n    validate: {mtu_floor_v4: 1400, mtu_ceiling: 1300}\n");
     CHECK(errors_of(v).find("mtu_ceiling 1300 is below mtu_floor_v4 1400") != std::string::npos);
-    const std::string ok = with("    select: hash-threshold\n", "    select: hash-threshold\n    validate: {mtu_floor_v4: 1200, checksum: false}\n");
+    const std::string ok =
+        with("    select: hash-threshold\n",
+             "    select: hash-threshold\n    validate: {mtu_floor_v4: 1200, checksum: false}\n");
     const LoadResult r2 = load_config_text(ok, "l.yaml");
     REQUIRE(r2.config);
     CHECK(r2.config->groups[0].validation.v4_floor == 1200);
@@ -211,9 +229,13 @@ TEST_CASE("validate: and limits: keys", "[config]") {
 }
 
 TEST_CASE("an lcore outside the EAL's -l list would never poll: refused", "[config]") {
-    auto errors_of = [](const std::string& text) { return all_errors(load_config_text(text, "e.yaml")); };
-    const std::string with_l = with("eal: [--no-huge, -m, \"512\", --no-pci]", "eal: [--no-huge, -l, \"0,2-3\"]");
+    auto errors_of = [](const std::string& text) {
+        return all_errors(load_config_text(text, "e.yaml"));
+    };
+    const std::string with_l =
+        with("eal: [--no-huge, -m, \"512\", --no-pci]", "eal: [--no-huge, -l, \"0,2-3\"]");
     CHECK(errors_of(with_l).find("lcore 1 is not in the EAL's -l list") != std::string::npos);
-    const std::string ok = with("eal: [--no-huge, -m, \"512\", --no-pci]", "eal: [--no-huge, -l, \"0-1\"]");
+    const std::string ok =
+        with("eal: [--no-huge, -m, \"512\", --no-pci]", "eal: [--no-huge, -l, \"0-1\"]");
     CHECK(errors_of(ok).empty());
 }

@@ -26,7 +26,8 @@ std::string config_with(const std::string& port_extra, const std::string& top_ex
   - name: p0
     device: net_af_packet0,iface=eth9
     rx_queues: 2
-)" + port_extra + R"(lcores:
+)" + port_extra +
+           R"(lcores:
   - {id: 1, rx: ["p0:0", "p0:1"], tx: true}
 groups:
   - name: g
@@ -39,7 +40,8 @@ groups:
 
 std::string all_errors(const LoadResult& r) {
     std::string s;
-    for (const auto& e : r.errors) s += to_string(e) + "\n";
+    for (const auto& e : r.errors)
+        s += to_string(e) + "\n";
     return s;
 }
 
@@ -59,7 +61,8 @@ struct TempDir {
 
 } // namespace
 
-TEST_CASE("every shipped preset loads without error, and the list matches the folder", "[config][presets]") {
+TEST_CASE("every shipped preset loads without error, and the list matches the folder",
+          "[config][presets]") {
     std::set<std::string> files;
     for (const auto& entry : fs::directory_iterator(shipped_dir)) {
         if (entry.path().extension() != ".yaml") continue;
@@ -67,7 +70,8 @@ TEST_CASE("every shipped preset loads without error, and the list matches the fo
         std::vector<ConfigError> errors;
         const auto s = load_preset_file(entry.path().string(), errors);
         std::string text;
-        for (const auto& e : errors) text += to_string(e) + "\n";
+        for (const auto& e : errors)
+            text += to_string(e) + "\n";
         INFO(entry.path().string() << "\n" << text);
         CHECK(s.has_value());
         CHECK(errors.empty());
@@ -76,9 +80,10 @@ TEST_CASE("every shipped preset loads without error, and the list matches the fo
     CHECK(files == listed);
     // Each also loads through a port that names it.
     for (std::string_view name : shipped_presets) {
-        const LoadResult r = load_config_text(
-            config_with("    preset: \"" + std::string(name) + "\"\n", "presets_dir: " + shipped_dir + "\n"),
-            "site.yaml");
+        const LoadResult r =
+            load_config_text(config_with("    preset: \"" + std::string(name) + "\"\n",
+                                         "presets_dir: " + shipped_dir + "\n"),
+                             "site.yaml");
         INFO(name << "\n" << all_errors(r));
         CHECK(r.errors.empty());
     }
@@ -86,9 +91,10 @@ TEST_CASE("every shipped preset loads without error, and the list matches the fo
 
 TEST_CASE("shipped presets hash PTBs on IP addresses and send chains", "[config][presets]") {
     auto port = [](std::string_view name) {
-        const LoadResult r = load_config_text(
-            config_with("    preset: \"" + std::string(name) + "\"\n", "presets_dir: " + shipped_dir + "\n"),
-            "site.yaml");
+        const LoadResult r =
+            load_config_text(config_with("    preset: \"" + std::string(name) + "\"\n",
+                                         "presets_dir: " + shipped_dir + "\n"),
+                             "site.yaml");
         INFO(name << "\n" << all_errors(r));
         REQUIRE(r.config);
         return r.config->ports[0];
@@ -160,7 +166,9 @@ devargs: {qpairs: "{rx_queues}", framecnt: 2048, iface: eth0}
     }
     SECTION("the port's own values override the preset") {
         const LoadResult r = load_config_text(
-            config_with("    preset: lab\n    rx_descriptors: 2048\n    rss: [ip]\n    promiscuous: true\n", top),
+            config_with(
+                "    preset: lab\n    rx_descriptors: 2048\n    rss: [ip]\n    promiscuous: true\n",
+                top),
             "site.yaml");
         INFO(all_errors(r));
         REQUIRE(r.config);
@@ -192,7 +200,8 @@ devargs: {qpairs: "{rx_queues}", framecnt: 2048, iface: eth0}
     }
 }
 
-TEST_CASE("mistakes in a preset are reported at the preset's own path:line:col", "[config][presets]") {
+TEST_CASE("mistakes in a preset are reported at the preset's own path:line:col",
+          "[config][presets]") {
     TempDir dir;
     const std::string top = "presets_dir: " + dir.path.string() + "\n";
     const std::string file = (dir.path / "bad.yaml").string();
@@ -203,7 +212,8 @@ TEST_CASE("mistakes in a preset are reported at the preset's own path:line:col",
         const char* says;
     };
     const std::vector<Bad> table = {
-        {"unknown key", "rx_descriptors: 512\nrx_desc: 4\n", "2:1", "unknown key 'rx_desc' in a preset"},
+        {"unknown key", "rx_descriptors: 512\nrx_desc: 4\n", "2:1",
+         "unknown key 'rx_desc' in a preset"},
         {"unknown rss type", "rss: [ipv4, icmp]\n", "1:13", "must be one of ipv4"},
         {"descriptors out of range", "\ntx_descriptors: 1\n", "2:17", "between 32 and 32768"},
         {"unknown tx offload", "tx_offloads: [tso]\n", "1:15", "must be one of multi_segs"},
@@ -212,10 +222,9 @@ TEST_CASE("mistakes in a preset are reported at the preset's own path:line:col",
     };
     for (const Bad& b : table) {
         DYNAMIC_SECTION(b.what) {
-            {
-                std::ofstream(file) << b.text;
-            }
-            const LoadResult r = load_config_text(config_with("    preset: bad\n", top), "site.yaml");
+            { std::ofstream(file) << b.text; }
+            const LoadResult r =
+                load_config_text(config_with("    preset: bad\n", top), "site.yaml");
             INFO(all_errors(r));
             CHECK_FALSE(r.config);
             bool found = false;
@@ -235,7 +244,8 @@ TEST_CASE("a missing preset is one clear error at the port's preset key", "[conf
         REQUIRE(r.errors.size() == 1);
         const std::string e = to_string(r.errors[0]);
         CHECK(e.starts_with("site.yaml:6:13: "));
-        CHECK(e.find("preset file 'ixgbe.yaml' not found in " + empty.path.string()) != std::string::npos);
+        CHECK(e.find("preset file 'ixgbe.yaml' not found in " + empty.path.string()) !=
+              std::string::npos);
         CHECK(e.find("PTBSTEER_PRESETS_DIR") != std::string::npos);
     }
     SECTION("a name nobody ships") {
@@ -249,7 +259,8 @@ TEST_CASE("a missing preset is one clear error at the port's preset key", "[conf
         CHECK(to_string(r.errors[0]).find("preset: \"null\"") != std::string::npos);
     }
     SECTION("a name that would leave the directory") {
-        const LoadResult r = load_config_text(config_with("    preset: ../etc/x\n", top), "site.yaml");
+        const LoadResult r =
+            load_config_text(config_with("    preset: ../etc/x\n", top), "site.yaml");
         REQUIRE(r.errors.size() == 1);
         CHECK(to_string(r.errors[0]).starts_with("site.yaml:6:13: preset must be one of"));
     }

@@ -61,11 +61,10 @@ std::vector<std::string> changes(const std::string& from1, const std::string& to
 TEST_CASE("reload: groups, addresses and limits change without a restart") {
     CHECK(restart_only_changes(load(base), load(base)).empty());
     CHECK(changes("seed: 1", "seed: 2").empty());
-    CHECK(
-        changes(
-            R"([{name: a, port: out, mac: "02:00:00:00:00:01"}])",
-            R"([{name: b, port: in, mac: "02:00:00:00:00:02"}, {name: c, port: out, mac: "02:00:00:00:00:03"}])")
-            .empty());
+    CHECK(changes(R"([{name: a, port: out, mac: "02:00:00:00:00:01"}])",
+                  R"([{name: b, port: in, mac: "02:00:00:00:00:02"},
+                {name: c, port: out, mac: "02:00:00:00:00:03"}])")
+              .empty());
     CHECK(changes("198.51.100.0/24", "198.51.100.0/25").empty());
     CHECK(changes("ipv4: 203.0.113.2/24", "ipv4: 203.0.113.3/24").empty());
     CHECK(changes("limits: {global: {rate: 1000, burst: 100}}", "limits: {global: off}").empty());

@@ -82,7 +82,8 @@ TEST_CASE("ARP requests for our address get an RFC 826 reply on the same VLAN", 
     CHECK_FALSE(arp_for_us(arp_request("203.0.113.2", false), 14, no_v4));
 }
 
-TEST_CASE("Neighbor Solicitations for our address get a valid Neighbor Advertisement", "[responder]") {
+TEST_CASE("Neighbor Solicitations for our address get a valid Neighbor Advertisement",
+          "[responder]") {
     Bytes f = neighbor_solicitation("2001:db8:ff::2");
     REQUIRE(ns_for_us(f, 14, port()));
     const std::size_t n = make_neighbor_advert(f, f.size(), 14, port());
@@ -100,7 +101,8 @@ TEST_CASE("Neighbor Solicitations for our address get a valid Neighbor Advertise
     CHECK(std::memcmp(icmp + 26, our_mac.data(), 6) == 0);
     // The checksum verifies with an independent implementation over the pseudo-header.
     std::uint32_t pseudo = 0;
-    for (int i = 0; i < 32; i += 2) pseudo += std::uint32_t(ip[8 + i] << 8 | ip[9 + i]);
+    for (int i = 0; i < 32; i += 2)
+        pseudo += std::uint32_t(ip[8 + i] << 8 | ip[9 + i]);
     pseudo += 32 + 58;
     CHECK(test::internet_checksum(icmp, 32, pseudo) == 0);
 
@@ -115,5 +117,6 @@ TEST_CASE("Neighbor Solicitations for our address get a valid Neighbor Advertise
     }
     CHECK_FALSE(ns_for_us(neighbor_solicitation("2001:db8:ff::3"), 14, port()));
     CHECK_FALSE(ns_for_us(neighbor_solicitation("2001:db8:ff::2", "::"), 14, port())); // DAD
-    CHECK_FALSE(ns_for_us(neighbor_solicitation("2001:db8:ff::2", "2001:db8:ff::1", 64), 14, port()));
+    CHECK_FALSE(
+        ns_for_us(neighbor_solicitation("2001:db8:ff::2", "2001:db8:ff::1", 64), 14, port()));
 }

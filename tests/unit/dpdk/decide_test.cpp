@@ -67,7 +67,8 @@ test::Bytes ptb(const std::string& server, const std::string& router = "203.0.11
     return test::build_ptb(o, in, 548);
 }
 
-std::string outcome(const Tables& t, const test::Bytes& f, Guard* g = nullptr, std::uint64_t now = 0) {
+std::string outcome(const Tables& t, const test::Bytes& f, Guard* g = nullptr,
+                    std::uint64_t now = 0) {
     packet::PtbInfo info;
     const Decision d = decide(t, f, 0, info, g, now);
     switch (d.action) {
@@ -107,7 +108,8 @@ TEST_CASE("rate limits: per source, global, and the replication budget", "[decid
         CHECK(outcome(t, ptb("198.51.100.11", "203.0.113.1"), &g, 0) == "unicast");
         CHECK(outcome(t, ptb("198.51.100.12", "203.0.113.1"), &g, 0) == "rate_limited_source");
         CHECK(outcome(t, ptb("198.51.100.12", "203.0.113.2"), &g, 0) == "unicast");
-        CHECK(outcome(t, ptb("198.51.100.12", "203.0.113.1"), &g, 100) == "unicast"); // 1/10 s later
+        CHECK(outcome(t, ptb("198.51.100.12", "203.0.113.1"), &g, 100) ==
+              "unicast"); // 1/10 s later
     }
     SECTION("forged PTBs are refused before they can spend the router's tokens") {
         Guard g;
@@ -121,7 +123,8 @@ TEST_CASE("rate limits: per source, global, and the replication budget", "[decid
         Guard g;
         g.global = guard::Gcra(100, 3, hz);
         for (int i = 1; i <= 3; ++i)
-            CHECK(outcome(t, ptb("198.51.100.10", "203.0.113." + std::to_string(i)), &g, 0) == "unicast");
+            CHECK(outcome(t, ptb("198.51.100.10", "203.0.113." + std::to_string(i)), &g, 0) ==
+                  "unicast");
         CHECK(outcome(t, ptb("198.51.100.10", "203.0.113.9"), &g, 0) == "rate_limited_global");
     }
     SECTION("the budget counts copies; unicast PTBs still flow when it is spent") {

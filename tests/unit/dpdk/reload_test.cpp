@@ -37,10 +37,10 @@ groups:
     next_hops: )" +
            hops + "\n" + extra;
 }
-const std::string ab =
-    R"([{name: a, port: out, mac: "02:00:00:00:01:01"}, {name: b, port: out, mac: "02:00:00:00:01:02"}])";
-const std::string bc =
-    R"([{name: b, port: out, mac: "02:00:00:00:01:02"}, {name: c, port: out, mac: "02:00:00:00:01:03"}])";
+const std::string ab = R"([{name: a, port: out, mac: "02:00:00:00:01:01"},)"
+                       R"( {name: b, port: out, mac: "02:00:00:00:01:02"}])";
+const std::string bc = R"([{name: b, port: out, mac: "02:00:00:00:01:02"},)"
+                       R"( {name: c, port: out, mac: "02:00:00:00:01:03"}])";
 
 struct Fixture {
     std::string path = "/tmp/ptbsteer-reload-test-" + std::to_string(::getpid()) + ".yaml";

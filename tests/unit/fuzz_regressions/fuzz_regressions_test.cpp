@@ -75,7 +75,8 @@ lcores: [{id: 0, rx: p, tx: true}]
 addresses:
   - {port: typo1, ipv4: 192.0.2.1/24}
   - {port: typo2, ipv4: 192.0.2.2/24}
-groups: [{name: g, prefixes: 198.51.100.0/24, hash: {model: crc32c}, next_hops: [{name: n, port: p, mac: "02:00:00:00:00:01"}]}]
+groups: [{name: g, prefixes: 198.51.100.0/24, hash: {model: crc32c},
+          next_hops: [{name: n, port: p, mac: "02:00:00:00:00:01"}]}]
 )",
                                                           "t.yaml");
     CHECK_FALSE(r.config);

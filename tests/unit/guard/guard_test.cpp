@@ -102,7 +102,8 @@ TEST_CASE("GCRA admits the burst at once, then exactly the rate", "[guard][ratel
     Gcra g(100, 10, hz); // 100/s, bursts of 10; one event per 10'000 cycles
     std::uint64_t now = 5'000'000;
     int admitted = 0;
-    for (int i = 0; i < 50; ++i) admitted += g.allow(now);
+    for (int i = 0; i < 50; ++i)
+        admitted += g.allow(now);
     CHECK(admitted == 10);
     CHECK_FALSE(g.allow(now + 9'999));
     CHECK(g.allow(now + 10'000));
@@ -115,7 +116,8 @@ TEST_CASE("GCRA admits the burst at once, then exactly the rate", "[guard][ratel
         if (!h.allow(t)) continue;
         ++total;
         window.push_back(t);
-        while (window.front() + hz <= t) window.pop_front();
+        while (window.front() + hz <= t)
+            window.pop_front();
         worst = std::max(worst, window.size());
     }
     CHECK(worst <= 110);
@@ -132,7 +134,8 @@ TEST_CASE("a cost admits all copies of one packet or none", "[guard][ratelimit]"
     CHECK_FALSE(Gcra(1000, 4, 1'000'000).allow(0, 5)); // more copies than a burst: never at once
 }
 
-TEST_CASE("per-source limits are independent per source and bounded by a fixed table", "[guard][ratelimit]") {
+TEST_CASE("per-source limits are independent per source and bounded by a fixed table",
+          "[guard][ratelimit]") {
     PerSourceLimiter lim(10, 2, 1000, 1024);
     const auto a = test::addr("203.0.113.1"), b = test::addr("203.0.113.2");
     CHECK(lim.allow(a, 0));
@@ -143,5 +146,6 @@ TEST_CASE("per-source limits are independent per source and bounded by a fixed t
     CHECK(source_hash(a) != source_hash(b));
     CHECK(source_hash(test::addr("2001:db8::1")) != source_hash(test::addr("2001:db8::2")));
     PerSourceLimiter none;
-    for (int i = 0; i < 100; ++i) CHECK(none.allow(a, 0));
+    for (int i = 0; i < 100; ++i)
+        CHECK(none.allow(a, 0));
 }

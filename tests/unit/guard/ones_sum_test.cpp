@@ -20,21 +20,25 @@ namespace detail = ptbsteer::guard::detail;
 // (§2(B): the sum in the other byte order is the byte-swap of this one).
 std::uint16_t reference(const std::uint8_t* p, std::size_t n) {
     std::uint32_t sum = 0;
-    for (std::size_t i = 0; i + 1 < n; i += 2) sum += std::uint32_t(p[i] << 8 | p[i + 1]);
+    for (std::size_t i = 0; i + 1 < n; i += 2)
+        sum += std::uint32_t(p[i] << 8 | p[i + 1]);
     if (n % 2) sum += std::uint32_t(p[n - 1] << 8);
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
     return std::uint16_t(sum >> 8 | (sum & 0xff) << 8); // little-endian native order
 }
 
 std::vector<std::uint8_t> random_bytes(std::size_t n, std::mt19937_64& rng) {
     std::vector<std::uint8_t> v(n);
-    for (auto& b : v) b = std::uint8_t(rng());
+    for (auto& b : v)
+        b = std::uint8_t(rng());
     return v;
 }
 
 } // namespace
 
-TEST_CASE("ones_sum agrees with RFC 1071's loop for every length and alignment", "[guard][checksum]") {
+TEST_CASE("ones_sum agrees with RFC 1071's loop for every length and alignment",
+          "[guard][checksum]") {
     static_assert(std::endian::native == std::endian::little, "reference() assumes little-endian");
     std::mt19937_64 rng(1071);
     const auto buf = random_bytes(2100 + 64, rng);
@@ -48,7 +52,8 @@ TEST_CASE("ones_sum agrees with RFC 1071's loop for every length and alignment",
             REQUIRE(ones_fold(ones_sum(p, n, 0)) == want);
 #if defined(__x86_64__)
             if (detail::cpu_has_avx2()) REQUIRE(ones_fold(detail::ones_sum_avx2(p, n, 0)) == want);
-            if (detail::cpu_has_avx512bw()) REQUIRE(ones_fold(detail::ones_sum_avx512(p, n, 0)) == want);
+            if (detail::cpu_has_avx512bw())
+                REQUIRE(ones_fold(detail::ones_sum_avx512(p, n, 0)) == want);
 #endif
         }
 }
@@ -78,7 +83,8 @@ TEST_CASE("a sum can start the next one: results stay below 2^34", "[guard][chec
     for (const auto* data : {&buf, &ones})
         for (const std::uint64_t start : {std::uint64_t{0}, (std::uint64_t{1} << 48) - 1})
             for (const std::size_t n : {0, 1, 20, 36, 63, 64, 1232, 1500}) {
-                INFO("n " << n << ", start " << start << ", " << (data == &ones ? "ones" : "random"));
+                INFO("n " << n << ", start " << start << ", "
+                          << (data == &ones ? "ones" : "random"));
                 const std::uint64_t s = ones_sum(data->data(), n, start);
                 CHECK(s < (std::uint64_t{1} << 34));
                 CHECK(ones_fold(s) == ones_fold(reference(data->data(), n) + start));
@@ -89,7 +95,9 @@ TEST_CASE("a sum can start the next one: results stay below 2^34", "[guard][chec
 
 TEST_CASE("ones_sum picks the SIMD version when the CPU has it", "[guard][checksum]") {
 #if defined(__x86_64__)
-    const char* want = detail::cpu_has_avx512bw() ? "avx512" : detail::cpu_has_avx2() ? "avx2" : "scalar";
+    const char* want = detail::cpu_has_avx512bw() ? "avx512"
+                       : detail::cpu_has_avx2()   ? "avx2"
+                                                  : "scalar";
     CHECK(std::string(detail::ones_sum_impl()) == want);
 #else
     CHECK(std::string(detail::ones_sum_impl()) == "scalar");

@@ -18,7 +18,8 @@ FlowKey random_key(std::mt19937_64& rng) {
     FlowKey k;
     k.family = rng() & 1 ? packet::Family::v4 : packet::Family::v6;
     const std::size_t n = k.family == packet::Family::v4 ? 4 : 16;
-    for (std::size_t i = 0; i < n; ++i) k.src.b[i] = std::uint8_t(rng()), k.dst.b[i] = std::uint8_t(rng());
+    for (std::size_t i = 0; i < n; ++i)
+        k.src.b[i] = std::uint8_t(rng()), k.dst.b[i] = std::uint8_t(rng());
     if (rng() % 8 == 0) k.dst = k.src; // equal addresses: the consistentify tie
     static constexpr std::uint8_t protos[] = {6, 17, 132, 50, 51, 47, 1, 58, 0, 136};
     k.proto = protos[rng() % std::size(protos)];
@@ -50,7 +51,7 @@ TEST_CASE("the direct Linux hash equals the flow_keys image path", "[hash][linux
             const std::uint32_t got = linux_flow_hash_direct(k, policy, fields, key);
             if (got != want) {
                 INFO("seed " << seed << " policy " << int(policy) << " fields " << fields
-                              << " proto " << int(k.proto) << " l4 " << int(k.l4));
+                             << " proto " << int(k.proto) << " l4 " << int(k.l4));
                 REQUIRE(got == want);
             }
         }
@@ -63,7 +64,8 @@ TEST_CASE("CRC32C word helpers equal the portable byte loop", "[hash][crc32c]") 
         const std::uint32_t c = std::uint32_t(rng());
         const std::uint64_t v = rng();
         std::uint8_t b[8];
-        for (int j = 0; j < 8; ++j) b[j] = std::uint8_t(v >> (8 * j)); // memory order
+        for (int j = 0; j < 8; ++j)
+            b[j] = std::uint8_t(v >> (8 * j)); // memory order
         CHECK(crc32c_u8(c, b[0]) == crc32c_update_portable(c, std::span(b, 1)));
         CHECK(crc32c_u16(c, std::uint16_t(v)) == crc32c_update_portable(c, std::span(b, 2)));
         CHECK(crc32c_u32(c, std::uint32_t(v)) == crc32c_update_portable(c, std::span(b, 4)));

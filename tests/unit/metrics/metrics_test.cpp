@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "datapath/decide.h"
 #include "control/report.h"
+#include "datapath/decide.h"
 #include "metrics/health.h"
 #include "metrics/server.h"
 
@@ -119,7 +119,8 @@ TEST_CASE("POST /reload: loopback clients only by default") {
     using ptbsteer::config::ReloadAccess;
     for (const char* ok : {"127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1"})
         CHECK(metrics::reload_allowed(ReloadAccess::loopback, ok));
-    for (const char* no : {"192.0.2.1", "128.0.0.1", "2001:db8::1", "::ffff:192.0.2.1", "::", "", "x"})
+    for (const char* no :
+         {"192.0.2.1", "128.0.0.1", "2001:db8::1", "::ffff:192.0.2.1", "::", "", "x"})
         CHECK_FALSE(metrics::reload_allowed(ReloadAccess::loopback, no));
     CHECK(metrics::reload_allowed(ReloadAccess::any, "192.0.2.1"));
     CHECK_FALSE(metrics::reload_allowed(ReloadAccess::off, "127.0.0.1"));

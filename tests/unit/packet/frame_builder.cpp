@@ -17,7 +17,9 @@ void put32(Bytes& b, std::size_t at, std::uint32_t v) {
     put16(b, at, std::uint16_t(v >> 16));
     put16(b, at + 2, std::uint16_t(v));
 }
-void append(Bytes& b, const Bytes& more) { b.insert(b.end(), more.begin(), more.end()); }
+void append(Bytes& b, const Bytes& more) {
+    b.insert(b.end(), more.begin(), more.end());
+}
 
 Bytes addr_bytes(packet::Family f, const std::string& text) {
     const packet::IpAddr a = addr(text);
@@ -53,7 +55,8 @@ std::uint8_t first_type(const std::vector<ExtHeader>& ext, std::uint8_t proto) {
 // The whole quoted packet, untruncated.
 Bytes inner_packet(const Inner& in, std::size_t* l4_offset) {
     Bytes l4(in.l4_len, 0);
-    for (std::size_t i = 0; i < l4.size(); ++i) l4[i] = std::uint8_t(0xa0 + i);
+    for (std::size_t i = 0; i < l4.size(); ++i)
+        l4[i] = std::uint8_t(0xa0 + i);
     if (in.proto == 50 && l4.size() >= 4) {
         put32(l4, 0, in.spi);
     } else if (in.proto == 51 && l4.size() >= 8) {
@@ -77,13 +80,15 @@ Bytes inner_packet(const Inner& in, std::size_t* l4_offset) {
         const Bytes s = addr_bytes(in.family, in.src), d = addr_bytes(in.family, in.dst);
         std::copy(s.begin(), s.end(), p.begin() + 12);
         std::copy(d.begin(), d.end(), p.begin() + 16);
-        for (std::size_t i = 20; i < ihl; ++i) p[i] = 1; // NOP options
+        for (std::size_t i = 20; i < ihl; ++i)
+            p[i] = 1; // NOP options
         put16(p, 10, internet_checksum(p.data(), ihl));
     } else {
         const Bytes ext = ext_chain(in.ext, in.proto);
         p.assign(40, 0);
-        put32(p, 0, std::uint32_t(in.version_override ? in.version_override : 6) << 28 |
-                        (in.flow_label & 0xfffff));
+        put32(p, 0,
+              std::uint32_t(in.version_override ? in.version_override : 6) << 28 |
+                  (in.flow_label & 0xfffff));
         put16(p, 4, std::uint16_t(ext.size() + l4.size()));
         p[6] = first_type(in.ext, in.proto);
         p[7] = 64;
@@ -107,9 +112,11 @@ packet::IpAddr addr(const std::string& text) {
 }
 
 std::uint16_t internet_checksum(const std::uint8_t* p, std::size_t n, std::uint32_t sum) {
-    for (std::size_t i = 0; i + 1 < n; i += 2) sum += std::uint32_t(p[i] << 8 | p[i + 1]);
+    for (std::size_t i = 0; i + 1 < n; i += 2)
+        sum += std::uint32_t(p[i] << 8 | p[i + 1]);
     if (n & 1) sum += std::uint32_t(p[n - 1] << 8);
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
     return std::uint16_t(~sum);
 }
 
@@ -155,7 +162,8 @@ Bytes build_ptb(const Outer& o, const Inner& in, std::size_t quote_len, Geometry
         ip[9] = o.ip_proto_override ? o.ip_proto_override : 1;
         std::copy(s.begin(), s.end(), ip.begin() + 12);
         std::copy(d.begin(), d.end(), ip.begin() + 16);
-        for (std::size_t i = 20; i < ihl; ++i) ip[i] = 1;
+        for (std::size_t i = 20; i < ihl; ++i)
+            ip[i] = 1;
         put16(ip, 10, internet_checksum(ip.data(), ihl));
         put16(icmp, 2, internet_checksum(icmp.data(), icmp.size()));
     } else {
@@ -170,7 +178,8 @@ Bytes build_ptb(const Outer& o, const Inner& in, std::size_t quote_len, Geometry
         std::copy(d.begin(), d.end(), ip.begin() + 24);
         // ICMPv6 checksum over the pseudo-header (RFC 4443 §2.3, RFC 8200 §8.1).
         std::uint32_t sum = 0;
-        for (std::size_t i = 0; i < 32; i += 2) sum += std::uint32_t(ip[8 + i] << 8 | ip[9 + i]);
+        for (std::size_t i = 0; i < 32; i += 2)
+            sum += std::uint32_t(ip[8 + i] << 8 | ip[9 + i]);
         sum += std::uint32_t(icmp.size()) + 58;
         put16(icmp, 2, internet_checksum(icmp.data(), icmp.size(), sum));
         append(ip, ext);

@@ -29,16 +29,23 @@ ParseStatus parse_exact(const std::uint8_t* data, std::size_t n, PtbInfo& out) {
     if (n) std::memcpy(copy.get(), data, n);
     return parse_frame(std::span<const std::uint8_t>(copy.get(), n), out);
 }
-ParseStatus parse_exact(const Bytes& b, PtbInfo& out) { return parse_exact(b.data(), b.size(), out); }
+ParseStatus parse_exact(const Bytes& b, PtbInfo& out) {
+    return parse_exact(b.data(), b.size(), out);
+}
 
 bool has_ports(std::uint8_t proto) {
     return proto == 6 || proto == 17 || proto == 136 || proto == 132 || proto == 33;
 }
-bool has_spi(std::uint8_t proto) { return proto == 50 || proto == 51; }
-std::size_t l4_bytes_needed(std::uint8_t proto) { return proto == 51 ? 8 : 4; }
+bool has_spi(std::uint8_t proto) {
+    return proto == 50 || proto == 51;
+}
+std::size_t l4_bytes_needed(std::uint8_t proto) {
+    return proto == 51 ? 8 : 4;
+}
 std::size_t ext_len(const std::vector<ExtHeader>& ext) {
     std::size_t n = 0;
-    for (const auto& e : ext) n += e.length;
+    for (const auto& e : ext)
+        n += e.length;
     return n;
 }
 
@@ -91,8 +98,8 @@ struct Proto {
     const char* name;
     std::uint8_t number;
 };
-const std::vector<Proto> protos = {{"tcp", 6},   {"udp", 17},  {"udplite", 136}, {"sctp", 132},
-                                   {"dccp", 33}, {"esp", 50},  {"ah", 51},       {"gre", 47}};
+const std::vector<Proto> protos = {{"tcp", 6},   {"udp", 17}, {"udplite", 136}, {"sctp", 132},
+                                   {"dccp", 33}, {"esp", 50}, {"ah", 51},       {"gre", 47}};
 
 struct Case {
     std::string name;
@@ -168,7 +175,8 @@ TEST_CASE("every PTB of the matrix parses to the PtbInfo its description implies
 }
 
 TEST_CASE("a quote cut anywhere gives its defined outcome: drop inside the IP header, "
-          "a no-ports key before the ports, the full key after them", "[parser][truncation]") {
+          "a no-ports key before the ports, the full key after them",
+          "[parser][truncation]") {
     for (const Case& c : matrix()) {
         DYNAMIC_SECTION(c.name) {
             test::Geometry full;
@@ -213,7 +221,8 @@ TEST_CASE("a quote cut anywhere gives its defined outcome: drop inside the IP he
     }
 }
 
-TEST_CASE("a frame cut anywhere is refused with the reason for where it was cut", "[parser][truncation]") {
+TEST_CASE("a frame cut anywhere is refused with the reason for where it was cut",
+          "[parser][truncation]") {
     for (const Case& c : matrix()) {
         DYNAMIC_SECTION(c.name) {
             test::Geometry g;
@@ -239,10 +248,12 @@ TEST_CASE("a frame cut anywhere is refused with the reason for where it was cut"
 TEST_CASE("a PtbInfo reused from frame to frame parses as a fresh one would", "[parser]") {
     std::vector<Bytes> corpus;
     for (const Case& c : matrix()) {
-        for (std::size_t q = 0; q <= 120; q += 3) corpus.push_back(test::build_ptb(c.outer, c.inner, q));
+        for (std::size_t q = 0; q <= 120; q += 3)
+            corpus.push_back(test::build_ptb(c.outer, c.inner, q));
         const Bytes whole = test::build_ptb(c.outer, c.inner, SIZE_MAX);
         corpus.push_back(whole);
-        for (std::size_t n = 0; n < 100; n += 7) corpus.emplace_back(whole.begin(), whole.begin() + n);
+        for (std::size_t n = 0; n < 100; n += 7)
+            corpus.emplace_back(whole.begin(), whole.begin() + n);
     }
     PtbInfo carried; // holds whatever the previous frame left
     std::size_t ptbs = 0;
@@ -291,8 +302,10 @@ TEST_CASE("the fast path parses its shapes exactly as the walker does, and takes
         CHECK(detail::parse_common(std::span<const std::uint8_t>(whole), scratch) == common);
         common_wholes += common;
         compare(whole);
-        for (std::size_t q = 0; q <= 64; ++q) compare(test::build_ptb(c.outer, c.inner, q));
-        for (std::size_t n = 0; n < whole.size(); n += 5) compare(Bytes(whole.begin(), whole.begin() + n));
+        for (std::size_t q = 0; q <= 64; ++q)
+            compare(test::build_ptb(c.outer, c.inner, q));
+        for (std::size_t n = 0; n < whole.size(); n += 5)
+            compare(Bytes(whole.begin(), whole.begin() + n));
         // Every single-bit change in the first 120 bytes (headers and the start of the quote).
         for (std::size_t i = 0; i < std::min<std::size_t>(120, whole.size()); ++i)
             for (unsigned bit = 0; bit < 8; ++bit) {
@@ -344,8 +357,8 @@ struct Named {
     ParseStatus expect;
 };
 
-template <class F> Named make(const char* n, ParseStatus e, F tweak, bool v6 = false,
-                              std::size_t quote = SIZE_MAX) {
+template <class F>
+Named make(const char* n, ParseStatus e, F tweak, bool v6 = false, std::size_t quote = SIZE_MAX) {
     Named x{n, v6 ? v6_outer() : v4_outer(), v6 ? v6_inner() : v4_inner(), quote, e};
     tweak(x.outer, x.inner);
     return x;
@@ -360,67 +373,118 @@ TEST_CASE("each named outcome has a fixture that trips it", "[parser][reasons]")
         make("v4 baseline", S::ptb, none),
         make("v6 baseline", S::ptb, none, true),
         make("three VLAN tags", S::vlan_too_deep,
-             [](Outer& o, Inner&) { o.vlans = {{0x88a8, 1}, {0x8100, 2}, {0x8100, 3}}; }),
+             [](Outer& o, Inner&) {
+                 o.vlans = {{0x88a8, 1}, {0x8100, 2}, {0x8100, 3}};
+             }),
         make("legacy 0x9100 QinQ is a tag", S::ptb,
-             [](Outer& o, Inner&) { o.vlans = {{0x9100, 5}, {0x8100, 6}}; }),
+             [](Outer& o, Inner&) {
+                 o.vlans = {{0x9100, 5}, {0x8100, 6}};
+             }),
         make("v6 packet behind the v4 EtherType", S::bad_ip_version,
              [](Outer& o, Inner&) { o.version_override = 6; }),
-        make("v4 packet behind the v6 EtherType", S::bad_ip_version,
-             [](Outer& o, Inner&) { o.version_override = 4; }, true),
+        make(
+            "v4 packet behind the v6 EtherType", S::bad_ip_version,
+            [](Outer& o, Inner&) { o.version_override = 4; }, true),
         make("IHL 4", S::bad_ip_header_length, [](Outer& o, Inner&) { o.ihl_override = 4; }),
         make("IPv4 total length past the frame", S::bad_ip_length,
              [](Outer& o, Inner&) { o.length_adjust = 1; }),
-        make("IPv6 payload length past the frame", S::bad_ip_length,
-             [](Outer& o, Inner&) { o.length_adjust = 1; }, true),
-        make("IPv4 total length below IHL", S::bad_ip_length,
-             [](Outer& o, Inner&) { o.length_adjust = -100; }, false, 60),
+        make(
+            "IPv6 payload length past the frame", S::bad_ip_length,
+            [](Outer& o, Inner&) { o.length_adjust = 1; }, true),
+        make(
+            "IPv4 total length below IHL", S::bad_ip_length,
+            [](Outer& o, Inner&) { o.length_adjust = -100; }, false, 60),
         make("IPv4 MF set", S::outer_fragment, [](Outer& o, Inner&) { o.v4_frag = 0x2000; }),
         make("IPv4 offset set", S::outer_fragment, [](Outer& o, Inner&) { o.v4_frag = 0x0010; }),
         make("IPv4 DF alone is fine", S::ptb, [](Outer& o, Inner&) { o.v4_frag = 0x4000; }),
-        make("IPv6 fragment header", S::outer_fragment,
-             [](Outer& o, Inner&) { o.ext = {{44, 8, 0x0001}}; }, true),
-        make("IPv6 atomic fragment", S::outer_fragment,
-             [](Outer& o, Inner&) { o.ext = {{44, 8, 0}}; }, true),
-        make("nine extension headers", S::ext_header_limit,
-             [](Outer& o, Inner&) { o.ext.assign(9, ExtHeader{60, 8}); }, true),
-        make("eight extension headers", S::ptb,
-             [](Outer& o, Inner&) { o.ext.assign(8, ExtHeader{60, 8}); }, true),
-        make("264 bytes of extension headers", S::ext_header_limit,
-             [](Outer& o, Inner&) { o.ext = {{0, 136}, {60, 128}}; }, true),
-        make("256 bytes of extension headers", S::ptb,
-             [](Outer& o, Inner&) { o.ext = {{0, 128}, {60, 128}}; }, true),
-        make("outer AH is walked", S::ptb, [](Outer& o, Inner&) { o.ext = {{51, 24}}; }, true),
-        make("ICMP header cut by the IP length", S::truncated_icmp,
-             [](Outer& o, Inner&) { o.length_adjust = -24; }, false, 20),
-        make("ICMPv6 header cut by the payload length", S::truncated_icmp,
-             [](Outer& o, Inner&) { o.length_adjust = -24; }, true, 20),
-        make("UDP instead of ICMP", S::not_icmp, [](Outer& o, Inner&) { o.ip_proto_override = 17; }),
-        make("no next header", S::not_icmp,
-             [](Outer& o, Inner&) { o.ip_proto_override = 59; }, true),
-        make("echo request", S::icmp_other, [](Outer& o, Inner&) { o.icmp_type = 8, o.icmp_code = 0; }),
+        make(
+            "IPv6 fragment header", S::outer_fragment,
+            [](Outer& o, Inner&) {
+                o.ext = {{44, 8, 0x0001}};
+            },
+            true),
+        make(
+            "IPv6 atomic fragment", S::outer_fragment,
+            [](Outer& o, Inner&) {
+                o.ext = {{44, 8, 0}};
+            },
+            true),
+        make(
+            "nine extension headers", S::ext_header_limit,
+            [](Outer& o, Inner&) {
+                o.ext.assign(9, ExtHeader{60, 8});
+            },
+            true),
+        make(
+            "eight extension headers", S::ptb,
+            [](Outer& o, Inner&) {
+                o.ext.assign(8, ExtHeader{60, 8});
+            },
+            true),
+        make(
+            "264 bytes of extension headers", S::ext_header_limit,
+            [](Outer& o, Inner&) {
+                o.ext = {{0, 136}, {60, 128}};
+            },
+            true),
+        make(
+            "256 bytes of extension headers", S::ptb,
+            [](Outer& o, Inner&) {
+                o.ext = {{0, 128}, {60, 128}};
+            },
+            true),
+        make(
+            "outer AH is walked", S::ptb,
+            [](Outer& o, Inner&) {
+                o.ext = {{51, 24}};
+            },
+            true),
+        make(
+            "ICMP header cut by the IP length", S::truncated_icmp,
+            [](Outer& o, Inner&) { o.length_adjust = -24; }, false, 20),
+        make(
+            "ICMPv6 header cut by the payload length", S::truncated_icmp,
+            [](Outer& o, Inner&) { o.length_adjust = -24; }, true, 20),
+        make("UDP instead of ICMP", S::not_icmp,
+             [](Outer& o, Inner&) { o.ip_proto_override = 17; }),
+        make(
+            "no next header", S::not_icmp, [](Outer& o, Inner&) { o.ip_proto_override = 59; },
+            true),
+        make("echo request", S::icmp_other,
+             [](Outer& o, Inner&) { o.icmp_type = 8, o.icmp_code = 0; }),
         make("port unreachable", S::icmp_other, [](Outer& o, Inner&) { o.icmp_code = 3; }),
-        make("ICMPv6 destination unreachable", S::icmp_other,
-             [](Outer& o, Inner&) { o.icmp_type = 1; }, true),
-        make("neighbor solicitation", S::neighbor_discovery,
-             [](Outer& o, Inner&) { o.icmp_type = 135; }, true),
-        make("ICMPv6 PTB with a non-zero code (RFC 4443 §3.2: ignored)", S::ptb,
-             [](Outer& o, Inner&) { o.icmp_code = 1; }, true),
+        make(
+            "ICMPv6 destination unreachable", S::icmp_other,
+            [](Outer& o, Inner&) { o.icmp_type = 1; }, true),
+        make(
+            "neighbor solicitation", S::neighbor_discovery,
+            [](Outer& o, Inner&) { o.icmp_type = 135; }, true),
+        make(
+            "ICMPv6 PTB with a non-zero code (RFC 4443 §3.2: ignored)", S::ptb,
+            [](Outer& o, Inner&) { o.icmp_code = 1; }, true),
         make("IPv6 quoted in ICMPv4", S::inner_family_mismatch,
              [](Outer&, Inner& in) { in.version_override = 6; }),
-        make("IPv4 quoted in ICMPv6", S::inner_family_mismatch,
-             [](Outer&, Inner& in) { in.version_override = 4; }, true),
+        make(
+            "IPv4 quoted in ICMPv6", S::inner_family_mismatch,
+            [](Outer&, Inner& in) { in.version_override = 4; }, true),
         make("quoted version 7", S::inner_bad_header,
              [](Outer&, Inner& in) { in.version_override = 7; }),
         make("quoted IHL 3", S::inner_bad_header, [](Outer&, Inner& in) { in.ihl_override = 3; }),
-        make("quote ends inside inner options", S::inner_truncated,
-             [](Outer&, Inner& in) { in.v4_options = 40; }, false, 40),
+        make(
+            "quote ends inside inner options", S::inner_truncated,
+            [](Outer&, Inner& in) { in.v4_options = 40; }, false, 40),
         make("empty quote", S::inner_truncated, none, false, 0),
-        make("nine inner extension headers", S::inner_ext_header_limit,
-             [](Outer&, Inner& in) { in.ext.assign(9, ExtHeader{0, 8}); }, true),
+        make(
+            "nine inner extension headers", S::inner_ext_header_limit,
+            [](Outer&, Inner& in) {
+                in.ext.assign(9, ExtHeader{0, 8});
+            },
+            true),
         make("RFC 1191 old router: MTU 0 is reported, not refused", S::ptb,
              [](Outer& o, Inner&) { o.mtu = 0; }),
-        make("Ethernet padding after a short PTB", S::ptb,
-             [](Outer& o, Inner&) { o.eth_padding = 30; }, false, 28),
+        make(
+            "Ethernet padding after a short PTB", S::ptb,
+            [](Outer& o, Inner&) { o.eth_padding = 30; }, false, 28),
     };
     for (const Named& t : table) {
         DYNAMIC_SECTION(t.name) {
@@ -497,7 +561,8 @@ TEST_CASE("fields the parser reports exactly", "[parser]") {
     }
 }
 
-TEST_CASE("reversing a key twice gives it back, except an SPI which belongs to one direction", "[parser]") {
+TEST_CASE("reversing a key twice gives it back, except an SPI which belongs to one direction",
+          "[parser]") {
     FlowKey k;
     k.family = Family::v6;
     k.proto = 17;
