@@ -7,7 +7,7 @@ PY=/usr/bin/python3
 
 # Everything the build, the tests and the demo use, all from Debian's archive.
 PTBSTEER_PACKAGES=(
-    g++ clang libclang-rt-14-dev meson ninja-build pkg-config
+    g++ clang libclang-rt-14-dev clang-format meson ninja-build pkg-config
     libdpdk-dev dpdk libyaml-cpp-dev libfmt-dev prometheus-cpp-dev catch2 libpcap-dev libcivetweb-dev
     python3 python3-scapy iproute2 tcpdump procps prometheus curl shellcheck
 )
