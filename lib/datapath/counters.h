@@ -83,6 +83,55 @@ struct alignas(64) LcoreCounters {
     }
 };
 
+// Every scalar counter, once, in report order. The exit report (lib/control/report.cpp) prints a
+// row and a key per entry; the collector (lib/metrics) sums and snapshots through
+// for_each_counter; lib/metrics/families.h names the metric family of each.
+struct ScalarCounter {
+    std::uint64_t LcoreCounters::*field;
+    std::string_view key; // in the exit report's machine line "ptbsteer-counters key=value ..."
+    std::string_view row; // the exit report's human row
+};
+inline constexpr std::array<ScalarCounter, 10> scalar_counters = {{
+    {&LcoreCounters::rx, "rx", "received"},
+    {&LcoreCounters::ptb_v4, "ptb_v4", "PTBs IPv4"},
+    {&LcoreCounters::ptb_v6, "ptb_v6", "PTBs IPv6"},
+    {&LcoreCounters::unicast, "unicast", "delivered unicast"},
+    {&LcoreCounters::replicated, "replicated", "replicated (originals)"},
+    {&LcoreCounters::copies, "copies", "  copies emitted"},
+    {&LcoreCounters::answered, "answered", "ARP/ND answered"},
+    {&LcoreCounters::tx_failed, "tx_failed", "not taken by the NIC (tx_failed)"},
+    {&LcoreCounters::capture_copied, "capture_copied", "captured (copies queued)"},
+    {&LcoreCounters::capture_lost, "capture_lost", "  lost (capture ring or pool full)"},
+}};
+
+// Calls f(into, from) for every counter of `from` and the same counter of `into`, first growing
+// `into`'s per-port and per-next-hop arrays to `from`'s sizes. The one place that walks every
+// field: summing the lcores and snapshotting them for a scrape both go through it.
+template <typename F>
+void for_each_counter(LcoreCounters& into, const LcoreCounters& from, F&& f) {
+    for (const ScalarCounter& s : scalar_counters)
+        f(into.*s.field, from.*s.field);
+    for (std::size_t i = 0; i < drop_count; ++i)
+        f(into.drops[i], from.drops[i]);
+    for (std::size_t fam = 0; fam < into.mtu.size(); ++fam) {
+        for (std::size_t b = 0; b < mtu_bucket_count; ++b)
+            f(into.mtu[fam].buckets[b], from.mtu[fam].buckets[b]);
+        f(into.mtu[fam].sum, from.mtu[fam].sum);
+    }
+    if (into.rx_by_port.size() < from.rx_by_port.size())
+        into.rx_by_port.resize(from.rx_by_port.size());
+    for (std::size_t p = 0; p < from.rx_by_port.size(); ++p)
+        for (std::size_t fam = 0; fam < rx_family_count; ++fam)
+            f(into.rx_by_port[p][fam], from.rx_by_port[p][fam]);
+    for (auto per : {&LcoreCounters::unicast_per_next_hop, &LcoreCounters::copies_per_next_hop}) {
+        auto& to = into.*per;
+        const auto& of = from.*per;
+        if (to.size() < of.size()) to.resize(of.size());
+        for (std::size_t i = 0; i < of.size(); ++i)
+            f(to[i], of[i]);
+    }
+}
+
 // A reader's load of a counter the owning lcore writes with plain stores. A relaxed atomic load
 // is one plain `mov` on x86-64; it keeps the compiler from caching or splitting the read.
 inline std::uint64_t load_counter(const std::uint64_t& v) noexcept {

@@ -1,8 +1,12 @@
-// Every reason the appliance drops a frame, in one list. The first entries mirror the parser's
-// outcomes (lib/packet/parse_status.h) index for index, so a parse status converts by cast; the
-// `ptb` slot is never a drop and stays zero. Names are metric label values.
+// Every reason the appliance drops a frame, in one list: PTBSTEER_DROP_REASONS below. It takes the
+// parser's outcomes (lib/packet/parse_status.h) and the guard's refusals (lib/guard/validate.h)
+// from the layers that own them, then adds the datapath's own; nothing else lists a reason. The
+// enum, the names (metric label values), the meanings (docs/metrics.md, by test) and the
+// conversions from a parse status or a guard check are all generated from it. The `ptb` slot is
+// never a drop and stays zero.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -12,8 +16,8 @@
 
 namespace ptbsteer::datapath {
 
-// X(name, one-line meaning) — reasons that arise after parsing.
-#define PTBSTEER_DATAPLANE_DROPS(X)                                                                \
+// X(name, one-line meaning): reasons that arise after parsing and validation.
+#define PTBSTEER_DATAPATH_DROPS(X)                                                                 \
     X(no_group, "the original flow's destination is in no group's prefixes")                       \
     X(no_ports_fallback_drop, "the quote lacks the ports the group's hash needs; fallback: drop")  \
     X(arp_not_ours, "ARP that does not ask for one of our addresses on that port")                 \
@@ -28,63 +32,73 @@ namespace ptbsteer::datapath {
     X(no_headroom,                                                                                 \
       "no room before the packet for the new headers (cannot happen with default mbufs)")
 
+// The one list, in label order. P(name, kind, meaning) for the parser's outcomes, X(name,
+// meaning) for the rest.
+#define PTBSTEER_DROP_REASONS(P, X)                                                                \
+    PTBSTEER_PARSE_STATUSES(P) PTBSTEER_VALIDATION_DROPS(X) PTBSTEER_DATAPATH_DROPS(X)
+
+#define PTBSTEER_DROP_P(n, kind, text) PTBSTEER_DROP_X(n, text)
+
 enum class Drop : std::uint16_t {
-#define PTBSTEER_X(n, kind, text) n,
-    PTBSTEER_PARSE_STATUSES(PTBSTEER_X)
-#undef PTBSTEER_X
-#define PTBSTEER_X(n, text) n,
-        PTBSTEER_VALIDATION_DROPS(PTBSTEER_X) PTBSTEER_DATAPLANE_DROPS(PTBSTEER_X)
-#undef PTBSTEER_X
-            count_
+#define PTBSTEER_DROP_X(n, text) n,
+    PTBSTEER_DROP_REASONS(PTBSTEER_DROP_P, PTBSTEER_DROP_X)
+#undef PTBSTEER_DROP_X
+        count_
 };
 inline constexpr std::size_t drop_count = static_cast<std::size_t>(Drop::count_);
 
-constexpr Drop drop_from(packet::ParseStatus s) {
-    return static_cast<Drop>(s);
+struct DropReason {
+    std::string_view name; // the `reason` label value
+    std::string_view meaning;
+};
+
+inline constexpr std::array<DropReason, drop_count> drop_reasons = {{
+#define PTBSTEER_DROP_X(n, text) {#n, text},
+    PTBSTEER_DROP_REASONS(PTBSTEER_DROP_P, PTBSTEER_DROP_X)
+#undef PTBSTEER_DROP_X
+}};
+#undef PTBSTEER_DROP_P
+
+constexpr std::string_view name(Drop d) {
+    return drop_reasons[static_cast<std::size_t>(d)].name;
 }
-// guard::Check values follow `ok`, in the same order as their Drop values follow the parser's.
-constexpr Drop drop_from(guard::Check c) {
-    return static_cast<Drop>(packet::parse_status_count + std::size_t(c) - 1);
+constexpr std::string_view description(Drop d) {
+    return drop_reasons[static_cast<std::size_t>(d)].meaning;
 }
 constexpr bool is_drop(Drop d) {
     return d != Drop::ptb;
 }
 
-constexpr std::string_view name(Drop d) {
-    switch (d) {
-#define PTBSTEER_X(n, kind, text)                                                                  \
-    case Drop::n: return #n;
-        PTBSTEER_PARSE_STATUSES(PTBSTEER_X)
-#undef PTBSTEER_X
-#define PTBSTEER_X(n, text)                                                                        \
-    case Drop::n: return #n;
-        PTBSTEER_VALIDATION_DROPS(PTBSTEER_X)
-        PTBSTEER_DATAPLANE_DROPS(PTBSTEER_X)
-#undef PTBSTEER_X
-    case Drop::count_: break;
-    }
-    return "?";
+namespace detail {
+constexpr Drop drop_named(std::string_view n) {
+    for (std::size_t i = 0; i < drop_count; ++i)
+        if (drop_reasons[i].name == n) return static_cast<Drop>(i);
+    return Drop::count_; // refused by the static_asserts below
+}
+template <typename E, std::size_t N>
+constexpr std::array<Drop, N> by_name(std::size_t first) {
+    std::array<Drop, N> out{};
+    for (std::size_t i = first; i < N; ++i)
+        out[i] = drop_named(name(static_cast<E>(i)));
+    return out;
+}
+// By name, not by position: a reason added to one list cannot shift another's meaning.
+inline constexpr auto drop_of_status = by_name<packet::ParseStatus, packet::parse_status_count>(0);
+inline constexpr auto drop_of_check = by_name<guard::Check, guard::check_count>(1); // [0]: ok
+constexpr bool all_named(const auto& table, std::size_t first) {
+    for (std::size_t i = first; i < table.size(); ++i)
+        if (table[i] == Drop::count_) return false;
+    return true;
+}
+static_assert(all_named(drop_of_status, 0), "a parse status has no drop reason of its name");
+static_assert(all_named(drop_of_check, 1), "a guard check has no drop reason of its name");
+} // namespace detail
+
+constexpr Drop drop_from(packet::ParseStatus s) {
+    return detail::drop_of_status[static_cast<std::size_t>(s)];
+}
+constexpr Drop drop_from(guard::Check c) {
+    return detail::drop_of_check[static_cast<std::size_t>(c)];
 }
 
-constexpr std::string_view description(Drop d) {
-    switch (d) {
-#define PTBSTEER_X(n, kind, text)                                                                  \
-    case Drop::n: return text;
-        PTBSTEER_PARSE_STATUSES(PTBSTEER_X)
-#undef PTBSTEER_X
-#define PTBSTEER_X(n, text)                                                                        \
-    case Drop::n: return text;
-        PTBSTEER_VALIDATION_DROPS(PTBSTEER_X)
-        PTBSTEER_DATAPLANE_DROPS(PTBSTEER_X)
-#undef PTBSTEER_X
-    case Drop::count_: break;
-    }
-    return "?";
-}
-
-} // namespace ptbsteer::datapath
-
-namespace ptbsteer::datapath {
-static_assert(drop_from(guard::Check::mtu_unspecified) == Drop::mtu_unspecified);
-static_assert(drop_from(guard::Check::dst_not_quoted_source) == Drop::dst_not_quoted_source);
 } // namespace ptbsteer::datapath

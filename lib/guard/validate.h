@@ -3,8 +3,10 @@
 // a verdict out; the policy is resolved from the configuration once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "guard/ones_sum.h"
 #include "packet/ptb_info.h"
@@ -27,7 +29,18 @@ enum class Check : std::uint8_t {
 #define PTBSTEER_X(n, text) n,
     PTBSTEER_VALIDATION_DROPS(PTBSTEER_X)
 #undef PTBSTEER_X
+        count_
 };
+inline constexpr std::size_t check_count = static_cast<std::size_t>(Check::count_);
+
+constexpr std::string_view name(Check c) {
+    constexpr std::string_view names[check_count] = {"ok",
+#define PTBSTEER_X(n, text) #n,
+                                                     PTBSTEER_VALIDATION_DROPS(PTBSTEER_X)
+#undef PTBSTEER_X
+    };
+    return static_cast<std::size_t>(c) < check_count ? names[static_cast<std::size_t>(c)] : "?";
+}
 
 struct ValidationPolicy {
     // Linux never lowers an IPv4 PMTU below net.ipv4.route.min_pmtu (552 by default), so a PTB

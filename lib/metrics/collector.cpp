@@ -8,13 +8,13 @@
 #include "control/capture.h"
 #include "control/reload.h"
 #include "control/report.h"
+#include "metrics/families.h"
 
 namespace ptbsteer::metrics {
 namespace {
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
-using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
 using datapath::LcoreCounters;
 using datapath::load_counter;
@@ -27,8 +27,8 @@ constexpr std::array<std::pair<std::string_view, datapath::Drop>, 3> limiters = 
     {"replication_budget", datapath::Drop::replication_budget},
 }};
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
-    return MetricFamily{std::move(name), std::move(help), type, {}};
+MetricFamily family(const Family& f) {
+    return MetricFamily{std::string(f.name), std::string(f.help), f.type, {}};
 }
 
 void counter(MetricFamily& f, Labels labels, double v) {
@@ -45,14 +45,19 @@ void gauge(MetricFamily& f, Labels labels, double v) {
     f.metric.push_back(std::move(m));
 }
 
-MetricFamily one_counter(std::string name, std::string help, double v) {
-    MetricFamily f = family(std::move(name), std::move(help), MetricType::Counter);
+MetricFamily one_counter(const Family& spec, double v) {
+    MetricFamily f = family(spec);
     counter(f, {}, v);
     return f;
 }
 
-MetricFamily one_gauge(std::string name, std::string help, double v) {
-    MetricFamily f = family(std::move(name), std::move(help), MetricType::Gauge);
+// A family that is one summed per-lcore counter: the entry names the counter.
+MetricFamily total(const Family& spec, const LcoreCounters& t) {
+    return one_counter(spec, double(t.*spec.total));
+}
+
+MetricFamily one_gauge(const Family& spec, double v) {
+    MetricFamily f = family(spec);
     gauge(f, {}, v);
     return f;
 }
@@ -60,40 +65,14 @@ MetricFamily one_gauge(std::string name, std::string help, double v) {
 // One lcore's counters, read with load_counter (see counters.h for why that is enough).
 LcoreCounters snapshot(const LcoreCounters& c) {
     LcoreCounters s;
-    s.rx = load_counter(c.rx);
-    s.ptb_v4 = load_counter(c.ptb_v4);
-    s.ptb_v6 = load_counter(c.ptb_v6);
-    s.unicast = load_counter(c.unicast);
-    s.replicated = load_counter(c.replicated);
-    s.copies = load_counter(c.copies);
-    s.answered = load_counter(c.answered);
-    s.tx_failed = load_counter(c.tx_failed);
-    for (std::size_t i = 0; i < c.drops.size(); ++i)
-        s.drops[i] = load_counter(c.drops[i]);
-    for (std::size_t f = 0; f < c.mtu.size(); ++f) {
-        for (std::size_t b = 0; b < c.mtu[f].buckets.size(); ++b)
-            s.mtu[f].buckets[b] = load_counter(c.mtu[f].buckets[b]);
-        s.mtu[f].sum = load_counter(c.mtu[f].sum);
-    }
+    for_each_counter(s, c,
+                     [](std::uint64_t& into, const std::uint64_t& v) { into = load_counter(v); });
     s.heartbeat_tsc = load_counter(c.heartbeat_tsc);
-    s.capture_copied = load_counter(c.capture_copied);
-    s.capture_lost = load_counter(c.capture_lost);
-    s.size_for(c.rx_by_port.size(), c.unicast_per_next_hop.size());
-    for (std::size_t p = 0; p < c.rx_by_port.size(); ++p)
-        for (std::size_t f = 0; f < datapath::rx_family_count; ++f)
-            s.rx_by_port[p][f] = load_counter(c.rx_by_port[p][f]);
-    for (std::size_t i = 0; i < c.unicast_per_next_hop.size(); ++i) {
-        s.unicast_per_next_hop[i] = load_counter(c.unicast_per_next_hop[i]);
-        s.copies_per_next_hop[i] = load_counter(c.copies_per_next_hop[i]);
-    }
     return s;
 }
 
 void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
-    MetricFamily rx =
-        family("ptbsteer_received_packets_total",
-               "Frames taken from the RX queues, by port and by the EtherType after VLAN tags.",
-               MetricType::Counter);
+    MetricFamily rx = family(families::received);
     for (std::size_t p = 0; p < rt.ports.size(); ++p)
         for (std::size_t f = 0; f < datapath::rx_family_count; ++f)
             counter(
@@ -102,19 +81,12 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
                 double(p < t.rx_by_port.size() ? t.rx_by_port[p][f] : 0));
     out.push_back(std::move(rx));
 
-    MetricFamily ptbs =
-        family("ptbsteer_ptbs_total",
-               "Frames that parsed as ICMP Packet Too Big (ICMPv4 3/4, ICMPv6 2), by family.",
-               MetricType::Counter);
+    MetricFamily ptbs = family(families::ptbs);
     counter(ptbs, {{"family", "ipv4"}}, double(t.ptb_v4));
     counter(ptbs, {{"family", "ipv6"}}, double(t.ptb_v6));
     out.push_back(std::move(ptbs));
 
-    MetricFamily del =
-        family("ptbsteer_delivered_packets_total",
-               "PTB frames sent towards a next-hop; mode unicast: to the flow's owner, "
-               "replicate: one copy of a replicated PTB.",
-               MetricType::Counter);
+    MetricFamily del = family(families::delivered);
     // By counter slot: every next-hop of every generation published so far, so a series stays
     // (and stops growing) when a reload removes its next-hop (control/build.h).
     const auto names = rt.reloader->slots().names();
@@ -128,25 +100,12 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
     }
     out.push_back(std::move(del));
 
-    out.push_back(one_counter("ptbsteer_replicated_ptbs_total",
-                              "PTBs sent to every next-hop of their group (each counted once).",
-                              double(t.replicated)));
-    out.push_back(one_counter("ptbsteer_replicated_copies_total",
-                              "Frames emitted for replicated PTBs (one per next-hop).",
-                              double(t.copies)));
-    out.push_back(
-        one_counter("ptbsteer_neighbor_replies_total",
-                    "ARP requests and IPv6 Neighbor Solicitations for our addresses, answered.",
-                    double(t.answered)));
-    out.push_back(
-        one_counter("ptbsteer_tx_failed_packets_total",
-                    "Frames the NIC did not take, or copies that found no header mbuf; freed.",
-                    double(t.tx_failed)));
+    out.push_back(total(families::replicated, t));
+    out.push_back(total(families::copies, t));
+    out.push_back(total(families::answered, t));
+    out.push_back(total(families::tx_failed, t));
 
-    MetricFamily drops =
-        family("ptbsteer_dropped_packets_total",
-               "Frames dropped, by reason (lib/datapath/drop_reason.h; docs/metrics.md).",
-               MetricType::Counter);
+    MetricFamily drops = family(families::dropped);
     for (std::size_t i = 0; i < datapath::drop_count; ++i) {
         const auto d = static_cast<datapath::Drop>(i);
         if (datapath::is_drop(d))
@@ -154,17 +113,12 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
     }
     out.push_back(std::move(drops));
 
-    MetricFamily limited = family("ptbsteer_rate_limited_packets_total",
-                                  "PTBs dropped by a rate limiter (limits: in the configuration).",
-                                  MetricType::Counter);
+    MetricFamily limited = family(families::rate_limited);
     for (const auto& [l, reason] : limiters)
         counter(limited, {{"limiter", std::string(l)}}, double(t.drops[std::size_t(reason)]));
     out.push_back(std::move(limited));
 
-    MetricFamily mtu =
-        family("ptbsteer_advertised_mtu_bytes",
-               "Next-hop MTU advertised by parsed PTBs (IPv4: 0 when the router did not say).",
-               MetricType::Histogram);
+    MetricFamily mtu = family(families::advertised_mtu);
     for (std::size_t f = 0; f < t.mtu.size(); ++f) {
         ClientMetric m;
         m.label = {{"family", f == 0 ? "ipv4" : "ipv6"}};
@@ -185,13 +139,8 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
 
 void lcores(const control::Runtime& rt, const std::vector<LcoreCounters>& per,
             std::vector<MetricFamily>& out) {
-    MetricFamily rx =
-        family("ptbsteer_lcore_received_packets_total",
-               "Frames taken from the RX queues, by lcore (RSS balance).", MetricType::Counter);
-    MetricFamily age =
-        family("ptbsteer_lcore_heartbeat_age_seconds",
-               "Time since the lcore last went round its loop (/healthz fails above 1 s).",
-               MetricType::Gauge);
+    MetricFamily rx = family(families::lcore_received);
+    MetricFamily age = family(families::lcore_heartbeat_age);
     const std::uint64_t now = rte_rdtsc();
     for (std::size_t i = 0; i < per.size(); ++i) {
         const std::string id = std::to_string(rt.lcore_ids[i]);
@@ -206,35 +155,22 @@ void lcores(const control::Runtime& rt, const std::vector<LcoreCounters>& per,
 
 void ports(const control::Runtime& rt, std::vector<MetricFamily>& out) {
     struct Stat {
-        const char* name;
-        const char* help;
+        const Family& family;
         std::uint64_t rte_eth_stats::*field;
     };
     static constexpr Stat stats[] = {
-        {"ptbsteer_port_rx_packets_total", "Packets the port received (rte_eth_stats.ipackets).",
-         &rte_eth_stats::ipackets},
-        {"ptbsteer_port_tx_packets_total", "Packets the port sent (rte_eth_stats.opackets).",
-         &rte_eth_stats::opackets},
-        {"ptbsteer_port_rx_bytes_total", "Bytes the port received (rte_eth_stats.ibytes).",
-         &rte_eth_stats::ibytes},
-        {"ptbsteer_port_tx_bytes_total", "Bytes the port sent (rte_eth_stats.obytes).",
-         &rte_eth_stats::obytes},
-        {"ptbsteer_port_rx_missed_packets_total",
-         "Packets the NIC dropped because no RX descriptor was free: the lcores fell behind "
-         "(imissed).",
-         &rte_eth_stats::imissed},
-        {"ptbsteer_port_rx_errors_total", "Erroneous received packets (rte_eth_stats.ierrors).",
-         &rte_eth_stats::ierrors},
-        {"ptbsteer_port_tx_errors_total", "Failed transmissions (rte_eth_stats.oerrors).",
-         &rte_eth_stats::oerrors},
-        {"ptbsteer_port_rx_nombuf_total",
-         "RX mbuf allocation failures: the packet pool was empty (rx_nombuf).",
-         &rte_eth_stats::rx_nombuf},
+        {families::port_rx_packets, &rte_eth_stats::ipackets},
+        {families::port_tx_packets, &rte_eth_stats::opackets},
+        {families::port_rx_bytes, &rte_eth_stats::ibytes},
+        {families::port_tx_bytes, &rte_eth_stats::obytes},
+        {families::port_rx_missed, &rte_eth_stats::imissed},
+        {families::port_rx_errors, &rte_eth_stats::ierrors},
+        {families::port_tx_errors, &rte_eth_stats::oerrors},
+        {families::port_rx_nombuf, &rte_eth_stats::rx_nombuf},
     };
     std::vector<rte_eth_stats> got(rt.ports.size());
     std::vector<bool> ok(rt.ports.size());
-    MetricFamily up =
-        family("ptbsteer_port_link_up", "1 when the port's link is up.", MetricType::Gauge);
+    MetricFamily up = family(families::port_link_up);
     for (std::size_t p = 0; p < rt.ports.size(); ++p) {
         ok[p] = rte_eth_stats_get(rt.ports[p].id, &got[p]) == 0;
         rte_eth_link link{};
@@ -243,7 +179,7 @@ void ports(const control::Runtime& rt, std::vector<MetricFamily>& out) {
               known && link.link_status == RTE_ETH_LINK_UP ? 1 : 0);
     }
     for (const Stat& s : stats) {
-        MetricFamily f = family(s.name, s.help, MetricType::Counter);
+        MetricFamily f = family(s.family);
         for (std::size_t p = 0; p < rt.ports.size(); ++p)
             if (ok[p]) counter(f, {{"port", rt.ports[p].name}}, double(got[p].*s.field));
         out.push_back(std::move(f));
@@ -253,13 +189,8 @@ void ports(const control::Runtime& rt, std::vector<MetricFamily>& out) {
 
 void rings_and_pools(const control::Runtime& rt, const std::vector<LcoreCounters>& per,
                      std::vector<MetricFamily>& out) {
-    MetricFamily entries =
-        family("ptbsteer_ring_entries", "Packets waiting in an RX-to-TX ring.", MetricType::Gauge);
-    MetricFamily overflow =
-        family("ptbsteer_ring_overflow_packets_total",
-               "Packets dropped because an RX-to-TX ring was full "
-               "(also in ptbsteer_dropped_packets_total{reason=\"ring_full\"}).",
-               MetricType::Counter);
+    MetricFamily entries = family(families::ring_entries);
+    MetricFamily overflow = family(families::ring_overflow);
     for (const control::RingInfo& r : rt.rings) {
         gauge(entries, {{"ring", r.name}}, double(rte_ring_count(r.ring)));
         counter(overflow, {{"ring", r.name}},
@@ -268,10 +199,8 @@ void rings_and_pools(const control::Runtime& rt, const std::vector<LcoreCounters
     out.push_back(std::move(entries));
     out.push_back(std::move(overflow));
 
-    MetricFamily in_use =
-        family("ptbsteer_mempool_in_use", "Mbufs taken from a mempool (in flight or cached).",
-               MetricType::Gauge);
-    MetricFamily size = family("ptbsteer_mempool_size", "Mbufs in a mempool.", MetricType::Gauge);
+    MetricFamily in_use = family(families::mempool_in_use);
+    MetricFamily size = family(families::mempool_size);
     for (const control::PoolInfo& p : rt.pools) {
         gauge(in_use, {{"pool", p.name}}, double(rte_mempool_in_use_count(p.pool)));
         gauge(size, {{"pool", p.name}}, double(p.pool->size));
@@ -282,49 +211,29 @@ void rings_and_pools(const control::Runtime& rt, const std::vector<LcoreCounters
 
 void capture(const control::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
     const control::CaptureWriter* c = rt.capture;
-    out.push_back(one_gauge("ptbsteer_capture_active",
-                            "1 while capture on demand is writing (0: off, or max_bytes reached).",
-                            c && c->active() ? 1 : 0));
-    out.push_back(one_counter("ptbsteer_capture_copied_packets_total",
-                              "Frames the lcores copied for the capture file.",
-                              double(t.capture_copied)));
-    out.push_back(one_counter("ptbsteer_capture_lost_packets_total",
-                              "Capture copies lost because the capture ring or pool was full.",
-                              double(t.capture_lost)));
-    out.push_back(one_counter("ptbsteer_capture_written_packets_total",
-                              "Frames written to the capture file.",
-                              c ? double(c->stats().frames.load()) : 0));
-    out.push_back(one_counter("ptbsteer_capture_over_limit_packets_total",
-                              "Copies discarded because the file reached max_bytes.",
-                              c ? double(c->stats().over_limit.load()) : 0));
-    out.push_back(one_gauge("ptbsteer_capture_file_bytes", "Size of the capture file.",
-                            c ? double(c->stats().bytes.load()) : 0));
+    out.push_back(one_gauge(families::capture_active, c && c->active() ? 1 : 0));
+    out.push_back(total(families::capture_copied, t));
+    out.push_back(total(families::capture_lost, t));
+    out.push_back(one_counter(families::capture_written, c ? double(c->stats().frames.load()) : 0));
+    out.push_back(
+        one_counter(families::capture_over_limit, c ? double(c->stats().over_limit.load()) : 0));
+    out.push_back(one_gauge(families::capture_file_bytes, c ? double(c->stats().bytes.load()) : 0));
 }
 
 void process(const BuildInfo& b, const control::Runtime& rt, std::vector<MetricFamily>& out) {
-    MetricFamily info = family("ptbsteer_build_info", "Always 1; the labels say what is running.",
-                               MetricType::Gauge);
+    MetricFamily info = family(families::build_info);
     gauge(info, {{"version", b.version}, {"dpdk", rte_version()}}, 1);
     out.push_back(std::move(info));
     const control::ReloadStats& st = rt.reloader->stats();
-    out.push_back(one_gauge("ptbsteer_config_generation",
-                            "Generation of the configuration serving (1: the one read at start; "
-                            "+1 per successful reload).",
-                            double(st.generation.load())));
-    MetricFamily reloads =
-        family("ptbsteer_config_reloads_total",
-               "Reload attempts (SIGHUP or POST /reload) by result: success, failure (invalid "
-               "configuration), restart_required (it changes what only a restart can).",
-               MetricType::Counter);
+    out.push_back(one_gauge(families::config_generation, double(st.generation.load())));
+    MetricFamily reloads = family(families::config_reloads);
     for (std::size_t i = 0; i < control::reload_outcome_count; ++i)
         counter(reloads, {{"result", std::string(name(control::ReloadOutcome(i)))}},
                 double(st.results[i].load()));
     out.push_back(std::move(reloads));
     // The standard name (Prometheus client guidelines, "process metrics"), unprefixed on purpose:
     // `time() - process_start_time_seconds` works as for every other exporter.
-    out.push_back(one_gauge("process_start_time_seconds",
-                            "Start time of the process since the Unix epoch in seconds.",
-                            b.start_time_s));
+    out.push_back(one_gauge(families::process_start_time, b.start_time_s));
 }
 
 } // namespace

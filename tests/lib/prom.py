@@ -89,10 +89,17 @@ def wait_received(url, count, timeout=20):
 
 
 DOC_ROW = re.compile(
-    r"^\|\s*`([a-z_:][a-z0-9_:]*)`\s*\|\s*(?:counter|gauge|histogram|summary)\s*\|")
+    r"^\|\s*`([a-z_:][a-z0-9_:]*)`\s*\|\s*(?:counter|gauge|histogram|summary)\s*\|([^|]*)\|")
 
 
 def documented_metrics(doc_path):
     """Metric names in docs/metrics.md: first column of the table rows whose second is a type."""
     with open(doc_path) as f:
         return {m.group(1) for m in map(DOC_ROW.match, f) if m}
+
+
+def documented_labels(doc_path):
+    """{metric: set of label names} from docs/metrics.md's tables (the labels column)."""
+    with open(doc_path) as f:
+        return {m.group(1): {x.strip() for x in m.group(2).split(",") if x.strip()}
+                for m in map(DOC_ROW.match, f) if m}

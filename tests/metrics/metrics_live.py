@@ -5,7 +5,8 @@ Proves: `promtool check metrics` accepts a live scrape; every counter shows exac
 scapy-made input implies (received per port and family, PTBs per family, delivered per group,
 next-hop and mode, replication, drops per reason with every reason present, the advertised-MTU
 histogram's buckets, port statistics); rate-limit families exist at 0; /healthz answers 200;
-every scraped family is documented in docs/metrics.md and every documented one is scraped; the
+every scraped family is documented in docs/metrics.md, with the label names its row gives, and
+every documented one is scraped; the
 capture file (pcapng, read by scapy) holds exactly the dropped frames, in order; a capture with a
 small max_bytes stays within it and says so; a busy metrics port refuses to start (exit 1).
 
@@ -13,6 +14,7 @@ Usage: metrics_live.py --ptbsteer BIN --doc docs/metrics.md
 """
 import argparse
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,7 +24,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from lib.checks import verdict  # noqa: E402
 from lib.mix import config_text, histogram, make_traffic, write_inputs  # noqa: E402
-from lib.prom import documented_metrics, parse_metrics, sample, wait_received  # noqa: E402
+from lib.prom import (documented_labels, documented_metrics, parse_metrics, sample,  # noqa: E402
+                      wait_received)
 from lib.runner import Ptbsteer, remove_eal_dirs  # noqa: E402
 
 from scapy.all import rdpcap  # noqa: E402
@@ -83,6 +86,21 @@ def check_counters(samples, t):
           "process_start_time_seconds missing")
 
 
+def check_labels(samples, doc_labels, doc):
+    """Every sample carries exactly the label names its family's row documents (histogram
+    buckets add `le`, summaries `quantile`)."""
+    wrong = set()
+    for name, labels in samples:
+        family = name
+        if family not in doc_labels:
+            family = re.sub(r"_(bucket|sum|count)$", "", name)
+        got = {k for k, _ in labels} - {"le", "quantile"}
+        if family in doc_labels and got != doc_labels[family]:
+            wrong.add(f"{name}: labels {sorted(got)}, documented {sorted(doc_labels[family])}")
+    check(not wrong, f"labels differ from {doc}: {sorted(wrong)}")
+    check(len(doc_labels) > 30, f"{doc}: only {len(doc_labels)} rows with labels read")
+
+
 def scraped_families(text):
     return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
 
@@ -109,6 +127,7 @@ def run_main(a, tmp):
         scraped = scraped_families(body)
         check(scraped <= documented, f"scraped but not in {a.doc}: {sorted(scraped - documented)}")
         check(documented <= scraped, f"in {a.doc} but not scraped: {sorted(documented - scraped)}")
+        check_labels(samples, documented_labels(a.doc), a.doc)
         expect(samples, 1, "ptbsteer_capture_active")
     finally:
         rc, out = p.stop()

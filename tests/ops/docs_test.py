@@ -1,12 +1,17 @@
 #!/usr/bin/python3
-"""docs/troubleshooting.md and docs/deployment.md stay true:
-- the drop-reason table of troubleshooting.md names every reason of the three X-macro lists
-  (lib/packet/parse_status.h, lib/guard/validate.h, lib/datapath/drop_reason.h) but `ptb`,
-  and nothing else;
+"""docs/metrics.md, docs/troubleshooting.md and docs/deployment.md stay true:
+- metrics.md's family tables say, row for row and in order, what lib/metrics/families.h says
+  (name, type, labels, meaning = the HELP text); its drop-reason table gives every reason of
+  lib/datapath/drop_reason.h's one list with its meaning, and its exit-report table every key of
+  lib/datapath/counters.h. The lists are read from `metrics-facts` (tests/ops/metrics_facts.cpp),
+  which prints what the appliance itself uses;
+- the drop-reason table of troubleshooting.md names every reason but `ptb`, in order, and
+  nothing else;
 - every ptbsteer_* metric either page names is described in docs/metrics.md;
 - every ```yaml block of deployment.md passes `ptbsteer --check`;
 - the router configurations use documentation addresses only (RFC 5737, RFC 3849).
-Usage: docs_test.py --root SRCDIR --ptbsteer BIN"""
+The comparison is run on made-up differences first, so that it cannot pass by comparing nothing.
+Usage: docs_test.py --root SRCDIR --ptbsteer BIN --facts METRICS_FACTS_BIN"""
 import argparse
 import ipaddress
 import os
@@ -20,6 +25,7 @@ from lib.checks import Checks, run  # noqa: E402
 ap = argparse.ArgumentParser()
 ap.add_argument("--root", required=True)
 ap.add_argument("--ptbsteer", required=True)
+ap.add_argument("--facts", required=True)
 args = ap.parse_args()
 c = Checks("ops-docs")
 
@@ -29,16 +35,67 @@ def read(rel):
         return f.read()
 
 
-def macro_names(rel):
-    """First argument of every X(...) line in a header's X-macro lists."""
-    return re.findall(r"^\s*X\((\w+),", read(rel), re.M)
+def table_rows(text):
+    """Cells of every markdown table row but header and rule, backticks removed."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("|") or re.match(r"^\|[-|]+\|$", line):
+            continue
+        cells = [x.strip().replace("`", "") for x in line.strip().strip("|").split("|")]
+        rows.append(cells)
+    return [r for r in rows if r[0] not in ("metric", "reason", "key")]  # headers
 
 
-reasons = (macro_names("lib/packet/parse_status.h") + macro_names("lib/guard/validate.h") +
-           macro_names("lib/datapath/drop_reason.h"))
-c.check(len(reasons) > 30 and "no_group" in reasons and "bad_checksum" in reasons,
-        f"{len(reasons)} outcomes read from the three headers", str(reasons))
-reasons = [r for r in reasons if r != "ptb"]  # a PTB is never a drop
+def differences(doc_rows, fact_rows):
+    """Human lines for every row the doc lacks, has extra, or says otherwise; and order."""
+    doc, facts = {r[0]: r for r in doc_rows}, {r[0]: r for r in fact_rows}
+    out = [f"missing: {r}" for k, r in facts.items() if k not in doc]
+    out += [f"not in the list: {r}" for k, r in doc.items() if k not in facts]
+    out += [f"differs:\n  doc:  {doc[k]}\n  list: {r}" for k, r in facts.items()
+            if k in doc and doc[k] != r]
+    if not out and [r[0] for r in doc_rows] != [r[0] for r in fact_rows]:
+        out.append("same rows, another order")
+    return out
+
+
+def self_test():
+    facts = [["a", "counter", "", "one"], ["b", "gauge", "port", "two"]]
+    doc = table_rows("| metric | type | labels | meaning |\n|---|---|---|---|\n"
+                     "| `a` | counter | | one |\n| `b` | gauge | port | two |\n")
+    assert doc == facts, doc
+    assert not differences(doc, facts)
+    assert differences(doc[:1], facts) == [f"missing: {facts[1]}"]
+    assert differences(doc + [["c", "gauge", "", "x"]], facts)
+    assert differences([doc[0], ["b", "gauge", "port", "Two"]], facts)
+    assert differences(doc[::-1], facts) == ["same rows, another order"]
+
+
+self_test()
+rc, out, err = run([args.facts])
+c.check(rc == 0, "metrics-facts prints the lists", err)
+facts = [line.split("\t") for line in out.splitlines()]
+families = [f[1:] for f in facts if f[0] == "family"]
+drops = [f[1:] for f in facts if f[0] == "drop"]
+counters = [[f[1], f[2].strip()] for f in facts if f[0] == "counter"]
+c.check(len(families) > 30 and len(drops) > 30 and len(counters) >= 10,
+        f"{len(families)} families, {len(drops)} drop reasons, {len(counters)} counters listed")
+
+metrics_doc = read("docs/metrics.md")
+section = metrics_doc.split("## Metric families", 1)[1].split("prometheus-cpp adds", 1)[0]
+family_part = section.split("Drop reasons (", 1)[0] + section.split("MTU buckets", 1)[1]
+diff = differences(table_rows(family_part), families)
+c.check(not diff, f"metrics.md's family tables match lib/metrics/families.h ({len(families)})",
+        "\n".join(diff))
+drop_part = section.split("Drop reasons (", 1)[1].split("MTU buckets", 1)[0]
+reasons = [d for d in drops if d[0] != "ptb"]  # a PTB is never a drop
+diff = differences(table_rows(drop_part), reasons)
+c.check(not diff, f"metrics.md's drop reasons match lib/datapath/drop_reason.h ({len(reasons)})",
+        "\n".join(diff))
+report_part = metrics_doc.split("## The exit report", 1)[1].split("\n## ", 1)[0]
+diff = differences(table_rows(report_part), counters)
+c.check(not diff, f"metrics.md's exit report keys match lib/datapath/counters.h ({len(counters)})",
+        "\n".join(diff))
+reasons = [d[0] for d in reasons]
 
 trouble = read("docs/troubleshooting.md")
 table = trouble.split("## Drop reasons", 1)[1]
@@ -48,9 +105,8 @@ stale = [r for r in rows if r not in reasons]
 c.check(not missing, "troubleshooting.md's table names every drop reason", f"missing: {missing}")
 c.check(not stale, "troubleshooting.md's table names no reason that does not exist",
         f"stale: {stale}")
-c.check(rows == reasons, "the table follows the order of the lists", f"{rows}\nvs\n{reasons}")
+c.check(rows == reasons, "the table follows the order of the list", f"{rows}\nvs\n{reasons}")
 
-metrics_doc = read("docs/metrics.md")
 known = set(re.findall(r"`(ptbsteer_\w+)`", metrics_doc))
 for page in ("docs/troubleshooting.md", "docs/deployment.md"):
     used = set(re.findall(r"\b(ptbsteer_[a-z_]+)", read(page)))

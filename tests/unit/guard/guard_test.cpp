@@ -39,14 +39,7 @@ Built ptb(bool v6, std::uint32_t mtu, const char* outer_dst = nullptr) {
 }
 
 std::string check(const Built& b, const ValidationPolicy& p = {}) {
-    switch (validate(b.info, b.frame, p)) {
-#define PTBSTEER_X(n, text)                                                                        \
-    case Check::n: return #n;
-        PTBSTEER_VALIDATION_DROPS(PTBSTEER_X)
-#undef PTBSTEER_X
-    case Check::ok: return "ok";
-    }
-    return "?";
+    return std::string(name(validate(b.info, b.frame, p)));
 }
 
 } // namespace
