@@ -6,9 +6,9 @@ scapy-made input implies (received per port and family, PTBs per family, deliver
 next-hop and mode, replication, drops per reason with every reason present, the advertised-MTU
 histogram's buckets, port statistics); rate-limit families exist at 0; /healthz answers 200;
 every scraped family is documented in docs/metrics.md, with the label names its row gives, and
-every documented one is scraped; the
-capture file (pcapng, read by scapy) holds exactly the dropped frames, in order; a capture with a
-small max_bytes stays within it and says so; a busy metrics port refuses to start (exit 1).
+every documented one is scraped; the capture file (pcapng, read by scapy) holds exactly the
+dropped frames, in order; a capture with a small max_bytes stays within it and says so; a busy
+metrics port refuses to start (exit 1).
 
 Usage: metrics_live.py --ptbsteer BIN --doc docs/metrics.md
 """

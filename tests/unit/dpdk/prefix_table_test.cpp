@@ -107,51 +107,83 @@ std::vector<IpAddr> probes_for(std::mt19937_64& rng, const Rule& r) {
 
 } // namespace
 
+// Lookups of one family: each address and the group it must find (nullopt: a miss). The
+// other family's table is probed too: a default route of one never answers the other.
+struct Probe {
+    const char* address;
+    std::optional<std::uint32_t> group;
+};
+
+IpAddr parse(Family f, const char* text) {
+    return f == Family::v4 ? v4(text) : v6(text);
+}
+
+struct Route {
+    const char* prefix;
+    std::uint8_t length;
+    std::uint32_t group;
+};
+
+void add_routes(PrefixTable& t, Family f, std::initializer_list<Route> routes) {
+    for (const Route& r : routes)
+        t.add(f, parse(f, r.prefix), r.length, r.group);
+}
+
+void check_lookups(const PrefixTable& t, Family f, std::initializer_list<Probe> probes) {
+    for (const Probe& p : probes) {
+        INFO(p.address);
+        CHECK(t.lookup(f, parse(f, p.address)) == p.group);
+    }
+}
+
 TEST_CASE("IPv4 longest match, /0, /32 and misses", "[dpdk][prefix]") {
     PrefixTable t;
-    CHECK_FALSE(t.lookup(Family::v4, v4("192.0.2.1")));
-    t.add(Family::v4, v4("192.0.2.0"), 24, 1);
-    t.add(Family::v4, v4("192.0.2.128"), 25, 2);
-    t.add(Family::v4, v4("192.0.2.200"), 32, 3);
-    t.add(Family::v4, v4("198.51.100.0"), 24, 4);
-    CHECK(t.lookup(Family::v4, v4("192.0.2.1")) == 1u);
-    CHECK(t.lookup(Family::v4, v4("192.0.2.127")) == 1u);
-    CHECK(t.lookup(Family::v4, v4("192.0.2.128")) == 2u);
-    CHECK(t.lookup(Family::v4, v4("192.0.2.199")) == 2u);
-    CHECK(t.lookup(Family::v4, v4("192.0.2.200")) == 3u);
-    CHECK(t.lookup(Family::v4, v4("192.0.2.201")) == 2u);
-    CHECK(t.lookup(Family::v4, v4("198.51.100.255")) == 4u);
-    CHECK_FALSE(t.lookup(Family::v4, v4("203.0.113.1")));
-    CHECK_FALSE(t.lookup(Family::v4, v4("192.0.3.0")));
+    check_lookups(t, Family::v4, {{"192.0.2.1", std::nullopt}});
+    add_routes(t, Family::v4,
+               {{"192.0.2.0", 24, 1},
+                {"192.0.2.128", 25, 2},
+                {"192.0.2.200", 32, 3},
+                {"198.51.100.0", 24, 4}});
+    check_lookups(t, Family::v4,
+                  {{"192.0.2.1", 1},
+                   {"192.0.2.127", 1},
+                   {"192.0.2.128", 2},
+                   {"192.0.2.199", 2},
+                   {"192.0.2.200", 3},
+                   {"192.0.2.201", 2},
+                   {"198.51.100.255", 4},
+                   {"203.0.113.1", std::nullopt},
+                   {"192.0.3.0", std::nullopt}});
     // An IPv4 default route does not answer IPv6 lookups and vice versa.
-    CHECK_FALSE(t.lookup(Family::v6, v6("2001:db8::1")));
+    check_lookups(t, Family::v6, {{"2001:db8::1", std::nullopt}});
     t.add(Family::v4, v4("0.0.0.0"), 0, 9);
-    CHECK(t.lookup(Family::v4, v4("203.0.113.1")) == 9u);
-    CHECK(t.lookup(Family::v4, v4("255.255.255.255")) == 9u);
-    CHECK(t.lookup(Family::v4, v4("192.0.2.200")) == 3u);
-    CHECK_FALSE(t.lookup(Family::v6, v6("2001:db8::1")));
+    check_lookups(t, Family::v4, {{"203.0.113.1", 9}, {"255.255.255.255", 9}, {"192.0.2.200", 3}});
+    check_lookups(t, Family::v6, {{"2001:db8::1", std::nullopt}});
     CHECK(t.size() == 5);
 }
 
 TEST_CASE("IPv6 longest match, /0, /128 and misses", "[dpdk][prefix]") {
     PrefixTable t;
-    t.add(Family::v6, v6("2001:db8::"), 32, 10);
-    t.add(Family::v6, v6("2001:db8:1::"), 48, 11);
-    t.add(Family::v6, v6("2001:db8:1::1"), 128, 12);
-    t.add(Family::v6, v6("2001:db8:1:2::"), 63, 13);
-    CHECK(t.lookup(Family::v6, v6("2001:db8:ffff::1")) == 10u);
-    CHECK(t.lookup(Family::v6, v6("2001:db8:1::")) == 11u);
-    CHECK(t.lookup(Family::v6, v6("2001:db8:1::1")) == 12u);
-    CHECK(t.lookup(Family::v6, v6("2001:db8:1::2")) == 11u);
-    CHECK(t.lookup(Family::v6, v6("2001:db8:1:3:ffff::")) == 13u); // /63 covers :2 and :3
-    CHECK(t.lookup(Family::v6, v6("2001:db8:1:4::")) == 11u);
-    CHECK_FALSE(t.lookup(Family::v6, v6("2001:db9::")));
-    CHECK_FALSE(t.lookup(Family::v4, v4("192.0.2.1")));
+    add_routes(t, Family::v6,
+               {{"2001:db8::", 32, 10},
+                {"2001:db8:1::", 48, 11},
+                {"2001:db8:1::1", 128, 12},
+                {"2001:db8:1:2::", 63, 13}});
+    check_lookups(t, Family::v6,
+                  {{"2001:db8:ffff::1", 10},
+                   {"2001:db8:1::", 11},
+                   {"2001:db8:1::1", 12},
+                   {"2001:db8:1::2", 11},
+                   {"2001:db8:1:3:ffff::", 13}, // the /63 covers :2 and :3
+                   {"2001:db8:1:4::", 11},
+                   {"2001:db9::", std::nullopt}});
+    check_lookups(t, Family::v4, {{"192.0.2.1", std::nullopt}});
     t.add(Family::v6, v6("::"), 0, 14);
-    CHECK(t.lookup(Family::v6, v6("2001:db9::")) == 14u);
-    CHECK(t.lookup(Family::v6, v6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")) == 14u);
-    CHECK(t.lookup(Family::v6, v6("2001:db8:1::1")) == 12u);
-    CHECK_FALSE(t.lookup(Family::v4, v4("192.0.2.1")));
+    check_lookups(t, Family::v6,
+                  {{"2001:db9::", 14},
+                   {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 14},
+                   {"2001:db8:1::1", 12}});
+    check_lookups(t, Family::v4, {{"192.0.2.1", std::nullopt}});
 }
 
 TEST_CASE("prefix table rejects bad prefixes at build time", "[dpdk][prefix]") {

@@ -49,22 +49,24 @@ bool any_error_contains(const config::LoadResult& r, const std::string& text) {
 // whose `port` names no port kept index 0, and validate() then read cfg.ports[0] of an empty
 // port list (check_addresses, check_tunnel_sources): `ptbsteer --check` died of SIGSEGV.
 // Inputs: tests/fuzz/corpus/config/regression-{address,ipip}-unknown-port.yaml.
-TEST_CASE("fuzz: address entries naming undefined ports, and no ports at all, are refused",
+TEST_CASE("fuzz: address entries and ipip next-hops naming undefined ports, with no ports at all, "
+          "are refused",
           "[fuzz][config]") {
-    const config::LoadResult r = config::load_config_text(
-        read(fs::path(PTBSTEER_FUZZ_CORPUS_DIR) / "config/regression-address-unknown-port.yaml"),
-        "t.yaml");
-    CHECK_FALSE(r.config);
-    CHECK(any_error_contains(r, "names port 'a', which is not defined under ports"));
-}
-
-TEST_CASE("fuzz: an ipip next-hop naming an undefined port, with no ports at all, is refused",
-          "[fuzz][config]") {
-    const config::LoadResult r = config::load_config_text(
-        read(fs::path(PTBSTEER_FUZZ_CORPUS_DIR) / "config/regression-ipip-unknown-port.yaml"),
-        "t.yaml");
-    CHECK_FALSE(r.config);
-    CHECK(any_error_contains(r, "names port 'x', which is not defined under ports"));
+    const struct {
+        const char* input; // in tests/fuzz/corpus/config/
+        const char* says;
+    } cases[] = {
+        {"regression-address-unknown-port.yaml",
+         "names port 'a', which is not defined under ports"},
+        {"regression-ipip-unknown-port.yaml", "names port 'x', which is not defined under ports"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.input);
+        const config::LoadResult r = config::load_config_text(
+            read(fs::path(PTBSTEER_FUZZ_CORPUS_DIR) / "config" / c.input), "t.yaml");
+        CHECK_FALSE(r.config);
+        CHECK(any_error_contains(r, c.says));
+    }
 }
 
 TEST_CASE("fuzz: an unresolved port reference never stands for port 0", "[fuzz][config]") {

@@ -14,6 +14,8 @@
 #include <span>
 #include <vector>
 
+#include <arpa/inet.h>
+
 #include "hash/crc32c.h"
 #include "hash/hash_model.h"
 #include "hash/jhash.h"
@@ -52,62 +54,44 @@ std::uint64_t le64(const std::array<std::uint8_t, 8>& b) {
 // Microsoft "Verifying the RSS hash calculation" / Intel 82599 datasheet §7.1.2.8.3, as
 // DPDK's app/test/test_thash.c carries them: source and destination, ports, hash of the
 // addresses only, hash of addresses and ports. Default key.
-struct RssV4 {
-    std::array<std::uint8_t, 4> src, dst;
+struct RssVector {
+    const char* src; // IPv4 or IPv6 text
+    const char* dst;
     std::uint16_t sport, dport;
     std::uint32_t l3, l3l4;
 };
-const RssV4 rss_v4[] = {
-    {{66, 9, 149, 187}, {161, 142, 100, 80}, 2794, 1766, 0x323e8fc2, 0x51ccc178},
-    {{199, 92, 111, 2}, {65, 69, 140, 83}, 14230, 4739, 0xd718262a, 0xc626b0ea},
-    {{24, 19, 198, 95}, {12, 22, 207, 184}, 12898, 38024, 0xd2d0a5de, 0x5c2b394a},
-    {{38, 27, 205, 30}, {209, 142, 163, 6}, 48228, 2217, 0x82989176, 0xafc7327f},
-    {{153, 39, 163, 191}, {202, 188, 127, 2}, 44251, 1303, 0x5d1809c5, 0x10e828a2},
-};
-struct RssV6 {
-    std::array<std::uint8_t, 16> src, dst;
-    std::uint16_t sport, dport;
-    std::uint32_t l3, l3l4;
-};
-const RssV6 rss_v6[] = {
-    // 3ffe:2501:200:1fff::7 -> 3ffe:2501:200:3::1
-    {{0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x1f, 0xff, 0, 0, 0, 0, 0, 0, 0, 0x07},
-     {0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 0x01},
-     2794,
-     1766,
-     0x2cc18cd5,
-     0x40207d3d},
-    // 3ffe:501:8::260:97ff:fe40:efab -> ff02::1
-    {{0x3f, 0xfe, 0x05, 0x01, 0x00, 0x08, 0x00, 0x00, 0x02, 0x60, 0x97, 0xff, 0xfe, 0x40, 0xef,
-      0xab},
-     {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01},
-     14230,
-     4739,
-     0x0f0c461c,
-     0xdde51bbf},
-    // 3ffe:1900:4545:3:200:f8ff:fe21:67cf -> fe80::200:f8ff:fe21:67cf
-    {{0x3f, 0xfe, 0x19, 0x00, 0x45, 0x45, 0x00, 0x03, 0x02, 0x00, 0xf8, 0xff, 0xfe, 0x21, 0x67,
-      0xcf},
-     {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0xf8, 0xff, 0xfe, 0x21, 0x67, 0xcf},
-     44251,
-     38024,
-     0x4b61e985,
+const RssVector rss_vectors[] = {
+    {"66.9.149.187", "161.142.100.80", 2794, 1766, 0x323e8fc2, 0x51ccc178},
+    {"199.92.111.2", "65.69.140.83", 14230, 4739, 0xd718262a, 0xc626b0ea},
+    {"24.19.198.95", "12.22.207.184", 12898, 38024, 0xd2d0a5de, 0x5c2b394a},
+    {"38.27.205.30", "209.142.163.6", 48228, 2217, 0x82989176, 0xafc7327f},
+    {"153.39.163.191", "202.188.127.2", 44251, 1303, 0x5d1809c5, 0x10e828a2},
+    {"3ffe:2501:200:1fff::7", "3ffe:2501:200:3::1", 2794, 1766, 0x2cc18cd5, 0x40207d3d},
+    {"3ffe:501:8::260:97ff:fe40:efab", "ff02::1", 14230, 4739, 0x0f0c461c, 0xdde51bbf},
+    {"3ffe:1900:4545:3:200:f8ff:fe21:67cf", "fe80::200:f8ff:fe21:67cf", 44251, 38024, 0x4b61e985,
      0x02d1feef},
 };
 
-template <std::size_t N>
-std::vector<std::uint8_t> rss_input(const std::array<std::uint8_t, N>& src,
-                                    const std::array<std::uint8_t, N>& dst, std::uint16_t sport,
-                                    std::uint16_t dport, bool ports) {
-    std::vector<std::uint8_t> v(src.begin(), src.end());
-    v.insert(v.end(), dst.begin(), dst.end());
+// The address's bytes in network order (4 or 16 of them).
+std::vector<std::uint8_t> address_bytes(const char* text) {
+    const bool v6 = std::strchr(text, ':') != nullptr;
+    std::vector<std::uint8_t> b(v6 ? 16 : 4);
+    REQUIRE(inet_pton(v6 ? AF_INET6 : AF_INET, text, b.data()) == 1);
+    return b;
+}
+
+// The RSS input: source and destination address, then (with `ports`) both ports big-endian.
+std::vector<std::uint8_t> rss_input(const RssVector& v, bool ports) {
+    std::vector<std::uint8_t> in = address_bytes(v.src);
+    const std::vector<std::uint8_t> dst = address_bytes(v.dst);
+    in.insert(in.end(), dst.begin(), dst.end());
     if (ports) {
-        v.push_back(static_cast<std::uint8_t>(sport >> 8));
-        v.push_back(static_cast<std::uint8_t>(sport));
-        v.push_back(static_cast<std::uint8_t>(dport >> 8));
-        v.push_back(static_cast<std::uint8_t>(dport));
+        for (std::uint16_t port : {v.sport, v.dport}) {
+            in.push_back(static_cast<std::uint8_t>(port >> 8));
+            in.push_back(static_cast<std::uint8_t>(port));
+        }
     }
-    return v;
+    return in;
 }
 
 // rte_softrss takes the input as host-order 32-bit words: word i = bytes 4i..4i+3 big-endian.
@@ -144,13 +128,10 @@ TEST_CASE("jhash_2words agrees with DPDK's independent lookup3 (rte_jhash_2words
 
 TEST_CASE("Toeplitz matches the Microsoft RSS verification suite", "[hash][toeplitz]") {
     const auto key = default_rss_key();
-    for (const auto& v : rss_v4) {
-        CHECK(toeplitz(key, rss_input(v.src, v.dst, v.sport, v.dport, false)) == v.l3);
-        CHECK(toeplitz(key, rss_input(v.src, v.dst, v.sport, v.dport, true)) == v.l3l4);
-    }
-    for (const auto& v : rss_v6) {
-        CHECK(toeplitz(key, rss_input(v.src, v.dst, v.sport, v.dport, false)) == v.l3);
-        CHECK(toeplitz(key, rss_input(v.src, v.dst, v.sport, v.dport, true)) == v.l3l4);
+    for (const auto& v : rss_vectors) {
+        INFO(v.src << " -> " << v.dst);
+        CHECK(toeplitz(key, rss_input(v, false)) == v.l3);
+        CHECK(toeplitz(key, rss_input(v, true)) == v.l3l4);
     }
 }
 

@@ -21,15 +21,15 @@ struct ExtHeader {
 // The quoted (inner) packet: what one of our servers sent towards a client.
 struct Inner {
     packet::Family family = packet::Family::v4;
-    std::string src; // the server
-    std::string dst; // the client
+    std::string src{}; // the server
+    std::string dst{}; // the client
     std::uint8_t proto = 6;
     std::uint16_t sport = 443;
     std::uint16_t dport = 40000;
     std::uint32_t spi = 0; // ESP / AH
     std::uint32_t flow_label = 0;
     std::size_t v4_options = 0;     // bytes of IPv4 options (multiple of 4)
-    std::vector<ExtHeader> ext;     // IPv6 extension headers, in order
+    std::vector<ExtHeader> ext{};   // IPv6 extension headers, in order
     std::uint16_t v4_frag = 0x4000; // flags+offset word; DF by default
     std::size_t l4_len = 20;        // bytes of upper-layer header+payload behind the IP headers
     std::uint8_t version_override = 0;
@@ -38,14 +38,14 @@ struct Inner {
 
 struct Outer {
     packet::Family family = packet::Family::v4;
-    std::string src; // the router
-    std::string dst; // the server address the PTB was sent to
-    std::vector<std::pair<std::uint16_t, std::uint16_t>> vlans; // (tpid, tci), outermost first
+    std::string src{}; // the router
+    std::string dst{}; // the server address the PTB was sent to
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> vlans{}; // (tpid, tci), outermost first
     std::uint32_t mtu = 1400;
     std::uint8_t icmp_type = 0;    // 0: the family's PTB type
     std::uint8_t icmp_code = 0xff; // 0xff: the family's PTB code
     std::size_t v4_options = 0;
-    std::vector<ExtHeader> ext;
+    std::vector<ExtHeader> ext{};
     std::uint16_t v4_frag = 0;
     std::uint8_t ip_proto_override = 0; // e.g. 17 to make it "not ICMP"
     std::uint8_t version_override = 0;

@@ -321,32 +321,19 @@ TEST_CASE("the fast path parses its shapes exactly as the walker does, and takes
 
 namespace {
 
+// The PTBs most tests start from: a router's PTB to the server, quoting the server's packet.
 Outer v4_outer() {
-    Outer o;
-    o.src = "203.0.113.1";
-    o.dst = "198.51.100.10";
-    return o;
+    return {.src = "203.0.113.1", .dst = "198.51.100.10"};
 }
 Inner v4_inner() {
-    Inner in;
-    in.src = "198.51.100.10";
-    in.dst = "192.0.2.1";
-    return in;
+    return {.src = "198.51.100.10", .dst = "192.0.2.1"};
 }
 Outer v6_outer() {
-    Outer o;
-    o.family = Family::v6;
-    o.src = "2001:db8:ffff::1";
-    o.dst = "2001:db8:100::10";
-    o.mtu = 1280;
-    return o;
+    return {
+        .family = Family::v6, .src = "2001:db8:ffff::1", .dst = "2001:db8:100::10", .mtu = 1280};
 }
 Inner v6_inner() {
-    Inner in;
-    in.family = Family::v6;
-    in.src = "2001:db8:100::10";
-    in.dst = "2001:db8:2::1";
-    return in;
+    return {.family = Family::v6, .src = "2001:db8:100::10", .dst = "2001:db8:2::1"};
 }
 
 struct Named {
