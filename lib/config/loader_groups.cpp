@@ -44,13 +44,11 @@ void Loader::group(const YAML::Node& item) {
     }
     hash(m.get("hash", true), g.hash);
     if (YAML::Node s = m.get("select"))
-        if (auto i = r.choice(s, "select", {"hash-threshold", "modulo", "maglev"}))
-            g.select = static_cast<steer::SelectKind>(*i);
+        if (auto v = r.choice(s, "select", steer::select_kind_names)) g.select = *v;
     if (YAML::Node s = m.get("mode"))
-        if (auto i = r.choice(s, "mode", {"unicast", "replicate"})) g.mode = static_cast<Mode>(*i);
+        if (auto v = r.choice(s, "mode", steer::mode_names)) g.mode = *v;
     if (YAML::Node s = m.get("fallback"))
-        if (auto i = r.choice(s, "fallback", {"replicate", "drop"}))
-            g.fallback = static_cast<Fallback>(*i);
+        if (auto v = r.choice(s, "fallback", steer::fallback_names)) g.fallback = *v;
     if (auto hops = r.list(m.get("next_hops", true), "next_hops")) {
         if (hops->empty()) r.error(m.get("next_hops"), "a group needs at least one next-hop");
         for (const YAML::Node& h : *hops)
@@ -80,10 +78,9 @@ void Loader::hash(const YAML::Node& n, HashConfig& h) {
     if (!n) return;
     Map m(r, n, "hash", {"model", "policy", "seed", "fields", "key"});
     if (!m.valid()) return;
-    const auto model =
-        r.choice(m.get("model", true), "hash model", {"linux", "toeplitz", "crc32c"});
+    const auto model = r.choice(m.get("model", true), "hash model", hash::model_kind_names);
     if (!model) return;
-    h.kind = static_cast<hash::ModelKind>(*model);
+    h.kind = *model;
     const YAML::Node policy = m.get("policy"), seed = m.get("seed"), fields = m.get("fields"),
                      key = m.get("key");
     auto only_for = [&](const YAML::Node& k, std::string_view name, std::string_view models) {
@@ -189,7 +186,7 @@ void Loader::next_hop(const YAML::Node& item, Group& g) {
             h.weight = std::uint32_t(*v);
     }
     if (YAML::Node d = m.get("deliver"))
-        if (auto i = r.choice(d, "deliver", {"l2", "ipip"})) h.deliver = static_cast<Deliver>(*i);
+        if (auto v = r.choice(d, "deliver", steer::deliver_names)) h.deliver = *v;
     const YAML::Node addr = m.get("address");
     if (h.deliver == Deliver::ipip && !addr)
         r.error(item, fmt::format("next-hop '{}' delivers by ipip and needs the server's address",

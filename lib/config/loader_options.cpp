@@ -38,8 +38,7 @@ void Loader::metrics(const YAML::Node& n) {
     if (YAML::Node l = m.get("listen"))
         if (auto s = r.string(l, "listen")) cfg.metrics.listen = *s;
     if (YAML::Node a = m.get("reload"))
-        if (auto i = r.choice(a, "reload", {"loopback", "any", "off"}))
-            cfg.metrics.reload = static_cast<ReloadAccess>(*i);
+        if (auto v = r.choice(a, "reload", reload_access_names)) cfg.metrics.reload = *v;
 }
 
 void Loader::capture(const YAML::Node& n) {
@@ -51,8 +50,7 @@ void Loader::capture(const YAML::Node& n) {
         cfg.capture.file = *s;
     }
     if (YAML::Node w = m.get("what"))
-        if (auto i = r.choice(w, "what", {"drops", "all"}))
-            cfg.capture.what = static_cast<CaptureWhat>(*i);
+        if (auto v = r.choice(w, "what", capture_what_names)) cfg.capture.what = *v;
     if (YAML::Node b = m.get("max_bytes"))
         if (auto v = r.unsigned_in(b, "max_bytes", 4096, std::uint64_t(1) << 40))
             cfg.capture.max_bytes = *v;
