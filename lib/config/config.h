@@ -15,6 +15,7 @@
 #include "packet/flow_key.h"
 #include "steer/select.h"
 #include "steer/verdict.h"
+#include "util/name_table.h"
 
 namespace ptbsteer::config {
 
@@ -184,6 +185,13 @@ struct Limits {
 // Who may ask for a reload with `POST /reload` on the metrics listener (SIGHUP always works).
 // loopback: clients connecting from 127.0.0.0/8 or ::1 only; any: every client; off: never.
 enum class ReloadAccess : std::uint8_t { loopback, any, off };
+// The configuration's `reload:` spelling of each ReloadAccess.
+inline constexpr auto reload_access_names =
+    util::name_table<ReloadAccess>("loopback", "any", "off");
+static_assert(reload_access_names.size() == std::size_t(ReloadAccess::off) + 1);
+constexpr std::string_view name(ReloadAccess a) {
+    return reload_access_names.name(a);
+}
 
 struct Metrics {
     std::string listen = "127.0.0.1:9469";
@@ -192,6 +200,12 @@ struct Metrics {
 
 // Capture on demand (lib/control/capture.h): off when `file` is empty.
 enum class CaptureWhat : std::uint8_t { drops, all };
+// The configuration's `what:` spelling of each CaptureWhat.
+inline constexpr auto capture_what_names = util::name_table<CaptureWhat>("drops", "all");
+static_assert(capture_what_names.size() == std::size_t(CaptureWhat::all) + 1);
+constexpr std::string_view name(CaptureWhat w) {
+    return capture_what_names.name(w);
+}
 struct Capture {
     std::string file;                      // pcapng, truncated at start
     CaptureWhat what = CaptureWhat::drops; // drops: dropped frames; all: delivered ones too

@@ -79,21 +79,12 @@ void lcores(const Config& a, const Config& b, std::vector<std::string>& out) {
     }
 }
 
-constexpr const char* access_name(ReloadAccess a) {
-    switch (a) {
-    case ReloadAccess::loopback: return "loopback";
-    case ReloadAccess::any: return "any";
-    case ReloadAccess::off: return "off";
-    }
-    return "?";
-}
-
 void others(const Config& a, const Config& b, std::vector<std::string>& out) {
     changed(out, "eal", join(a.eal), join(b.eal));
     changed(out, "presets_dir", a.presets_dir, b.presets_dir);
     changed(out, "metrics.listen", a.metrics.listen, b.metrics.listen);
-    changed(out, "metrics.reload", std::string(access_name(a.metrics.reload)),
-            std::string(access_name(b.metrics.reload)));
+    changed(out, "metrics.reload", std::string(name(a.metrics.reload)),
+            std::string(name(b.metrics.reload)));
     changed(out, "capture.file", a.capture.file, b.capture.file);
     if (a.capture.what != b.capture.what) out.push_back("capture.what changed");
     changed(out, "capture.max_bytes", a.capture.max_bytes, b.capture.max_bytes);

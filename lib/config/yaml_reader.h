@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "util/name_table.h"
 
 namespace ptbsteer::config {
 
@@ -36,6 +37,13 @@ class Reader {
     std::optional<std::size_t> choice(const YAML::Node& n, std::string_view what,
                                       std::initializer_list<std::string_view> choices) {
         return choice(n, what, std::span<const std::string_view>(choices.begin(), choices.size()));
+    }
+    // The enumerator named by the value, or nullopt after an error listing the table's names.
+    template <typename E, std::size_t N>
+    std::optional<E> choice(const YAML::Node& n, std::string_view what,
+                            const util::NameTable<E, N>& names) {
+        const auto i = choice(n, what, names.names());
+        return i ? std::optional<E>(static_cast<E>(*i)) : std::nullopt;
     }
     // A sequence (a single scalar is accepted as a one-element list when `scalar_ok`).
     std::optional<std::vector<YAML::Node>> list(const YAML::Node& n, std::string_view what,

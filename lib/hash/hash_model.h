@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "hash/linux_flow_keys.h"
 #include "packet/flow_key.h"
+#include "util/name_table.h"
 
 namespace ptbsteer::hash {
 
@@ -26,6 +28,12 @@ inline constexpr std::uint32_t five_tuple =
     src_ip | dst_ip | ip_proto | src_port | dst_port; // 0x37
 
 enum class ModelKind : std::uint8_t { linux_kernel, toeplitz, crc32c };
+// The configuration's `model:` spelling of each ModelKind.
+inline constexpr auto model_kind_names = util::name_table<ModelKind>("linux", "toeplitz", "crc32c");
+static_assert(model_kind_names.size() == std::size_t(ModelKind::crc32c) + 1);
+constexpr std::string_view name(ModelKind k) {
+    return model_kind_names.name(k);
+}
 
 // Linux fib_multipath_hash / rt6_multipath_hash on the FORWARDING path (the router forwards the
 // client's packets, an skb is present). Policies: 0 = L3, 1 = L4 (no skb hash present),

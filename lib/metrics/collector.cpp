@@ -9,6 +9,7 @@
 #include "control/reload.h"
 #include "control/report.h"
 #include "metrics/families.h"
+#include "steer/verdict.h"
 
 namespace ptbsteer::metrics {
 namespace {
@@ -90,13 +91,14 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
     // By counter slot: every next-hop of every generation published so far, so a series stays
     // (and stops growing) when a reload removes its next-hop (control/build.h).
     const auto names = rt.reloader->slots().names();
+    const std::string unicast(name(steer::Mode::unicast)), replicate(name(steer::Mode::replicate));
     for (std::size_t nh = 0; nh < names.size(); ++nh) {
         const double u =
             nh < t.unicast_per_next_hop.size() ? double(t.unicast_per_next_hop[nh]) : 0;
         const double r = nh < t.copies_per_next_hop.size() ? double(t.copies_per_next_hop[nh]) : 0;
         const auto& [group, hop] = names[nh];
-        counter(del, {{"group", group}, {"next_hop", hop}, {"mode", "unicast"}}, u);
-        counter(del, {{"group", group}, {"next_hop", hop}, {"mode", "replicate"}}, r);
+        counter(del, {{"group", group}, {"next_hop", hop}, {"mode", unicast}}, u);
+        counter(del, {{"group", group}, {"next_hop", hop}, {"mode", replicate}}, r);
     }
     out.push_back(std::move(del));
 

@@ -6,9 +6,18 @@
 #include <string_view>
 #include <vector>
 
+#include "util/name_table.h"
+
 namespace ptbsteer::steer {
 
 enum class SelectKind : std::uint8_t { hash_threshold, modulo, maglev };
+// The configuration's `select:` spelling of each SelectKind.
+inline constexpr auto select_kind_names =
+    util::name_table<SelectKind>("hash-threshold", "modulo", "maglev");
+static_assert(select_kind_names.size() == std::size_t(SelectKind::maglev) + 1);
+constexpr std::string_view name(SelectKind k) {
+    return select_kind_names.name(k);
+}
 
 namespace detail {
 // n % d as Lemire's fastmod (select.cpp cites it): two multiplications, m = ceil(2^64 / d).

@@ -9,6 +9,8 @@
   nothing else;
 - every ptbsteer_* metric either page names is described in docs/metrics.md;
 - every ```yaml block of deployment.md passes `ptbsteer --check`;
+- configuration.md and metrics.md spell each enum's values as its name table does (the
+  util::name_table<...>(...) beside the enum, which the loader and the metric labels use);
 - the router configurations use documentation addresses only (RFC 5737, RFC 3849).
 The comparison is run on made-up differences first, so that it cannot pass by comparing nothing.
 Usage: docs_test.py --root SRCDIR --ptbsteer BIN --facts METRICS_FACTS_BIN"""
@@ -116,6 +118,43 @@ for page in ("docs/troubleshooting.md", "docs/deployment.md"):
     c.check(used and not unknown,
             f"{page}: every metric it names is in docs/metrics.md ({len(used)})",
             f"unknown: {unknown}")
+
+def name_tables():
+    """{variable: [names]} of every `inline constexpr auto x = util::name_table<E>(...)` in lib/."""
+    tables = {}
+    for lib in sorted(os.listdir(os.path.join(args.root, "lib"))):
+        folder = os.path.join("lib", lib)
+        if not os.path.isdir(os.path.join(args.root, folder)):
+            continue
+        for name in sorted(os.listdir(os.path.join(args.root, folder))):
+            if name.endswith(".h"):
+                for var, body in re.findall(r"inline constexpr auto (\w+)\s*=\s*"
+                                            r"util::name_table<[\w:]+>\(([^)]*)\)",
+                                            read(os.path.join(folder, name))):
+                    tables[var] = re.findall(r'"([^"]+)"', body)
+    return tables
+
+
+tables = name_tables()
+config_doc = read("docs/configuration.md")
+# The table of each key's row in configuration.md: the row names every value in backquotes.
+for key, var in (("select", "select_kind_names"), ("mode", "mode_names"),
+                 ("fallback", "fallback_names"), ("model", "model_kind_names"),
+                 ("deliver", "deliver_names"), ("what", "capture_what_names")):
+    rows = re.findall(rf"^\| `{key}` \|.*$", config_doc, re.M)
+    names = tables.get(var, [])
+    missing = [n for n in names if rows and f"`{n}`" not in rows[0]]
+    c.check(len(rows) == 1 and names and not missing,
+            f"configuration.md's `{key}` row names {var}: {', '.join(names)}",
+            f"rows: {rows}; missing: {missing}")
+reload_names = tables.get("reload_access_names", [])
+spelled = "reload: " + " \\| ".join(reload_names)
+c.check(reload_names and spelled in config_doc,
+        f"configuration.md's `metrics` row spells reload_access_names: {spelled}")
+modes = tables.get("mode_names", [])
+delivered = re.findall(r"^\| `ptbsteer_delivered_packets_total` \|.*$", metrics_doc, re.M)
+c.check(modes and delivered and all(f'`mode="{m}"`' in delivered[0] for m in modes),
+        "metrics.md's delivered-packets row names every mode label (mode_names)", str(delivered))
 
 deploy = read("docs/deployment.md")
 blocks = re.findall(r"```yaml\n(.*?)```", deploy, re.S)

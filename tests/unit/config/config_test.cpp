@@ -182,6 +182,21 @@ TEST_CASE("a missing file is one clear error", "[config]") {
     CHECK(to_string(r.errors[0]).find("cannot open") != std::string::npos);
 }
 
+TEST_CASE("each enum's name table names and parses its values", "[config][names]") {
+    STATIC_REQUIRE(name(steer::SelectKind::hash_threshold) == "hash-threshold");
+    STATIC_REQUIRE(steer::select_kind_names.parse("maglev") == steer::SelectKind::maglev);
+    STATIC_REQUIRE(!steer::select_kind_names.parse("hash_threshold"));
+    STATIC_REQUIRE(hash::model_kind_names.parse("linux") == hash::ModelKind::linux_kernel);
+    STATIC_REQUIRE(name(Mode::replicate) == "replicate");
+    STATIC_REQUIRE(name(Fallback::drop) == "drop");
+    STATIC_REQUIRE(steer::deliver_names.parse("ipip") == Deliver::ipip);
+    STATIC_REQUIRE(name(ReloadAccess::off) == "off");
+    STATIC_REQUIRE(capture_what_names.parse("all") == CaptureWhat::all);
+    STATIC_REQUIRE(name(static_cast<Mode>(7)) == "?");
+    STATIC_REQUIRE(steer::fallback_names.names().size() == 2);
+    STATIC_REQUIRE(steer::fallback_names.names()[1] == "drop");
+}
+
 TEST_CASE("prefix containment", "[config]") {
     auto p = [](const char* s) { return *parse_prefix(s); };
     CHECK(contains(p("198.51.100.0/24"), p("198.51.100.128/25")));

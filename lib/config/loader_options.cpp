@@ -1,0 +1,59 @@
+// The appliance's optional sections: limits (the rate limiters), metrics, capture.
+#include <fmt/format.h>
+
+#include "config/loader_sections.h"
+
+namespace ptbsteer::config::detail {
+
+// `limits:` — each limiter is {rate, burst} or `off`.
+void Loader::limits(const YAML::Node& n) {
+    if (!n) return;
+    Map m(r, n, "limits", {"per_source", "global", "replication", "source_slots"});
+    rate_limit(m.get("per_source"), "per_source", cfg.limits.per_source);
+    rate_limit(m.get("global"), "global", cfg.limits.global);
+    rate_limit(m.get("replication"), "replication", cfg.limits.replication);
+    if (YAML::Node s = m.get("source_slots"))
+        if (auto x = r.unsigned_in(s, "source_slots", 1, 1u << 24))
+            cfg.limits.source_slots = std::uint32_t(*x);
+}
+
+void Loader::rate_limit(const YAML::Node& n, std::string_view what, RateLimit& out) {
+    if (!n) return;
+    if (n.IsScalar() && n.Scalar() == "off") {
+        out = RateLimit{0, 0};
+        return;
+    }
+    Map m(r, n, fmt::format("limits.{}", what), {"rate", "burst"});
+    if (!m.valid()) return;
+    if (auto x = r.unsigned_in(m.get("rate", true), "rate (per second; write `off` for no limit)",
+                               1, std::uint64_t(1) << 32))
+        out.rate = *x;
+    if (YAML::Node b = m.get("burst"))
+        if (auto x = r.unsigned_in(b, "burst", 1, std::uint64_t(1) << 32)) out.burst = *x;
+}
+
+void Loader::metrics(const YAML::Node& n) {
+    if (!n) return;
+    Map m(r, n, "metrics", {"listen", "reload"});
+    if (YAML::Node l = m.get("listen"))
+        if (auto s = r.string(l, "listen")) cfg.metrics.listen = *s;
+    if (YAML::Node a = m.get("reload"))
+        if (auto v = r.choice(a, "reload", reload_access_names)) cfg.metrics.reload = *v;
+}
+
+void Loader::capture(const YAML::Node& n) {
+    if (!n) return;
+    Map m(r, n, "capture", {"file", "what", "max_bytes"});
+    if (!m.valid()) return;
+    if (auto s = r.string(m.get("file", true), "capture file")) {
+        if (s->empty()) r.error(m.get("file"), "capture file must name a file");
+        cfg.capture.file = *s;
+    }
+    if (YAML::Node w = m.get("what"))
+        if (auto v = r.choice(w, "what", capture_what_names)) cfg.capture.what = *v;
+    if (YAML::Node b = m.get("max_bytes"))
+        if (auto v = r.unsigned_in(b, "max_bytes", 4096, std::uint64_t(1) << 40))
+            cfg.capture.max_bytes = *v;
+}
+
+} // namespace ptbsteer::config::detail

@@ -1,0 +1,61 @@
+// Private to lib/config's loader files: the Loader, which reads a configuration's YAML section by
+// section into a Config. load() (loader.cpp) drives it; each section is read in the file named
+// beside it. Not for use outside lib/config.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "config/presets.h"
+#include "config/yaml_reader.h"
+
+namespace ptbsteer::config::detail {
+
+struct Loader {
+    Reader r;
+    Config cfg;
+    std::map<std::string, std::size_t> port_index;
+    std::vector<ConfigError>& errors;
+    std::vector<std::string> preset_dirs;
+    // Each preset file is read once however many ports name it (and its errors reported once).
+    std::map<std::string, std::optional<PortSettings>> preset_cache;
+
+    // loader_ports.cpp: eal, presets_dir, ports, lcores, addresses.
+    void presets_dir(const YAML::Node& n);
+    std::optional<PortSettings> preset(const YAML::Node& node, Port& p);
+    void missing_preset(const YAML::Node& node, const std::string& name);
+    std::optional<std::size_t> port_ref(const YAML::Node& n, std::string_view what);
+    void eal(const YAML::Node& n);
+    void ports(const YAML::Node& n);
+    static bool looks_like_pci(std::string_view s);
+    void lcores(const YAML::Node& n);
+    std::optional<RxQueueRef> rx_queue(const YAML::Node& n);
+    void addresses(const YAML::Node& n);
+    std::optional<Prefix> own_address(const YAML::Node& n, packet::Family want);
+
+    // loader_groups.cpp: groups, with their hash models, next-hops and PTB checks.
+    void groups(const YAML::Node& n);
+    void group(const YAML::Node& item);
+    void validation(const YAML::Node& n, guard::ValidationPolicy& v);
+    void hash(const YAML::Node& n, HashConfig& h);
+    std::optional<std::uint32_t> hash_fields(const YAML::Node& n);
+    void toeplitz_key(const YAML::Node& n, std::array<std::uint8_t, 40>& key);
+    void next_hop(const YAML::Node& item, Group& g);
+
+    // loader_options.cpp: limits, metrics, capture.
+    void limits(const YAML::Node& n);
+    void rate_limit(const YAML::Node& n, std::string_view what, RateLimit& out);
+    void metrics(const YAML::Node& n);
+    void capture(const YAML::Node& n);
+};
+
+} // namespace ptbsteer::config::detail
