@@ -83,8 +83,8 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
     out.push_back(std::move(rx));
 
     MetricFamily ptbs = family(families::ptbs);
-    counter(ptbs, {{"family", "ipv4"}}, double(t.ptb_v4));
-    counter(ptbs, {{"family", "ipv6"}}, double(t.ptb_v6));
+    counter(ptbs, {{"family", std::string(name(datapath::RxFamily::ipv4))}}, double(t.ptb_v4));
+    counter(ptbs, {{"family", std::string(name(datapath::RxFamily::ipv6))}}, double(t.ptb_v6));
     out.push_back(std::move(ptbs));
 
     MetricFamily del = family(families::delivered);
@@ -123,7 +123,8 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
     MetricFamily mtu = family(families::advertised_mtu);
     for (std::size_t f = 0; f < t.mtu.size(); ++f) {
         ClientMetric m;
-        m.label = {{"family", f == 0 ? "ipv4" : "ipv6"}};
+        // mtu[0] is IPv4, mtu[1] IPv6 (counters.h), as RxFamily's first two.
+        m.label = {{"family", std::string(name(datapath::RxFamily(f)))}};
         std::uint64_t cumulative = 0;
         for (std::size_t b = 0; b < datapath::mtu_bucket_count; ++b) {
             cumulative += t.mtu[f].buckets[b];
