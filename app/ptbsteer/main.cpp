@@ -1,9 +1,14 @@
 // ptbsteer: the appliance. Glue only; the work lives in lib/.
 #include <chrono>
 #include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include "api/auth.h"
+#include "api/server.h"
 #include "cli.h"
 #include "config/config.h"
 #include "control/appliance.h"
@@ -32,6 +37,16 @@ int main(int argc, char** argv) {
         return 1;
     }
     const ptbsteer::config::Config& cfg = *loaded.config;
+    // A control API without a usable token would either refuse every client or trust anyone
+    // who can read the file: refuse to start instead (before the EAL takes any resource).
+    if (cfg.control.enabled) {
+        try {
+            (void)ptbsteer::api::read_token(cfg.control.token_file);
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "ptbsteer: {}\n", e.what());
+            return 1;
+        }
+    }
     std::size_t hops = 0;
     for (const auto& g : cfg.groups)
         hops += g.next_hops.size();
@@ -45,7 +60,16 @@ int main(int argc, char** argv) {
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     ptbsteer::control::RunOptions run{
         opt.config_path, opt.eal_args, [started](const ptbsteer::control::Runtime& rt) {
-            return ptbsteer::metrics::start_metrics(rt, {PTBSTEER_VERSION, started});
+            // Both listeners live until the lcores stop; each announces itself on its own line.
+            auto metrics = ptbsteer::metrics::start_metrics(rt, {PTBSTEER_VERSION, started});
+            auto api = ptbsteer::api::start_api(rt);
+            std::string announce = metrics.announce;
+            if (!api.announce.empty())
+                announce += (announce.empty() ? "" : "\nptbsteer: ") + api.announce;
+            return ptbsteer::control::Observation{
+                std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
+                    std::move(metrics.holder), std::move(api.holder)),
+                std::move(announce)};
         }};
     return ptbsteer::control::run_appliance(cfg, run);
 }

@@ -29,6 +29,9 @@ struct Location {
 struct ConfigError {
     Location where;
     std::string message; // one sentence
+    // The value is fine on its own but clashes with another group (a name or an overlapping
+    // prefix): the control API answers 409 rather than 400.
+    bool collision = false;
 };
 std::string to_string(const ConfigError& e); // "file:line:col: message"
 
@@ -153,8 +156,18 @@ struct HashConfig {
     hash::Crc32cParams crc32c;
 };
 
+// Who owns a group: the configuration file, or the control API (lib/api). A file reload leaves
+// API-owned groups as they are; the API never changes a file-owned group.
+enum class Source : std::uint8_t { file, api };
+inline constexpr auto source_names = util::name_table<Source>("file", "api");
+static_assert(source_names.size() == std::size_t(Source::api) + 1);
+constexpr std::string_view name(Source s) {
+    return source_names.name(s);
+}
+
 struct Group {
     std::string name;
+    Source source = Source::file;
     std::vector<Prefix> prefixes;
     std::vector<Location> prefix_where; // parallel to prefixes, for messages
     HashConfig hash;
@@ -212,6 +225,14 @@ struct Capture {
     std::uint64_t max_bytes = 16u << 20;   // the file never grows beyond this
 };
 
+// The control API (lib/api): off unless the `control:` key is given. Every request needs the
+// bearer token read from `token_file` (owner-only permissions).
+struct ControlApi {
+    bool enabled = false;
+    std::string listen = "127.0.0.1:9470";
+    std::string token_file;
+};
+
 struct Config {
     std::string file;
     std::string presets_dir; // the top-level key, as written; empty: the default search path
@@ -221,6 +242,7 @@ struct Config {
     std::vector<Address> addresses;
     std::vector<Group> groups;
     Metrics metrics;
+    ControlApi control;
     Capture capture;
     Limits limits;
 };
@@ -233,5 +255,16 @@ struct LoadResult {
 // Reads and validates a configuration. Never throws; every problem found is in `errors`.
 LoadResult load_config_file(const std::string& path);
 LoadResult load_config_text(const std::string& text, const std::string& name);
+
+// A group given outside the file (source: api): one group's mapping as YAML text, and the name
+// its errors' locations carry (`origin`, e.g. "api:web").
+struct GroupText {
+    std::string origin;
+    std::string text;
+};
+// `base` (a loaded configuration) with `extra` appended as API-owned groups, each read exactly
+// as a group of the file is and all checked together (names, overlaps, ports, tunnels). Errors
+// inside an extra group carry its origin as their file. Never throws.
+LoadResult with_groups(const Config& base, const std::vector<GroupText>& extra);
 
 } // namespace ptbsteer::config

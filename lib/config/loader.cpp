@@ -28,8 +28,8 @@ LoadResult load(const std::string& text, const std::string& name) {
     Loader l{Reader(name, out.errors), {}, {}, out.errors, {}, {}};
     l.cfg.file = name;
     Map top(l.r, root, "the configuration",
-            {"eal", "presets_dir", "ports", "lcores", "addresses", "groups", "metrics", "capture",
-             "limits"});
+            {"eal", "presets_dir", "ports", "lcores", "addresses", "groups", "metrics", "control",
+             "capture", "limits"});
     if (!top.valid()) return out;
     try {
         l.eal(top.get("eal"));
@@ -39,6 +39,7 @@ LoadResult load(const std::string& text, const std::string& name) {
         l.addresses(top.get("addresses"));
         l.groups(top.get("groups", true));
         l.metrics(top.get("metrics"));
+        l.control(top.get("control"));
         l.capture(top.get("capture"));
         l.limits(top.get("limits"));
     } catch (const YAML::Exception& e) {
@@ -53,6 +54,37 @@ LoadResult load(const std::string& text, const std::string& name) {
 }
 
 } // namespace
+
+LoadResult with_groups(const Config& base, const std::vector<GroupText>& extra) {
+    LoadResult out;
+    Config cfg = base;
+    for (const GroupText& g : extra) {
+        YAML::Node root;
+        try {
+            root = YAML::Load(g.text);
+        } catch (const YAML::Exception& e) {
+            out.errors.push_back(ConfigError{Location{g.origin, e.mark.line + 1, e.mark.column + 1},
+                                             fmt::format("YAML syntax error: {}", e.msg)});
+            continue;
+        }
+        Loader l{Reader(g.origin, out.errors), std::move(cfg), {}, out.errors, {}, {}};
+        for (std::size_t i = 0; i < l.cfg.ports.size(); ++i)
+            l.port_index[l.cfg.ports[i].name] = i;
+        const std::size_t before = l.cfg.groups.size();
+        try {
+            l.group(root);
+        } catch (const YAML::Exception& e) {
+            out.errors.push_back(
+                ConfigError{Location{g.origin, e.mark.line + 1, e.mark.column + 1}, e.msg});
+        }
+        if (l.cfg.groups.size() > before) l.cfg.groups.back().source = Source::api;
+        cfg = std::move(l.cfg);
+    }
+    Reader r(base.file, out.errors);
+    validate(cfg, r);
+    if (out.errors.empty()) out.config = std::move(cfg);
+    return out;
+}
 
 LoadResult load_config_text(const std::string& text, const std::string& name) {
     return load(text, name);

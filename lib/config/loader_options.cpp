@@ -41,6 +41,24 @@ void Loader::metrics(const YAML::Node& n) {
         if (auto v = r.choice(a, "reload", reload_access_names)) cfg.metrics.reload = *v;
 }
 
+// `control:` — the control API. Given at all, it is on; the token file is required (its
+// permissions are checked when the listener starts: lib/api).
+void Loader::control(const YAML::Node& n) {
+    if (!n) return;
+    Map m(r, n, "control", {"listen", "token_file"});
+    if (!m.valid()) return;
+    cfg.control.enabled = true;
+    if (YAML::Node l = m.get("listen"))
+        if (auto s = r.string(l, "listen")) {
+            if (s->empty()) r.error(l, "control listen must be ADDRESS:PORT (e.g. 127.0.0.1:9470)");
+            cfg.control.listen = *s;
+        }
+    if (auto s = r.string(m.get("token_file", true), "token_file")) {
+        if (s->empty()) r.error(m.get("token_file"), "token_file must name a file");
+        cfg.control.token_file = *s;
+    }
+}
+
 void Loader::capture(const YAML::Node& n) {
     if (!n) return;
     Map m(r, n, "capture", {"file", "what", "max_bytes"});

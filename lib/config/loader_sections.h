@@ -51,10 +51,11 @@ struct Loader {
     void toeplitz_key(const YAML::Node& n, std::array<std::uint8_t, 40>& key);
     void next_hop(const YAML::Node& item, Group& g);
 
-    // loader_options.cpp: limits, metrics, capture.
+    // loader_options.cpp: limits, metrics, control, capture.
     void limits(const YAML::Node& n);
     void rate_limit(const YAML::Node& n, std::string_view what, RateLimit& out);
     void metrics(const YAML::Node& n);
+    void control(const YAML::Node& n);
     void capture(const YAML::Node& n);
 };
 

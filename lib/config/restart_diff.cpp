@@ -85,8 +85,13 @@ void others(const Config& a, const Config& b, std::vector<std::string>& out) {
     changed(out, "metrics.listen", a.metrics.listen, b.metrics.listen);
     changed(out, "metrics.reload", std::string(name(a.metrics.reload)),
             std::string(name(b.metrics.reload)));
+    changed(out, "control", std::string(a.control.enabled ? "on" : "off"),
+            std::string(b.control.enabled ? "on" : "off"));
+    changed(out, "control.listen", a.control.listen, b.control.listen);
+    changed(out, "control.token_file", a.control.token_file, b.control.token_file);
     changed(out, "capture.file", a.capture.file, b.capture.file);
-    if (a.capture.what != b.capture.what) out.push_back("capture.what changed");
+    changed(out, "capture.what", std::string(name(a.capture.what)),
+            std::string(name(b.capture.what)));
     changed(out, "capture.max_bytes", a.capture.max_bytes, b.capture.max_bytes);
 }
 

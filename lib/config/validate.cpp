@@ -119,15 +119,15 @@ void check_overlaps(const Config& cfg, Reader& r) {
     for (std::size_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const Group& g = cfg.groups[gi];
         if (!names.insert(g.name).second)
-            r.error(g.where, fmt::format("group '{}' is defined twice", g.name));
+            r.collision(g.where, fmt::format("group '{}' is defined twice", g.name));
         for (std::size_t pi = 0; pi < g.prefixes.size(); ++pi)
             for (std::size_t gj = 0; gj < gi; ++gj)
                 for (const Prefix& other : cfg.groups[gj].prefixes)
                     if (contains(other, g.prefixes[pi]) || contains(g.prefixes[pi], other))
-                        r.error(g.prefix_where[pi],
-                                fmt::format("prefix {} of group '{}' overlaps {} of group '{}'",
-                                            to_string(g.prefixes[pi]), g.name, to_string(other),
-                                            cfg.groups[gj].name));
+                        r.collision(g.prefix_where[pi],
+                                    fmt::format("prefix {} of group '{}' overlaps {} of group '{}'",
+                                                to_string(g.prefixes[pi]), g.name, to_string(other),
+                                                cfg.groups[gj].name));
     }
 }
 

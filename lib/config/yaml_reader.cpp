@@ -31,6 +31,10 @@ void Reader::error(const Location& where, std::string message) {
     errors_.push_back(ConfigError{where, std::move(message)});
 }
 
+void Reader::collision(const Location& where, std::string message) {
+    errors_.push_back(ConfigError{where, std::move(message), true});
+}
+
 std::optional<std::string> Reader::string(const YAML::Node& n, std::string_view what) {
     if (!n.IsScalar()) {
         error(n, fmt::format("{} must be a single value, not a list or mapping", what));

@@ -25,6 +25,8 @@ class Reader {
     Location at(const YAML::Node& n) const;
     void error(const YAML::Node& n, std::string message);
     void error(const Location& where, std::string message);
+    // An error that is a clash with another group (ConfigError::collision).
+    void collision(const Location& where, std::string message);
     const std::string& file() const { return file_; }
 
     std::optional<std::string> string(const YAML::Node& n, std::string_view what);

@@ -1,6 +1,7 @@
 #include "control/reload.h"
 
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -36,7 +37,7 @@ std::string ReloadResult::summary() const {
 }
 
 Reloader::Reloader(const config::Config& cfg, ReloadSetup setup)
-    : setup_(std::move(setup)), running_(std::make_unique<config::Config>(cfg)),
+    : setup_(std::move(setup)), running_(std::make_unique<config::Config>(cfg)), file_(cfg),
       slots_(slot_capacity(cfg)),
       publisher_(build_generation(cfg, 1, setup_.port_ids, setup_.port_macs, slots_, setup_.rx,
                                   setup_.tsc_hz),
@@ -61,6 +62,34 @@ std::size_t Reloader::retained() {
     return publisher_.retained();
 }
 
+config::LoadResult Reloader::merged(const config::Config& file) const {
+    std::vector<config::GroupText> extra;
+    for (const auto& [name, text] : api_groups_)
+        extra.push_back(text);
+    return config::with_groups(file, extra);
+}
+
+bool Reloader::serve(const config::Config& next, const std::string& origin,
+                     std::vector<std::string>& messages, bool& restart) {
+    std::unique_ptr<Generation> gen;
+    try {
+        gen = build_generation(next, live().number + 1, setup_.port_ids, setup_.port_macs, slots_,
+                               setup_.rx, setup_.tsc_hz, &live(), &running_->limits);
+    } catch (const std::length_error& e) {
+        restart = true;
+        messages.push_back(e.what());
+        return false;
+    } catch (const std::exception& e) {
+        // compile_tables' refusals (e.g. an ipip next-hop without a tunnel source) and DPDK's
+        // (rte_lpm out of memory) have no line: name the source.
+        messages.push_back(fmt::format("{}: {}", origin, e.what()));
+        return false;
+    }
+    publish(std::move(gen));
+    *running_ = next;
+    return true;
+}
+
 ReloadResult Reloader::attempt() {
     ReloadResult r;
     config::LoadResult loaded = config::load_config_file(setup_.config_path);
@@ -74,25 +103,103 @@ ReloadResult Reloader::attempt() {
         r.outcome = ReloadOutcome::restart_required;
         return r;
     }
-    std::unique_ptr<Generation> next;
-    try {
-        next =
-            build_generation(*loaded.config, live().number + 1, setup_.port_ids, setup_.port_macs,
-                             slots_, setup_.rx, setup_.tsc_hz, &live(), &running_->limits);
-    } catch (const std::length_error& e) {
-        r.outcome = ReloadOutcome::restart_required;
-        r.messages.push_back(e.what());
-        return r;
-    } catch (const std::exception& e) {
-        // compile_tables' refusals (e.g. an ipip next-hop without a tunnel source) and DPDK's
-        // (rte_lpm out of memory) have no line: name the file.
-        r.messages.push_back(fmt::format("{}: {}", setup_.config_path, e.what()));
+    // The API's groups stay as they are: the file's new groups must live beside them.
+    config::LoadResult next = merged(*loaded.config);
+    if (!next.config) {
+        for (const config::ConfigError& e : next.errors)
+            r.messages.push_back(config::to_string(e));
         return r;
     }
-    publish(std::move(next));
-    *running_ = std::move(*loaded.config);
+    bool restart = false;
+    if (!serve(*next.config, setup_.config_path, r.messages, restart)) {
+        if (restart) r.outcome = ReloadOutcome::restart_required;
+        return r;
+    }
+    file_ = std::move(*loaded.config);
     r.outcome = ReloadOutcome::success;
     return r;
+}
+
+UpdateResult Reloader::put_group(const std::string& name, config::GroupText text) {
+    const std::lock_guard lock(m_);
+    UpdateResult r;
+    r.generation = live().number;
+    for (const config::Group& g : file_.groups)
+        if (g.name == name) {
+            r.outcome = UpdateOutcome::file_owned;
+            r.errors.push_back({{text.origin, 0, 0},
+                                fmt::format("group '{}' is owned by the configuration file {}; "
+                                            "change it there",
+                                            name, setup_.config_path),
+                                true});
+            return r;
+        }
+    auto previous = api_groups_.find(name);
+    std::optional<config::GroupText> old;
+    if (previous != api_groups_.end()) old = previous->second;
+    api_groups_[name] = text;
+    config::LoadResult next = merged(file_);
+    std::vector<std::string> messages;
+    bool restart = false;
+    if (next.config && serve(*next.config, text.origin, messages, restart)) {
+        r.outcome = UpdateOutcome::served;
+        r.generation = live().number;
+        return r;
+    }
+    // Nothing changes: the previous text (or none) stays.
+    if (old)
+        api_groups_[name] = *old;
+    else
+        api_groups_.erase(name);
+    r.errors = std::move(next.errors);
+    for (std::string& m : messages)
+        r.errors.push_back({{text.origin, 0, 0}, std::move(m)});
+    bool clash = false;
+    for (const config::ConfigError& e : r.errors)
+        clash |= e.collision;
+    r.outcome = clash ? UpdateOutcome::collision : UpdateOutcome::invalid;
+    return r;
+}
+
+UpdateResult Reloader::delete_group(const std::string& name) {
+    const std::lock_guard lock(m_);
+    UpdateResult r;
+    r.generation = live().number;
+    const auto it = api_groups_.find(name);
+    if (it == api_groups_.end()) {
+        bool in_file = false;
+        for (const config::Group& g : file_.groups)
+            in_file |= g.name == name;
+        r.outcome = in_file ? UpdateOutcome::file_owned : UpdateOutcome::not_found;
+        r.errors.push_back(
+            {{"api:" + name, 0, 0},
+             in_file ? fmt::format("group '{}' is owned by the configuration file {}; change it "
+                                   "there",
+                                   name, setup_.config_path)
+                     : fmt::format("no group '{}' was put through the API", name),
+             in_file});
+        return r;
+    }
+    const config::GroupText removed = it->second;
+    api_groups_.erase(it);
+    config::LoadResult next = merged(file_);
+    std::vector<std::string> messages;
+    bool restart = false;
+    if (next.config && serve(*next.config, "api:" + name, messages, restart)) {
+        r.outcome = UpdateOutcome::served;
+        r.generation = live().number;
+        return r;
+    }
+    api_groups_[name] = removed;
+    r.errors = std::move(next.errors);
+    for (std::string& m : messages)
+        r.errors.push_back({{"api:" + name, 0, 0}, std::move(m)});
+    return r;
+}
+
+config::Config Reloader::serving() {
+    const std::lock_guard lock(m_);
+    return *running_;
 }
 
 void Reloader::publish(std::unique_ptr<Generation> next) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +51,20 @@ struct ReloadResult {
     std::string summary() const;       // one line, e.g. "reloaded: generation 3 serves"
 };
 
+// What a change of an API-owned group did (lib/api answers it with an HTTP status).
+enum class UpdateOutcome : std::uint8_t {
+    served,     // a new generation serves it
+    invalid,    // the group is wrong on its own; nothing changed
+    collision,  // its name or a prefix clashes with another group; nothing changed
+    file_owned, // the configuration file owns a group of that name; nothing changed
+    not_found,  // no API-owned group of that name (DELETE)
+};
+struct UpdateResult {
+    UpdateOutcome outcome = UpdateOutcome::invalid;
+    std::uint64_t generation = 0; // the generation serving after the attempt
+    std::vector<config::ConfigError> errors;
+};
+
 // Readable from any thread (metrics, exit report).
 struct ReloadStats {
     std::atomic<std::uint64_t> generation{0};
@@ -80,6 +95,12 @@ class Reloader {
     void attach(Shared& s, std::vector<rte_ring*> rings) { publisher_.attach(s, std::move(rings)); }
 
     ReloadResult reload(); // any thread; one at a time
+    // Adds or replaces the API-owned group `name` (its YAML mapping in `text.text`); it serves
+    // completely or nothing changes. Any thread; one change or reload at a time.
+    UpdateResult put_group(const std::string& name, config::GroupText text);
+    UpdateResult delete_group(const std::string& name);
+    // A copy of what serves: the file's groups, then the API's (source: api).
+    config::Config serving();
     const ReloadStats& stats() const { return stats_; }
     const NextHopSlots& slots() const { return slots_; }
     const Generation& live() const { return publisher_.live(); } // control threads only
@@ -93,11 +114,18 @@ class Reloader {
 
   private:
     ReloadResult attempt();
+    // Builds a generation from `next` and publishes it; false (with messages) if it cannot be
+    // built. `origin` names the source in messages without a line.
+    bool serve(const config::Config& next, const std::string& origin,
+               std::vector<std::string>& messages, bool& restart);
+    config::LoadResult merged(const config::Config& file) const;
     void publish(std::unique_ptr<Generation> next);
 
     ReloadSetup setup_;
     std::mutex m_;
-    std::unique_ptr<config::Config> running_; // what the live generation was built from
+    std::unique_ptr<config::Config> running_;             // what the live generation was built from
+    config::Config file_;                                 // the file's part of it (no API groups)
+    std::map<std::string, config::GroupText> api_groups_; // by name, in name order
     NextHopSlots slots_;
     Publisher publisher_;
     ReloadStats stats_;

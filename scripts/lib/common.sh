@@ -9,6 +9,7 @@ PY=/usr/bin/python3
 PTBSTEER_PACKAGES=(
     g++ clang libclang-rt-14-dev clang-format meson ninja-build pkg-config
     libdpdk-dev dpdk libyaml-cpp-dev libfmt-dev prometheus-cpp-dev catch2 libpcap-dev libcivetweb-dev
+    nlohmann-json3-dev
     python3 python3-scapy iproute2 tcpdump procps prometheus curl shellcheck
 )
 

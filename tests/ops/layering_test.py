@@ -12,7 +12,8 @@ import re
 import sys
 
 # Bottom to top: a library may include its own headers and those of libraries before it.
-LAYERS = ["util", "packet", "hash", "steer", "guard", "config", "datapath", "control", "metrics"]
+LAYERS = ["util", "packet", "hash", "steer", "guard", "config", "datapath", "control", "metrics",
+          "api"]
 # Below in LAYERS, yet forbidden: the fast path never sees the configuration's types.
 FORBIDDEN = {"datapath": {"config"}}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)

@@ -1,0 +1,168 @@
+#include "api/handlers.h"
+
+#include <fmt/format.h>
+
+#include "api/group_json.h"
+#include "api/json_yaml.h"
+#include "control/reload.h"
+
+namespace ptbsteer::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view groups_path = "/v1/groups";
+
+Response not_allowed(std::string_view method, std::string_view path) {
+    return {405, refusal(fmt::format("{} is not allowed on {}", method, path))};
+}
+
+Response list_groups(const control::Runtime& rt) {
+    const config::Config c = rt.reloader->serving();
+    json groups = json::array();
+    for (const config::Group& g : c.groups)
+        groups.push_back(group_json(c, g));
+    return {200, {{"generation", rt.reloader->stats().generation.load()}, {"groups", groups}}};
+}
+
+Response get_group(const control::Runtime& rt, const std::string& name) {
+    const config::Config c = rt.reloader->serving();
+    for (const config::Group& g : c.groups)
+        if (g.name == name) return {200, group_json(c, g)};
+    return {404, refusal(fmt::format("no group '{}' serves", name))};
+}
+
+// The loader's errors as refusals: inside the group, at the JSON field; elsewhere, as they are.
+json errors_json(const std::vector<config::ConfigError>& errors, const std::string& origin,
+                 const FlowYaml& yaml) {
+    json out = json::array();
+    for (const config::ConfigError& e : errors) {
+        if (e.where.file == origin)
+            out.push_back(
+                refusal(e.message, e.where.column > 0 ? yaml.path_at(e.where.column) : ""));
+        else
+            out.push_back(refusal(config::to_string(e)));
+    }
+    return out;
+}
+
+int status_of(control::UpdateOutcome o) {
+    switch (o) {
+    case control::UpdateOutcome::served: return 200;
+    case control::UpdateOutcome::invalid: return 400;
+    case control::UpdateOutcome::collision:
+    case control::UpdateOutcome::file_owned: return 409;
+    case control::UpdateOutcome::not_found: return 404;
+    }
+    return 500;
+}
+
+// The first refusal at the top (what a script reads), every one under "errors".
+Response refused(int status, json errors) {
+    json body = errors.empty() ? refusal("refused") : errors.front();
+    body["errors"] = std::move(errors);
+    return {status, std::move(body)};
+}
+
+Response put_group(const control::Runtime& rt, const std::string& name, const std::string& body) {
+    json doc = json::parse(body, nullptr, false);
+    if (doc.is_discarded())
+        return {400, refusal("the body is not JSON (RFC 8259); send one group as a JSON object")};
+    if (!doc.is_object()) return {400, refusal("the body must be a JSON object: one group")};
+    if (auto n = doc.find("name"); n != doc.end() && *n != name)
+        return {400, refusal(fmt::format("the body names group {}, the path '{}'", n->dump(), name),
+                             "/name")};
+    if (auto s = doc.find("source"); s != doc.end()) {
+        if (*s != "api")
+            return {400, refusal("a group put through the API has source \"api\"", "/source")};
+        doc.erase("source"); // what GET adds, so that its answer can be put back
+    }
+    doc["name"] = name;
+    const FlowYaml yaml(doc);
+    const std::string origin = "api:" + name;
+    const control::UpdateResult r = rt.reloader->put_group(name, {origin, yaml.text()});
+    if (r.outcome != control::UpdateOutcome::served)
+        return refused(status_of(r.outcome), errors_json(r.errors, origin, yaml));
+    Response ok = get_group(rt, name);
+    ok.body = {{"generation", r.generation}, {"group", ok.body}};
+    return ok;
+}
+
+Response delete_group(const control::Runtime& rt, const std::string& name) {
+    const control::UpdateResult r = rt.reloader->delete_group(name);
+    if (r.outcome != control::UpdateOutcome::served) {
+        json errors = json::array();
+        for (const config::ConfigError& e : r.errors)
+            errors.push_back(refusal(e.message));
+        return refused(status_of(r.outcome), std::move(errors));
+    }
+    return {200, {{"generation", r.generation}, {"deleted", name}}};
+}
+
+Response reload(const control::Runtime& rt) {
+    const control::ReloadResult r = rt.reloader->reload();
+    const int status = r.outcome == control::ReloadOutcome::success   ? 200
+                       : r.outcome == control::ReloadOutcome::failure ? 400
+                                                                      : 409;
+    json body = {{"result", name(r.outcome)},
+                 {"generation", r.generation},
+                 {"summary", r.summary()},
+                 {"messages", r.messages}};
+    if (status != 200) body["error"] = r.summary(), body["path"] = "";
+    return {status, std::move(body)};
+}
+
+// The exit report's counters, summed over the lcores now (lib/datapath/counters.h).
+Response counters(const control::Runtime& rt) {
+    datapath::LcoreCounters t;
+    for (const datapath::LcoreCounters& c : *rt.counters)
+        datapath::for_each_counter(t, c, [](std::uint64_t& into, const std::uint64_t& v) {
+            into += datapath::load_counter(v);
+        });
+    json j = json::object();
+    for (const datapath::ScalarCounter& k : datapath::scalar_counters)
+        j[std::string(k.key)] = t.*k.field;
+    json drops = json::object();
+    for (std::size_t i = 0; i < datapath::drop_count; ++i)
+        if (datapath::is_drop(datapath::Drop(i)))
+            drops[std::string(datapath::drop_reasons[i].name)] = t.drops[i];
+    j["drops"] = std::move(drops);
+    json hops = json::object();
+    const auto names = rt.reloader->slots().names();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const std::uint64_t u = i < t.unicast_per_next_hop.size() ? t.unicast_per_next_hop[i] : 0;
+        const std::uint64_t c = i < t.copies_per_next_hop.size() ? t.copies_per_next_hop[i] : 0;
+        hops[names[i].group + "/" + names[i].next_hop] = {{"unicast", u}, {"copies", c}};
+    }
+    j["next_hops"] = std::move(hops);
+    return {200, std::move(j)};
+}
+
+} // namespace
+
+json refusal(const std::string& message, const std::string& path) {
+    return {{"error", message}, {"path", path}};
+}
+
+Response handle(const control::Runtime& rt, std::string_view method, std::string_view path,
+                const std::string& body) {
+    if (path == groups_path) {
+        if (method == "GET") return list_groups(rt);
+        return not_allowed(method, path);
+    }
+    if (path.starts_with(groups_path) && path.size() > groups_path.size() + 1 &&
+        path[groups_path.size()] == '/') {
+        const std::string name(path.substr(groups_path.size() + 1));
+        if (name.find('/') != std::string::npos)
+            return {404, refusal(fmt::format("no such resource: {}", path))};
+        if (method == "GET") return get_group(rt, name);
+        if (method == "PUT") return put_group(rt, name, body);
+        if (method == "DELETE") return delete_group(rt, name);
+        return not_allowed(method, path);
+    }
+    if (path == "/v1/reload") return method == "POST" ? reload(rt) : not_allowed(method, path);
+    if (path == "/v1/counters") return method == "GET" ? counters(rt) : not_allowed(method, path);
+    return {404, refusal(fmt::format("no such resource: {}", path))};
+}
+
+} // namespace ptbsteer::api

@@ -1,0 +1,29 @@
+// The control API's requests and answers, apart from HTTP (server.cpp carries them): JSON in and
+// out, every refusal as {"error": sentence, "path": JSON pointer} (docs/api.md).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "control/runtime.h"
+
+namespace ptbsteer::api {
+
+struct Response {
+    int status = 200;
+    nlohmann::json body;
+};
+
+// The largest request body read (a 4096-next-hop group is about 0.5 MB of JSON); larger: 413.
+inline constexpr std::size_t max_body = 4u << 20;
+
+// One authenticated request: `path` without the query string.
+Response handle(const control::Runtime& rt, std::string_view method, std::string_view path,
+                const std::string& body);
+
+// {"error": message, "path": path}
+nlohmann::json refusal(const std::string& message, const std::string& path = "");
+
+} // namespace ptbsteer::api

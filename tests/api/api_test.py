@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+"""The control API (docs/api.md) of the real ptbsteer, driven while it steers replayed PTBs
+(net_pcap infinite_rx):
+- start-up refuses a token file that is missing, empty or readable by others, with a sentence;
+- every request without the bearer token, or with a wrong one, gets 401;
+- a PUT group serves: PTBs for its prefix stop counting as no_group and reach its next-hops;
+- bad bodies, unknown fields, collisions (a file group's name, an overlapping prefix), oversized
+  bodies, wrong methods and paths each get their status, sentence and JSON pointer, and never
+  change what serves (generation and group unchanged);
+- UPDATES PUTs alternating two group shapes each serve a new generation, with traffic flowing;
+- a file reload keeps the API's groups, and refuses a file group that takes an API group's name;
+- DELETE stops serving the group; every `sh` example of docs/api.md gets its status;
+- ptbsteer exits 0 with a balanced exit report.
+Usage: api_test.py --ptbsteer BIN --doc docs/api.md [--updates N]"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib import config, frames, pcapfile  # noqa: E402
+from lib.checks import Checks, run  # noqa: E402
+from lib.runner import BALANCED, Ptbsteer, remove_eal_dirs, report  # noqa: E402
+
+from scapy.all import TCP  # noqa: E402
+
+API_LINE = r"control API on (http://\S+)/v1/"
+FILE_PREFIX, API_PREFIX = "198.51.100.0/25", "198.51.100.128/25"
+
+
+def file_config(tmp, extra_group=""):
+    return (config.eal(config.prefix("api"))
+            # Replayed PTBs in; what is delivered goes to /dev/null (infinite_rx is fast).
+            + config.ports(("in", config.pcap_device(0, f"{tmp}/in.pcap", f"{tmp}/in-tx.pcap",
+                                                     infinite=True)),
+                           ("out", config.pcap_device(1, f"{tmp}/empty.pcap", "/dev/null")))
+            + config.lcores(1)
+            + "groups:\n"
+            + config.group("web", [FILE_PREFIX], [config.hop("w1", "02:00:00:00:01:01")],
+                           policy=1, seed=7)
+            + extra_group
+            + config.metrics()
+            # No limits: one router sends everything, and a global limit admitting one PTB in
+            # N of a replayed loop would see only some of its frames (aliasing).
+            + "limits: {per_source: off, global: off}\n"
+            + f'control: {{listen: "127.0.0.1:0", token_file: "{tmp}/token"}}\n')
+
+
+def traffic():
+    """PTBs for servers of both prefixes, from many clients (so a group's next-hops all get some)."""
+    out = []
+    for i in range(64):
+        for server in ("198.51.100.10", "198.51.100.200"):
+            client = f"203.0.113.{10 + i}"
+            quoted = frames.quote(server, client, TCP(sport=443, dport=40000 + i), 1400)
+            out.append(bytes(frames.ptb(server, quoted, 1300)))
+    return out
+
+
+def shape(i):
+    """Two group shapes the updates alternate between (next-hops, selection and seed differ)."""
+    hops = [{"name": f"a{k}", "port": "out", "mac": f"02:00:00:00:02:{k:02x}"}
+            for k in range(1, 3 if i % 2 == 0 else 5)]
+    return {"prefixes": [API_PREFIX],
+            "hash": {"model": "linux", "policy": 1, "seed": 11 + i % 2},
+            "select": "hash-threshold" if i % 2 == 0 else "maglev",
+            "next_hops": hops}
+
+
+class Api:
+    def __init__(self, base, token):
+        self.base, self.token = base, token
+
+    def call(self, method, path, body=None, token=None, raw=None, auth=None):
+        """(status, parsed JSON body, headers)."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        header = auth if auth is not None else f"Bearer {token or self.token}"
+        if header:
+            req.add_header("Authorization", header)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null"), r.headers
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = {"unparsed": text.decode(errors="replace")}
+            return e.code, parsed, e.headers
+
+    def counters(self):
+        return self.call("GET", "/v1/counters")[1]
+
+
+def start_refusals(c, args, tmp):
+    cfg = config.write(f"{tmp}/refuse.yaml", file_config(tmp))
+    token = f"{tmp}/token"
+    cases = [("missing", None, None, "No such file"),
+             ("empty", "\n", 0o600, "is empty"),
+             ("readable by others", "secret\n", 0o644, "chmod 600")]
+    for what, text, mode, says in cases:
+        if os.path.exists(token):
+            os.remove(token)
+        if text is not None:
+            with open(token, "w") as f:
+                f.write(text)
+            os.chmod(token, mode)
+        rc, out, err = run([args.ptbsteer, "--config", cfg], timeout=30)
+        c.check(rc == 1 and says in err and "EAL" not in out + err,
+                f"a token file {what}: refused before the EAL starts ({says!r})",
+                f"rc {rc}\n{out}{err}")
+    remove_eal_dirs()
+
+
+def delta(api, read, wait=0.4):
+    before = read(api.counters())
+    time.sleep(wait)
+    return read(api.counters()) - before
+
+
+def no_group(cs):
+    return cs["drops"]["no_group"]
+
+
+def api_hops(cs):
+    return sum(v["unicast"] for k, v in cs["next_hops"].items() if k.startswith("api/"))
+
+
+def refusals(c, api):
+    """Each bad request: its status, sentence and pointer; nothing changes."""
+    before = api.call("GET", "/v1/groups")[1]
+    good = shape(0)
+    bad_mac = json.loads(json.dumps(good))
+    bad_mac["next_hops"][0]["mac"] = "02:00:00"
+    bad_key = json.loads(json.dumps(good))
+    bad_key["next_hops"][1]["wieght"] = 2
+    bad_port = json.loads(json.dumps(good))
+    bad_port["next_hops"][0]["port"] = "nowhere"
+    overlap = dict(good, prefixes=["198.51.100.0/24"])
+    cases = [
+        ("malformed JSON", "PUT", "/v1/groups/api", None, b'{"prefixes": [', 400,
+         "not JSON", ""),
+        ("not an object", "PUT", "/v1/groups/api", ["x"], None, 400, "JSON object", ""),
+        ("unknown field", "PUT", "/v1/groups/api", dict(good, colour="blue"), None, 400,
+         "unknown key 'colour' in a group", "/colour"),
+        ("unknown next-hop field", "PUT", "/v1/groups/api", bad_key, None, 400,
+         "unknown key 'wieght' in a next-hop", "/next_hops/1/wieght"),
+        ("bad MAC", "PUT", "/v1/groups/api", bad_mac, None, 400, "is not a MAC address",
+         "/next_hops/0/mac"),
+        ("undefined port", "PUT", "/v1/groups/api", bad_port, None, 400,
+         "names port 'nowhere', which is not defined", "/next_hops/0/port"),
+        ("missing hash", "PUT", "/v1/groups/api", {k: v for k, v in good.items() if k != "hash"},
+         None, 400, "a group needs the key 'hash'", ""),
+        ("name differs from the path", "PUT", "/v1/groups/api", dict(good, name="other"), None,
+         400, "names group", "/name"),
+        ("a file group's name", "PUT", "/v1/groups/web", good, None, 409,
+         "owned by the configuration file", ""),
+        ("overlapping prefix", "PUT", "/v1/groups/other", overlap, None, 409,
+         "overlaps 198.51.100.0/25 of group 'web'", "/prefixes/0"),
+        ("oversized body", "PUT", "/v1/groups/api", None, b" " * (5 << 20), 413, "larger than",
+         ""),
+        ("wrong method", "POST", "/v1/groups/api", good, None, 405, "not allowed", ""),
+        ("unknown path", "GET", "/v1/nothing", None, None, 404, "no such resource", ""),
+        ("DELETE of a file group", "DELETE", "/v1/groups/web", None, None, 409,
+         "owned by the configuration file", ""),
+        ("DELETE of no group", "DELETE", "/v1/groups/ghost", None, None, 404, "no group 'ghost'",
+         ""),
+    ]
+    for what, method, path, body, raw, status, says, pointer in cases:
+        got, answer, _ = api.call(method, path, body, raw=raw)
+        answer = answer or {}
+        c.check(got == status and says in answer.get("error", "")
+                and answer.get("path") == pointer,
+                f"{what}: {status}, {says!r} at {pointer!r}", f"{got} {answer}")
+    after = api.call("GET", "/v1/groups")[1]
+    c.check(after == before, "no refused request changed what serves (generation, groups)",
+            f"{before}\nvs\n{after}")
+
+
+def updates(c, api, n):
+    gen = api.call("GET", "/v1/groups")[1]["generation"]
+    wrong, took = [], []
+    for i in range(n):
+        t0 = time.monotonic()
+        status, answer, _ = api.call("PUT", "/v1/groups/api", shape(i))
+        took.append(time.monotonic() - t0)
+        gen += 1
+        hops = [h["name"] for h in (answer or {}).get("group", {}).get("next_hops", [])]
+        if status != 200 or answer.get("generation") != gen or len(hops) != len(
+                shape(i)["next_hops"]):
+            wrong.append(f"update {i}: {status} {answer}")
+            break
+    took.sort()
+    c.check(not wrong, f"{n} updates alternating two shapes each served a new generation "
+            f"(round trip p50 {1000 * took[len(took) // 2]:.1f} ms, "
+            f"p99 {1000 * took[int(len(took) * 0.99) - 1]:.1f} ms)", "\n".join(wrong))
+
+
+def doc_examples(c, api, doc):
+    """Runs every ```sh block of the doc with the real address and token; checks the status."""
+    blocks = re.findall(r"```sh\n(.*?)```", open(doc).read(), re.S)
+    c.check(len(blocks) >= 5, f"{doc}: {len(blocks)} curl examples")
+    for i, block in enumerate(blocks, 1):
+        want = re.search(r"# answers (\d{3})", block)
+        cmd = (block.replace("$(cat /etc/ptbsteer/token)", api.token)
+               .replace("http://127.0.0.1:9470", api.base).rstrip()
+               + " -o /dev/null -w '%{http_code}'")
+        r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=30)
+        got = r.stdout.strip()
+        ok = got == want.group(1) if want else got.startswith("2")
+        c.check(ok, f"docs/api.md example {i}: {got} (expected {want.group(1) if want else '2xx'})",
+                block + r.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ptbsteer", required=True)
+    ap.add_argument("--doc", required=True)
+    ap.add_argument("--updates", type=int, default=1000)
+    args = ap.parse_args()
+    c = Checks("api")
+    with tempfile.TemporaryDirectory() as tmp:
+        pcapfile.write(f"{tmp}/in.pcap", traffic())
+        pcapfile.write(f"{tmp}/empty.pcap")
+        start_refusals(c, args, tmp)
+        token = "t0ken-" + os.urandom(16).hex()
+        with open(f"{tmp}/token", "w") as f:
+            f.write(token + "\n")
+        os.chmod(f"{tmp}/token", 0o600)
+        cfg = config.write(f"{tmp}/ptbsteer.yaml", file_config(tmp))
+        p = Ptbsteer(args.ptbsteer, cfg, ready=API_LINE, follow=True)
+        try:
+            api = Api(re.search(API_LINE, p.output).group(1), token)
+            for what, kw in (("no Authorization", {"auth": ""}),
+                             ("a wrong token", {"token": token[:-1] + "x"}),
+                             ("another scheme", {"auth": f"Basic {token}"})):
+                status, answer, headers = api.call("GET", "/v1/groups", **kw)
+                c.check(status == 401 and "Bearer" in headers.get("WWW-Authenticate", ""),
+                        f"{what}: 401 with a Bearer challenge", f"{status} {answer}")
+            status, answer, _ = api.call("GET", "/v1/groups")
+            c.check(status == 200 and [(g["name"], g["source"]) for g in answer["groups"]]
+                    == [("web", "file")], "GET /v1/groups: the file's group", str(answer))
+            c.check(delta(api, no_group) > 0, "before the PUT, its prefix counts as no_group")
+
+            status, answer, _ = api.call("PUT", "/v1/groups/api", shape(0))
+            c.check(status == 200 and answer["group"]["source"] == "api",
+                    "PUT /v1/groups/api serves (source api)", f"{status} {answer}")
+            time.sleep(0.2)
+            lost, got = delta(api, no_group), delta(api, api_hops)
+            c.check(lost == 0 and got > 0,
+                    "after the PUT: no more no_group, its next-hops receive PTBs",
+                    f"no_group +{lost}, its next-hops +{got}: {api.counters()}")
+            status, got, _ = api.call("GET", "/v1/groups/api")
+            resent = api.call("PUT", "/v1/groups/api", got)
+            c.check(resent[0] == 200, "what GET returns can be PUT back", str(resent[:2]))
+
+            refusals(c, api)
+            updates(c, api, args.updates)
+
+            status, answer, _ = api.call("POST", "/v1/reload")
+            names = [(g["name"], g["source"]) for g in api.call("GET", "/v1/groups")[1]["groups"]]
+            c.check(status == 200 and names == [("web", "file"), ("api", "api")],
+                    "a file reload keeps the API's group", f"{status} {answer} {names}")
+            taken = config.group("api", ["203.0.113.0/25"], [config.hop("x", "02:00:00:00:03:01")],
+                                 policy=1, seed=7)
+            config.write(cfg, file_config(tmp, taken))
+            status, answer, _ = api.call("POST", "/v1/reload")
+            c.check(status == 400 and any("group 'api' is defined twice" in m
+                                          for m in answer.get("messages", [])),
+                    "a file group taking an API group's name: reload refused", str(answer))
+            config.write(cfg, file_config(tmp))
+
+            doc_examples(c, api, args.doc)
+            status, answer, _ = api.call("DELETE", "/v1/groups/api")
+            c.check(status == 200 and answer.get("deleted") == "api", "DELETE /v1/groups/api",
+                    str(answer))
+            c.check(api.call("GET", "/v1/groups/api")[0] == 404 and delta(api, no_group) > 0,
+                    "after DELETE: 404, and its prefix is no_group again")
+        finally:
+            rc, out = p.stop()
+            remove_eal_dirs()
+        r = report(out) or {}
+        c.check(rc == 0 and BALANCED in out, "exit 0, exit report balanced", out[-3000:])
+        c.check(r.get("tx_failed", -1) == 0, "no frame refused by the NIC", str(r))
+    c.finish()
+
+
+if __name__ == "__main__":
+    main()
