@@ -1,7 +1,9 @@
 #include "api/handlers.h"
 
+#include <civetweb.h>
 #include <fmt/format.h>
 
+#include "api/decide.h"
 #include "api/group_json.h"
 #include "api/json_yaml.h"
 #include "control/reload.h"
@@ -112,6 +114,58 @@ Response reload(const control::Runtime& rt) {
     return {status, std::move(body)};
 }
 
+// GET /v1/decide?src=&dst=&proto=&sport=&dport=[&flow_label=]: one flow.
+Response decide_one(const control::Runtime& rt, const std::string& query) {
+    json flow = json::object();
+    for (const char* key : {"src", "dst", "proto", "sport", "dport", "flow_label"}) {
+        char value[128];
+        const int n = mg_get_var(query.data(), query.size(), key, value, sizeof value);
+        if (n < 0) continue; // absent (or too long: then flow_from names it missing)
+        const std::string v(value, std::size_t(n));
+        const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+        if (std::string_view(key) == "src" || std::string_view(key) == "dst" || !digits)
+            flow[key] = v;
+        else
+            flow[key] = std::stoull(v.substr(0, 10));
+    }
+    std::string error, path;
+    const auto k = flow_from(flow, error, path);
+    if (!k) return {400, refusal(error, path)};
+    return rt.reloader->with_live([&](const control::Generation& g) {
+        json d = decide_json(g.tables, *k);
+        d["generation"] = g.number;
+        return Response{200, std::move(d)};
+    });
+}
+
+// POST /v1/decide {"flows": [flow, ...]}: up to max_decide_flows, in one generation.
+Response decide_many(const control::Runtime& rt, const std::string& body) {
+    const json doc = json::parse(body, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("flows") ||
+        !doc["flows"].is_array())
+        return {400, refusal("the body must be JSON: {\"flows\": [{\"src\", \"dst\", "
+                             "\"proto\", \"sport\", \"dport\"}, ...]}")};
+    const json& flows = doc["flows"];
+    if (flows.size() > max_decide_flows)
+        return {413, refusal(fmt::format("{} flows; at most {} per request", flows.size(),
+                                         max_decide_flows),
+                             "/flows")};
+    std::vector<packet::FlowKey> keys;
+    keys.reserve(flows.size());
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+        std::string error, path;
+        const auto k = flow_from(flows[i], error, path);
+        if (!k) return {400, refusal(error, fmt::format("/flows/{}{}", i, path))};
+        keys.push_back(*k);
+    }
+    return rt.reloader->with_live([&](const control::Generation& g) {
+        json out = json::array();
+        for (const packet::FlowKey& k : keys)
+            out.push_back(decide_json(g.tables, k));
+        return Response{200, {{"generation", g.number}, {"decisions", std::move(out)}}};
+    });
+}
+
 // The exit report's counters, summed over the lcores now (lib/datapath/counters.h).
 Response counters(const control::Runtime& rt) {
     datapath::LcoreCounters t;
@@ -145,7 +199,7 @@ json refusal(const std::string& message, const std::string& path) {
 }
 
 Response handle(const control::Runtime& rt, std::string_view method, std::string_view path,
-                const std::string& body) {
+                const std::string& query, const std::string& body) {
     if (path == groups_path) {
         if (method == "GET") return list_groups(rt);
         return not_allowed(method, path);
@@ -158,6 +212,11 @@ Response handle(const control::Runtime& rt, std::string_view method, std::string
         if (method == "GET") return get_group(rt, name);
         if (method == "PUT") return put_group(rt, name, body);
         if (method == "DELETE") return delete_group(rt, name);
+        return not_allowed(method, path);
+    }
+    if (path == "/v1/decide") {
+        if (method == "GET") return decide_one(rt, query);
+        if (method == "POST") return decide_many(rt, body);
         return not_allowed(method, path);
     }
     if (path == "/v1/reload") return method == "POST" ? reload(rt) : not_allowed(method, path);

@@ -19,9 +19,9 @@ struct Response {
 // The largest request body read (a 4096-next-hop group is about 0.5 MB of JSON); larger: 413.
 inline constexpr std::size_t max_body = 4u << 20;
 
-// One authenticated request: `path` without the query string.
+// One authenticated request: `path` without the query string, `query` what follows the '?'.
 Response handle(const control::Runtime& rt, std::string_view method, std::string_view path,
-                const std::string& body);
+                const std::string& query, const std::string& body);
 
 // {"error": message, "path": path}
 nlohmann::json refusal(const std::string& message, const std::string& path = "");

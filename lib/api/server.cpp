@@ -68,7 +68,8 @@ class ApiServer::Handler : public CivetHandler {
         }
         Response r;
         try {
-            r = handle(rt_, ri->request_method, ri->local_uri, *body);
+            r = handle(rt_, ri->request_method, ri->local_uri,
+                       ri->query_string ? ri->query_string : "", *body);
         } catch (const std::exception& e) {
             r = {500, refusal(fmt::format("internal error: {}", e.what()))};
         }

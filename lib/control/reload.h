@@ -101,6 +101,12 @@ class Reloader {
     UpdateResult delete_group(const std::string& name);
     // A copy of what serves: the file's groups, then the API's (source: api).
     config::Config serving();
+    // Calls f(live generation) with no publish in between (the generation outlives the call).
+    template <typename F>
+    auto with_live(F&& f) {
+        const std::lock_guard lock(m_);
+        return f(live());
+    }
     const ReloadStats& stats() const { return stats_; }
     const NextHopSlots& slots() const { return slots_; }
     const Generation& live() const { return publisher_.live(); } // control threads only

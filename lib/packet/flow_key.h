@@ -36,6 +36,22 @@ constexpr bool ports_known(L4 l4) {
     return l4 == L4::ports || l4 == L4::spi || l4 == L4::portless;
 }
 
+// What a whole, unfragmented packet of protocol `proto` tells about its layer 4, as Linux's flow
+// dissector reads its first 4 bytes (proto_ports_offset): ports for TCP, UDP, DCCP, SCTP and
+// UDP-Lite, an SPI for ESP and AH, nothing for the rest.
+constexpr L4 l4_of_protocol(std::uint8_t proto) {
+    switch (proto) {
+    case 6:                     // TCP
+    case 17:                    // UDP
+    case 33:                    // DCCP
+    case 132:                   // SCTP
+    case 136: return L4::ports; // UDP-Lite
+    case 50:                    // ESP
+    case 51: return L4::spi;    // AH
+    default: return L4::portless;
+    }
+}
+
 struct FlowKey {
     Family family = Family::v4;
     std::uint8_t proto = 0;         // the final L4 protocol, after any IPv6 extension headers

@@ -20,17 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from lib import config, frames, pcapfile  # noqa: E402
+from lib.api import API_LINE, Api  # noqa: E402
 from lib.checks import Checks, run  # noqa: E402
 from lib.runner import BALANCED, Ptbsteer, remove_eal_dirs, report  # noqa: E402
 
 from scapy.all import TCP  # noqa: E402
 
-API_LINE = r"control API on (http://\S+)/v1/"
 FILE_PREFIX, API_PREFIX = "198.51.100.0/25", "198.51.100.128/25"
 
 
@@ -71,35 +69,6 @@ def shape(i):
             "hash": {"model": "linux", "policy": 1, "seed": 11 + i % 2},
             "select": "hash-threshold" if i % 2 == 0 else "maglev",
             "next_hops": hops}
-
-
-class Api:
-    def __init__(self, base, token):
-        self.base, self.token = base, token
-
-    def call(self, method, path, body=None, token=None, raw=None, auth=None):
-        """(status, parsed JSON body, headers)."""
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
-                                            else None)
-        req = urllib.request.Request(self.base + path, data=data, method=method)
-        header = auth if auth is not None else f"Bearer {token or self.token}"
-        if header:
-            req.add_header("Authorization", header)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.loads(r.read() or b"null"), r.headers
-        except urllib.error.HTTPError as e:
-            text = e.read()
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                parsed = {"unparsed": text.decode(errors="replace")}
-            return e.code, parsed, e.headers
-
-    def counters(self):
-        return self.call("GET", "/v1/counters")[1]
 
 
 def start_refusals(c, args, tmp):
@@ -175,6 +144,13 @@ def refusals(c, api):
          "owned by the configuration file", ""),
         ("DELETE of no group", "DELETE", "/v1/groups/ghost", None, None, 404, "no group 'ghost'",
          ""),
+        ("decide: too many flows", "POST", "/v1/decide", {"flows": [{}] * 10001}, None, 413,
+         "at most 10000", "/flows"),
+        ("decide: a bad address", "POST", "/v1/decide",
+         {"flows": [{"src": "198.51.100.1", "dst": "x", "proto": "tcp", "sport": 1, "dport": 2}]},
+         None, 400, "dst must be", "/flows/0/dst"),
+        ("decide: no ports for TCP", "GET", "/v1/decide?src=203.0.113.9&dst=198.51.100.9&proto=6",
+         None, None, 400, "sport must be a port", "/sport"),
     ]
     for what, method, path, body, raw, status, says, pointer in cases:
         got, answer, _ = api.call(method, path, body, raw=raw)

@@ -122,21 +122,6 @@ std::optional<Options> parse_args(int argc, char** argv) {
     return o;
 }
 
-// Which protocols carry ports (or an SPI) in their first 4 bytes as Linux's flow dissector
-// reads them (__skb_flow_get_ports / proto_ports_offset): TCP, UDP, DCCP, SCTP, UDP-Lite.
-packet::L4 l4_of(std::uint8_t proto) {
-    switch (proto) {
-    case 6:
-    case 17:
-    case 33:
-    case 132:
-    case 136: return packet::L4::ports;
-    case 50:
-    case 51: return packet::L4::spi;
-    default: return packet::L4::portless;
-    }
-}
-
 std::optional<packet::FlowKey> parse_tuple(const std::string& line) {
     std::istringstream in(line);
     std::string fam, src, dst, proto, sport, dport, label;
@@ -164,7 +149,7 @@ std::optional<packet::FlowKey> parse_tuple(const std::string& line) {
     k.proto = static_cast<std::uint8_t>(*p);
     // No extension headers in tuple input: the fixed header's Next Header is the L4 protocol.
     k.first_nexthdr = k.family == packet::Family::v6 ? k.proto : 0;
-    k.l4 = l4_of(k.proto);
+    k.l4 = packet::l4_of_protocol(k.proto);
     if (k.l4 != packet::L4::portless) {
         k.sport = static_cast<std::uint16_t>(*sp);
         k.dport = static_cast<std::uint16_t>(*dp);

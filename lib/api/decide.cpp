@@ -1,0 +1,135 @@
+#include "api/decide.h"
+
+#include <array>
+#include <string_view>
+#include <utility>
+
+#include <arpa/inet.h>
+
+#include <fmt/format.h>
+
+namespace ptbsteer::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::pair<std::string_view, std::uint8_t>, 9> protocol_names = {{
+    {"icmp", 1},
+    {"tcp", 6},
+    {"udp", 17},
+    {"dccp", 33},
+    {"esp", 50},
+    {"ah", 51},
+    {"icmpv6", 58},
+    {"sctp", 132},
+    {"udplite", 136},
+}};
+
+std::optional<std::uint8_t> protocol(const json& j) {
+    if (j.is_number_unsigned() && j.get<std::uint64_t>() <= 255) return std::uint8_t(j.get<int>());
+    if (j.is_string())
+        for (const auto& [name, number] : protocol_names)
+            if (j.get<std::string>() == name) return number;
+    return std::nullopt;
+}
+
+std::optional<std::uint32_t> number(const json& j, std::uint32_t max) {
+    if (!j.is_number_unsigned() || j.get<std::uint64_t>() > max) return std::nullopt;
+    return std::uint32_t(j.get<std::uint64_t>());
+}
+
+bool address(const json& j, packet::Family& family, packet::IpAddr& out) {
+    if (!j.is_string()) return false;
+    const std::string s = j.get<std::string>();
+    if (::inet_pton(AF_INET, s.c_str(), out.b.data()) == 1) {
+        family = packet::Family::v4;
+        return true;
+    }
+    if (::inet_pton(AF_INET6, s.c_str(), out.b.data()) == 1) {
+        family = packet::Family::v6;
+        return true;
+    }
+    return false;
+}
+
+} // namespace
+
+std::optional<packet::FlowKey> flow_from(const json& j, std::string& error, std::string& path) {
+    auto fail = [&](std::string field, std::string sentence) {
+        path = field.empty() ? "" : "/" + field;
+        error = std::move(sentence);
+        return std::nullopt;
+    };
+    if (!j.is_object()) return fail("", "a flow is an object: {\"src\", \"dst\", \"proto\", ...}");
+    for (const auto& [key, value] : j.items())
+        if (key != "src" && key != "dst" && key != "proto" && key != "sport" && key != "dport" &&
+            key != "flow_label")
+            return fail(key, fmt::format("unknown key '{}' in a flow (known keys: src, dst, "
+                                         "proto, sport, dport, flow_label)",
+                                         key));
+    packet::FlowKey k;
+    packet::Family dst_family{};
+    if (!address(j.value("src", json()), k.family, k.src))
+        return fail("src", "src must be an IPv4 or IPv6 address");
+    if (!address(j.value("dst", json()), dst_family, k.dst) || dst_family != k.family)
+        return fail("dst", "dst must be an address of src's family");
+    const auto p = protocol(j.value("proto", json()));
+    if (!p)
+        return fail("proto", "proto must be a protocol number (0-255) or one of tcp, udp, sctp, "
+                             "dccp, udplite, icmp, icmpv6, esp, ah");
+    k.proto = *p;
+    // No extension headers here: the fixed header's Next Header is the protocol.
+    k.first_nexthdr = k.family == packet::Family::v6 ? k.proto : 0;
+    k.l4 = packet::l4_of_protocol(k.proto);
+    if (k.l4 != packet::L4::portless) {
+        for (const char* field : {"sport", "dport"}) {
+            const auto v = number(j.value(field, json()), 0xffff);
+            if (!v)
+                return fail(field, fmt::format("{} must be a port (0-65535): protocol {} has "
+                                               "ports",
+                                               field, k.proto));
+            (field[0] == 's' ? k.sport : k.dport) = std::uint16_t(*v);
+        }
+    }
+    if (j.contains("flow_label")) {
+        const auto v = number(j["flow_label"], 0xfffff);
+        if (!v || k.family != packet::Family::v6)
+            return fail("flow_label", "flow_label is IPv6's, 0-1048575");
+        k.flow_label = *v;
+    }
+    return k;
+}
+
+json decide_json(const datapath::Tables& t, const packet::FlowKey& k) {
+    const auto gi = t.prefixes.lookup(k.family, k.dst);
+    if (!gi)
+        return {{"verdict", "drop"},
+                {"reason", "no_group"},
+                {"why", "the destination is in no group's prefixes"}};
+    const datapath::GroupEntry& g = t.groups.at(*gi);
+    json out = {{"group", t.group_names.at(*gi)}, {"model", g.group.model().describe()}};
+    const bool hashable = !g.group.model().needs_ports() || packet::ports_known(k.l4);
+    if (hashable) out["hash"] = g.group.model().hash(k);
+    const steer::Verdict v = g.group.decide(k);
+    out["verdict"] = name(v.kind);
+    switch (v.kind) {
+    case steer::VerdictKind::unicast: {
+        const std::string& full = t.next_hop_names.at(g.first_next_hop + v.next_hop());
+        out["next_hop"] = full.substr(full.find('/') + 1);
+        out["next_hop_index"] = v.next_hop();
+        break;
+    }
+    case steer::VerdictKind::replicate:
+        out["why"] = g.group.mode() == steer::Mode::replicate
+                         ? "the group's mode is replicate"
+                         : "the model hashes ports the flow lacks; fallback: replicate";
+        break;
+    case steer::VerdictKind::drop:
+        out["reason"] = name(v.reason);
+        out["why"] = "the model hashes ports the flow lacks; fallback: drop";
+        break;
+    }
+    return out;
+}
+
+} // namespace ptbsteer::api

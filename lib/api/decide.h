@@ -1,0 +1,28 @@
+// "Where would this flow's PTBs go?" answered by the serving tables: the group its destination
+// falls in, the hash the router computes, the next-hop it picks, or why ptbsteer would replicate
+// or drop. The flow is given as the router sees it (client -> server), the direction it hashed.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "datapath/tables.h"
+#include "packet/flow_key.h"
+
+namespace ptbsteer::api {
+
+// The largest list POST /v1/decide takes.
+inline constexpr std::size_t max_decide_flows = 10000;
+
+// A flow from {"src", "dst", "proto", "sport", "dport", "flow_label"} (proto: a number or tcp,
+// udp, sctp, dccp, udplite, icmp, icmpv6, esp, ah; ports required when the protocol has them).
+// On a mistake: nullopt, `error` a sentence, `path` the field's pointer relative to the flow.
+std::optional<packet::FlowKey> flow_from(const nlohmann::json& j, std::string& error,
+                                         std::string& path);
+
+// The decision of `tables` for `flow`.
+nlohmann::json decide_json(const datapath::Tables& tables, const packet::FlowKey& flow);
+
+} // namespace ptbsteer::api
