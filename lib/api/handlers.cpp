@@ -194,6 +194,17 @@ Response counters(const control::Runtime& rt) {
 
 } // namespace
 
+control::Endpoint endpoint_of(std::string_view path) {
+    if (path == groups_path) return control::Endpoint::groups;
+    if (path.starts_with(groups_path) && path.size() > groups_path.size() + 1 &&
+        path[groups_path.size()] == '/')
+        return control::Endpoint::group;
+    if (path == "/v1/decide") return control::Endpoint::decide;
+    if (path == "/v1/reload") return control::Endpoint::reload;
+    if (path == "/v1/counters") return control::Endpoint::counters;
+    return control::Endpoint::other;
+}
+
 json refusal(const std::string& message, const std::string& path) {
     return {{"error", message}, {"path", path}};
 }

@@ -23,6 +23,9 @@ inline constexpr std::size_t max_body = 4u << 20;
 Response handle(const control::Runtime& rt, std::string_view method, std::string_view path,
                 const std::string& query, const std::string& body);
 
+// Which endpoint a path is, for ptbsteer_api_requests_total.
+control::Endpoint endpoint_of(std::string_view path);
+
 // {"error": message, "path": path}
 nlohmann::json refusal(const std::string& message, const std::string& path = "");
 

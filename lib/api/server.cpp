@@ -53,19 +53,20 @@ class ApiServer::Handler : public CivetHandler {
   private:
     bool serve(mg_connection* conn) {
         const mg_request_info* ri = mg_get_request_info(conn);
+        const Response r = answer(conn, ri);
+        send(conn, r, r.status == 401);
+        if (rt_.api) rt_.api->count(endpoint_of(ri->local_uri), r.status);
+        return true;
+    }
+
+    Response answer(mg_connection* conn, const mg_request_info* ri) {
         const char* auth = mg_get_header(conn, "Authorization");
-        if (!auth || !authorized(auth, token_)) {
-            send(conn,
-                 {401, refusal(auth ? "wrong bearer token"
-                                    : "missing Authorization: Bearer TOKEN (control: token_file)")},
-                 true);
-            return true;
-        }
+        if (!auth || !authorized(auth, token_))
+            return {401,
+                    refusal(auth ? "wrong bearer token"
+                                 : "missing Authorization: Bearer TOKEN (control: token_file)")};
         const auto body = read_body(conn);
-        if (!body) {
-            send(conn, {413, refusal(fmt::format("the body is larger than {} bytes", max_body))});
-            return true;
-        }
+        if (!body) return {413, refusal(fmt::format("the body is larger than {} bytes", max_body))};
         Response r;
         try {
             r = handle(rt_, ri->request_method, ri->local_uri,
@@ -73,8 +74,7 @@ class ApiServer::Handler : public CivetHandler {
         } catch (const std::exception& e) {
             r = {500, refusal(fmt::format("internal error: {}", e.what()))};
         }
-        send(conn, r);
-        return true;
+        return r;
     }
 
     const control::Runtime& rt_;

@@ -1,5 +1,7 @@
 #include "config/restart_diff.h"
 
+#include <tuple>
+
 #include <fmt/format.h>
 
 namespace ptbsteer::config {
@@ -104,6 +106,27 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     // Lcores name ports by index: compare them only when the ports line up.
     if (running.ports.size() == next.ports.size()) lcores(running, next, out);
     return out;
+}
+
+bool same_group(const Group& a, const Group& b) {
+    auto hop = [](const NextHop& h) {
+        return std::tie(h.name, h.port, h.mac, h.vlan, h.weight, h.deliver, h.tunnel_dst,
+                        h.tunnel_family);
+    };
+    auto hash = [](const HashConfig& h) {
+        return std::tie(h.kind, h.linux_params.seed, h.linux_params.policy, h.linux_params.fields,
+                        h.toeplitz.key, h.toeplitz.fields, h.crc32c.seed, h.crc32c.fields);
+    };
+    auto checks = [](const guard::ValidationPolicy& v) {
+        return std::tie(v.v4_floor, v.ceiling, v.verify_checksum);
+    };
+    if (a.name != b.name || a.prefixes != b.prefixes || hash(a.hash) != hash(b.hash) ||
+        a.select != b.select || a.mode != b.mode || a.fallback != b.fallback ||
+        checks(a.validation) != checks(b.validation) || a.next_hops.size() != b.next_hops.size())
+        return false;
+    for (std::size_t i = 0; i < a.next_hops.size(); ++i)
+        if (hop(a.next_hops[i]) != hop(b.next_hops[i])) return false;
+    return true;
 }
 
 } // namespace ptbsteer::config

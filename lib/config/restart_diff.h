@@ -20,4 +20,9 @@ namespace ptbsteer::config {
 // Empty: the candidate differs (if at all) only in what a reload can change.
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
 
+// Whether two groups steer alike: the same name, prefixes, hash, selection, mode, fallback,
+// next-hops (names, ports, MACs, VLANs, weights, delivery) and checks. Where they were written
+// (file positions, the source) does not count.
+bool same_group(const Group& a, const Group& b);
+
 } // namespace ptbsteer::config

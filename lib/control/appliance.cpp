@@ -107,6 +107,7 @@ struct Appliance::State {
     Ports ports;
     std::unique_ptr<CaptureWriter> capture; // null: capture off
     std::unique_ptr<Reloader> reloader;     // before the observer, whose POST /reload calls it
+    std::unique_ptr<ApiStats> api_stats = std::make_unique<ApiStats>(); // the API counts here
     Runtime runtime;
     Observation observed;
 };
@@ -163,6 +164,7 @@ Runtime Appliance::make_runtime() const {
     Runtime rt;
     rt.config = &cfg_;
     rt.reloader = st.reloader.get();
+    rt.api = st.api_stats.get();
     for (std::size_t i = 0; i < st.ports.list.size(); ++i)
         rt.ports.push_back(PortInfo{cfg_.ports[i].name, st.ports.list[i].id});
     for (const config::Lcore& l : cfg_.lcores)

@@ -1,5 +1,6 @@
 #include "control/reload.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
@@ -43,6 +44,7 @@ Reloader::Reloader(const config::Config& cfg, ReloadSetup setup)
                                   setup_.tsc_hz),
                  std::uint32_t(setup_.rx.size()), setup_.grace_timeout) {
     stats_.generation = 1;
+    note_changes(config::Config{}, cfg);
 }
 
 Reloader::~Reloader() {
@@ -86,8 +88,31 @@ bool Reloader::serve(const config::Config& next, const std::string& origin,
         return false;
     }
     publish(std::move(gen));
+    note_changes(*running_, next);
     *running_ = next;
     return true;
+}
+
+void Reloader::note_changes(const config::Config& before, const config::Config& after) {
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::map<std::string, GroupChange> next;
+    const std::lock_guard lock(changes_m_);
+    for (const config::Group& g : after.groups) {
+        const auto old = std::find_if(before.groups.begin(), before.groups.end(),
+                                      [&](const config::Group& b) { return b.name == g.name; });
+        const auto kept = changes_.find(g.name);
+        if (old != before.groups.end() && config::same_group(*old, g) && kept != changes_.end())
+            next[g.name] = kept->second;
+        else
+            next[g.name] = GroupChange{live().number, now, g.source};
+    }
+    changes_ = std::move(next);
+}
+
+std::map<std::string, GroupChange> Reloader::group_changes() const {
+    const std::lock_guard lock(changes_m_);
+    return changes_;
 }
 
 ReloadResult Reloader::attempt() {

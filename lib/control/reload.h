@@ -65,6 +65,13 @@ struct UpdateResult {
     std::vector<config::ConfigError> errors;
 };
 
+// When a serving group last changed (ptbsteer_group_generation and _updated_timestamp_seconds).
+struct GroupChange {
+    std::uint64_t generation = 0; // the first generation that serves it as it is now
+    double unix_time = 0;         // when that generation was published
+    config::Source source = config::Source::file;
+};
+
 // Readable from any thread (metrics, exit report).
 struct ReloadStats {
     std::atomic<std::uint64_t> generation{0};
@@ -101,6 +108,8 @@ class Reloader {
     UpdateResult delete_group(const std::string& name);
     // A copy of what serves: the file's groups, then the API's (source: api).
     config::Config serving();
+    // By group name: every serving group's last change. Any thread.
+    std::map<std::string, GroupChange> group_changes() const;
     // Calls f(live generation) with no publish in between (the generation outlives the call).
     template <typename F>
     auto with_live(F&& f) {
@@ -132,6 +141,9 @@ class Reloader {
     std::unique_ptr<config::Config> running_;             // what the live generation was built from
     config::Config file_;                                 // the file's part of it (no API groups)
     std::map<std::string, config::GroupText> api_groups_; // by name, in name order
+    mutable std::mutex changes_m_; // apart from m_: a scrape never waits for a reload
+    std::map<std::string, GroupChange> changes_;
+    void note_changes(const config::Config& before, const config::Config& after);
     NextHopSlots slots_;
     Publisher publisher_;
     ReloadStats stats_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "control/api_stats.h"
 #include "datapath/counters.h"
 #include "datapath/tables.h"
 
@@ -51,6 +52,7 @@ struct Runtime {
     std::vector<PoolInfo> pools;
     std::vector<RingInfo> rings;            // RX -> TX hand-over rings
     const CaptureWriter* capture = nullptr; // null: capture off
+    ApiStats* api = nullptr;                // the control API's request counts
     std::uint64_t tsc_hz = 0;
 };
 

@@ -239,6 +239,29 @@ void process(const BuildInfo& b, const control::Runtime& rt, std::vector<MetricF
     out.push_back(one_gauge(families::process_start_time, b.start_time_s));
 }
 
+// Each serving group's last change, and the control API's requests (empty without `control:`).
+void live_groups(const control::Runtime& rt, std::vector<MetricFamily>& out) {
+    MetricFamily generation = family(families::group_generation);
+    MetricFamily updated = family(families::group_updated);
+    for (const auto& [group, change] : rt.reloader->group_changes()) {
+        const Labels labels = {{"group", group}, {"source", std::string(name(change.source))}};
+        gauge(generation, labels, double(change.generation));
+        gauge(updated, labels, change.unix_time);
+    }
+    out.push_back(std::move(generation));
+    out.push_back(std::move(updated));
+    MetricFamily requests = family(families::api_requests);
+    if (rt.api)
+        for (std::size_t e = 0; e < control::endpoint_names.size(); ++e)
+            for (std::size_t s = 0; s < control::api_statuses.size(); ++s)
+                if (const auto n = rt.api->requests[e][s].load(std::memory_order_relaxed))
+                    counter(requests,
+                            {{"endpoint", std::string(name(control::Endpoint(e)))},
+                             {"status", std::to_string(control::api_statuses[s])}},
+                            double(n));
+    out.push_back(std::move(requests));
+}
+
 } // namespace
 
 std::vector<MetricFamily> Collector::Collect() const {
@@ -257,6 +280,7 @@ std::vector<MetricFamily> Collector::Collect() const {
     }
     capture(rt_, total, out);
     process(build_, rt_, out);
+    live_groups(rt_, out);
     return out;
 }
 

@@ -140,10 +140,23 @@ inline constexpr Family process_start_time{
     "start of the process, seconds since the Unix epoch. The standard name of the Prometheus "
     "client guidelines, deliberately without the ptbsteer_ prefix, so time() - "
     "process_start_time_seconds works as for any exporter"};
+// Live groups and the control API.
+inline constexpr Family group_generation{
+    "ptbsteer_group_generation", T::Gauge, "group, source",
+    "the configuration generation since which the group serves as it is now (source: file or "
+    "api)"};
+inline constexpr Family group_updated{
+    "ptbsteer_group_updated_timestamp_seconds", T::Gauge, "group, source",
+    "when that generation was published, seconds since the Unix epoch: time() - this is the "
+    "age of the group's definition"};
+inline constexpr Family api_requests{
+    "ptbsteer_api_requests_total", T::Counter, "endpoint, status",
+    "control API requests (docs/api.md) by endpoint (groups, group, decide, reload, counters, "
+    "other) and HTTP status; a series appears with its first request"};
 } // namespace families
 
 // Every family, in the order /metrics serves them.
-inline constexpr std::array<const Family*, 35> all_families = {
+inline constexpr std::array<const Family*, 38> all_families = {
     &families::received,
     &families::ptbs,
     &families::delivered,
@@ -179,6 +192,9 @@ inline constexpr std::array<const Family*, 35> all_families = {
     &families::config_generation,
     &families::config_reloads,
     &families::process_start_time,
+    &families::group_generation,
+    &families::group_updated,
+    &families::api_requests,
 };
 
 } // namespace ptbsteer::metrics

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from lib import config, frames, pcapfile  # noqa: E402
 from lib.api import API_LINE, Api  # noqa: E402
 from lib.checks import Checks, run  # noqa: E402
+from lib.prom import sample  # noqa: E402
 from lib.runner import BALANCED, Ptbsteer, remove_eal_dirs, report  # noqa: E402
 
 from scapy.all import TCP  # noqa: E402
@@ -182,6 +183,26 @@ def updates(c, api, n):
             f"p99 {1000 * took[int(len(took) * 0.99) - 1]:.1f} ms)", "\n".join(wrong))
 
 
+def metrics_after_updates(c, p, api, updates):
+    """/metrics: the API group's generation is the last PUT's, the file group's the first; the
+    requests so far are counted by endpoint and status."""
+    groups = api.call("GET", "/v1/groups")[1]
+    m = p.scrape()
+    gen = sample(m, "ptbsteer_group_generation", group="api", source="api")
+    web = sample(m, "ptbsteer_group_generation", group="web", source="file")
+    c.check(gen == groups["generation"] and web == 1,
+            f"ptbsteer_group_generation: api {gen} (the last PUT's), web {web} (unchanged)",
+            str(groups["generation"]))
+    age = time.time() - (sample(m, "ptbsteer_group_updated_timestamp_seconds", group="api",
+                                source="api") or 0)
+    c.check(0 <= age < 60, f"ptbsteer_group_updated_timestamp_seconds: {age:.1f} s ago")
+    puts = sample(m, "ptbsteer_api_requests_total", endpoint="group", status="200") or 0
+    denied = sample(m, "ptbsteer_api_requests_total", endpoint="groups", status="401") or 0
+    c.check(puts >= updates + 2 and denied == 3,
+            f"ptbsteer_api_requests_total: {puts:.0f} group 200s (>= {updates + 2}), "
+            f"{denied:.0f} groups 401s")
+
+
 def doc_examples(c, api, doc):
     """Runs every ```sh block of the doc with the real address and token; checks the status."""
     blocks = re.findall(r"```sh\n(.*?)```", open(doc).read(), re.S)
@@ -243,6 +264,7 @@ def main():
             refusals(c, api)
             updates(c, api, args.updates)
 
+            metrics_after_updates(c, p, api, args.updates)
             status, answer, _ = api.call("POST", "/v1/reload")
             names = [(g["name"], g["source"]) for g in api.call("GET", "/v1/groups")[1]["groups"]]
             c.check(status == 200 and names == [("web", "file"), ("api", "api")],

@@ -102,3 +102,23 @@ TEST_CASE("reload: a renamed or added port is reported, lcores are not compared 
     REQUIRE(v.size() == 1);
     CHECK(v[0] == "ports: 3 port(s) instead of 2");
 }
+
+TEST_CASE("same_group: what steers counts, where it was written does not") {
+    const Config original = load(base);
+    const Group& web = original.groups.front();
+    // The same group, moved down the file by a comment line: other positions, same steering.
+    const Config moved = load(edit("groups:\n", "groups:\n  # moved\n"));
+    CHECK(moved.groups.front().where.line != web.where.line);
+    CHECK(same_group(web, moved.groups.front()));
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"seed: 1", "seed: 2"},
+             {"198.51.100.0/24", "198.51.100.0/25"},
+             {"\"02:00:00:00:00:01\"}", "\"02:00:00:00:00:02\"}"},
+             {"\"02:00:00:00:00:01\"}", "\"02:00:00:00:00:01\", weight: 2}"},
+             {"name: a,", "name: b,"},
+             {"next_hops: [", "select: maglev\n    next_hops: ["},
+         }) {
+        INFO(from << " -> " << to);
+        CHECK_FALSE(same_group(web, load(edit(from, to)).groups.front()));
+    }
+}
