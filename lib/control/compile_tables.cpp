@@ -41,6 +41,21 @@ NextHopOut resolve(const config::NextHop& h, const config::Config& cfg, const Ta
     return out;
 }
 
+// Maglev positions follow next-hop names, in a table whose size does not move with every
+// next-hop added or removed (Selector::maglev_stable_table_size): a change of one next-hop then
+// moves about 1/N of flows, as Maglev promises (Eisenbud et al., NSDI 2016, §3.4), not all.
+steer::Selector make_selector(const config::Group& g) {
+    std::vector<std::uint32_t> weights;
+    std::vector<std::uint64_t> ids;
+    for (const config::NextHop& h : g.next_hops) {
+        weights.push_back(h.weight);
+        ids.push_back(steer::Selector::maglev_id(h.name));
+    }
+    if (g.select != steer::SelectKind::maglev) return steer::Selector::build(g.select, weights);
+    return steer::Selector::build_maglev(weights, ids,
+                                         steer::Selector::maglev_stable_table_size(weights.size()));
+}
+
 } // namespace
 
 Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
@@ -58,11 +73,7 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
     }
     for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const config::Group& g = cfg.groups[gi];
-        std::vector<std::uint32_t> weights;
-        for (const config::NextHop& h : g.next_hops)
-            weights.push_back(h.weight);
-        GroupEntry e{steer::Group(gi, make_model(g.hash), steer::Selector::build(g.select, weights),
-                                  g.mode, g.fallback),
+        GroupEntry e{steer::Group(gi, make_model(g.hash), make_selector(g), g.mode, g.fallback),
                      std::uint32_t(t.next_hops.size()), std::uint32_t(g.next_hops.size()),
                      g.validation};
         for (const config::NextHop& h : g.next_hops) {

@@ -227,6 +227,15 @@ Selector Selector::build_maglev(std::span<const std::uint32_t> weights,
     return s;
 }
 
+std::uint32_t Selector::maglev_stable_table_size(std::size_t next_hops) {
+    // 65537 (prime) up to 512 next-hops: one size whatever the count, and M/N >= 100 keeps the
+    // extra churn of a change small (the paper's own choice, §5.3). Above, 100 x the next power
+    // of two.
+    constexpr std::uint32_t fixed = 65537;
+    const std::uint32_t grown = maglev_table_size(std::bit_ceil(next_hops));
+    return std::max(fixed, grown);
+}
+
 std::uint32_t Selector::maglev_table_size(std::size_t next_hops) {
     const std::uint64_t want =
         std::max<std::uint64_t>(101, 100 * static_cast<std::uint64_t>(next_hops));

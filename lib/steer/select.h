@@ -61,6 +61,9 @@ class Selector {
 
     // Smallest prime >= max(101, 100 x next_hops): the automatic Maglev table size.
     static std::uint32_t maglev_table_size(std::size_t next_hops);
+    // The table size a live group keeps while next-hops come and go: 65537 up to 512
+    // next-hops, then 100 x the next power of two, so only crossing a power of two changes it.
+    static std::uint32_t maglev_stable_table_size(std::size_t next_hops);
     // Stable identity of a next-hop for build(..., ids): 64-bit FNV-1a of its name.
     static std::uint64_t maglev_id(std::string_view name) noexcept;
 

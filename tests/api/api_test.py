@@ -183,6 +183,41 @@ def updates(c, api, n):
             f"p99 {1000 * took[int(len(took) * 0.99) - 1]:.1f} ms)", "\n".join(wrong))
 
 
+def maglev_disruption(c, api, n=20, flows=10000):
+    """A Maglev group of n next-hops: removing one, or adding one, moves at most 1/n + 1 % of
+    flows (Maglev's promise, kept by positions that follow names in a table of stable size)."""
+    def group(names):
+        return {"prefixes": ["203.0.113.0/25"], "hash": {"model": "linux", "policy": 1, "seed": 5},
+                "select": "maglev",
+                "next_hops": [{"name": x, "port": "out", "mac": f"02:00:00:00:07:{i:02x}"}
+                              for i, x in enumerate(names)]}
+
+    tuples = [{"src": f"192.0.2.{1 + i % 250}", "dst": f"203.0.113.{1 + i % 120}",
+               "proto": "tcp", "sport": 1024 + i, "dport": 443} for i in range(flows)]
+
+    def owners(names):
+        status, answer, _ = api.call("PUT", "/v1/groups/mg", group(names))
+        if status != 200:
+            return None
+        status, answer, _ = api.call("POST", "/v1/decide", {"flows": tuples})
+        return [d.get("next_hop") for d in answer["decisions"]] if status == 200 else None
+
+    names = [f"m{i}" for i in range(n)]
+    base = owners(names)
+    for what, changed in ((f"m7 removed ({n - 1} left)", names[:7] + names[8:]),
+                          (f"m{n} added ({n + 1})", names + [f"m{n}"]),
+                          ("m0 replaced by a new name", [f"m{n + 1}"] + names[1:])):
+        after = owners(changed)
+        if base is None or after is None:
+            c.check(False, f"maglev: {what}: PUT and decide")
+            continue
+        moved = sum(a != b for a, b in zip(base, after)) / flows
+        bound = 1 / n + 0.01 if "replaced" not in what else 2 / n + 0.01
+        c.check(moved <= bound, f"maglev: {what}: {100 * moved:.1f} % of flows moved "
+                f"(bound {100 * bound:.1f} %)")
+    api.call("DELETE", "/v1/groups/mg")
+
+
 def metrics_after_updates(c, p, api, updates):
     """/metrics: the API group's generation is the last PUT's, the file group's the first; the
     requests so far are counted by endpoint and status."""
@@ -265,6 +300,7 @@ def main():
             updates(c, api, args.updates)
 
             metrics_after_updates(c, p, api, args.updates)
+            maglev_disruption(c, api)
             status, answer, _ = api.call("POST", "/v1/reload")
             names = [(g["name"], g["source"]) for g in api.call("GET", "/v1/groups")[1]["groups"]]
             c.check(status == 200 and names == [("web", "file"), ("api", "api")],

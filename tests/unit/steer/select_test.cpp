@@ -431,3 +431,13 @@ TEST_CASE("selector cost per lookup", "[.bench]") {
         std::printf("linear walk    n=%4zu: %.2f ns/select\n", n, ns);
     }
 }
+
+TEST_CASE("maglev stable table size: one size up to 512 next-hops, then 100 x a power of two",
+          "[steer][select]") {
+    for (std::size_t n : {1u, 2u, 20u, 100u, 512u})
+        CHECK(Selector::maglev_stable_table_size(n) == 65537);
+    CHECK(Selector::maglev_stable_table_size(513) == Selector::maglev_table_size(1024));
+    CHECK(Selector::maglev_stable_table_size(1024) == Selector::maglev_table_size(1024));
+    CHECK(Selector::maglev_stable_table_size(1025) == Selector::maglev_table_size(2048));
+    CHECK(Selector::maglev_stable_table_size(4096) == Selector::maglev_table_size(4096));
+}
