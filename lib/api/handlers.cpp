@@ -182,12 +182,8 @@ Response counters(const control::Runtime& rt) {
             drops[std::string(datapath::drop_reasons[i].name)] = t.drops[i];
     j["drops"] = std::move(drops);
     json hops = json::object();
-    const auto names = rt.reloader->slots().names();
-    for (std::size_t i = 0; i < names.size(); ++i) {
-        const std::uint64_t u = i < t.unicast_per_next_hop.size() ? t.unicast_per_next_hop[i] : 0;
-        const std::uint64_t c = i < t.copies_per_next_hop.size() ? t.copies_per_next_hop[i] : 0;
-        hops[names[i].group + "/" + names[i].next_hop] = {{"unicast", u}, {"copies", c}};
-    }
+    for (const control::NextHopSlots::Total& n : rt.reloader->slots().totals(t))
+        hops[n.name.group + "/" + n.name.next_hop] = {{"unicast", n.unicast}, {"copies", n.copies}};
     j["next_hops"] = std::move(hops);
     return {200, std::move(j)};
 }

@@ -138,6 +138,7 @@ void Appliance::start() {
     st.ports.list = start_ports(cfg_, st.pools.packets);
 
     ReloadSetup setup{opt_.config_path, {}, {}, {}, rte_get_tsc_hz()};
+    setup.counters = &st.counters; // read (never written) when a next-hop's slot is freed
     for (const PortRuntime& p : st.ports.list) {
         setup.port_ids.push_back(p.id);
         setup.port_macs.push_back(p.mac);
@@ -207,10 +208,9 @@ void Appliance::run() {
 
 std::string Appliance::report() const {
     const State& st = *state_;
-    std::vector<std::string> names;
-    for (const NextHopSlots::Name& n : st.reloader->slots().names())
-        names.push_back(n.group + "/" + n.next_hop);
-    return format_report(sum(st.counters), names) + format_reloads(st.reloader->stats()) + "\n";
+    const LcoreCounters total = sum(st.counters);
+    return format_report(total, st.reloader->slots().totals(total)) +
+           format_reloads(st.reloader->stats()) + "\n";
 }
 
 std::vector<std::string> eal_arguments(const config::Config& cfg,

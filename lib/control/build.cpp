@@ -28,29 +28,86 @@ std::size_t NextHopSlots::find(const std::string& group, const std::string& next
 
 std::size_t NextHopSlots::needed(const config::Config& cfg) const {
     const std::lock_guard lock(m_);
-    std::size_t n = names_.size();
+    std::size_t held = 0, fresh = 0;
+    for (const Name& n : names_)
+        held += !n.group.empty();
     for (const config::Group& g : cfg.groups)
         for (const config::NextHop& h : g.next_hops)
-            n += find(g.name, h.name) == names_.size();
-    return n;
+            fresh += find(g.name, h.name) == names_.size();
+    return held + fresh;
+}
+
+std::size_t NextHopSlots::in_use() const {
+    const std::lock_guard lock(m_);
+    return std::size_t(std::count_if(names_.begin(), names_.end(),
+                                     [](const Name& n) { return !n.group.empty(); }));
 }
 
 std::optional<std::vector<std::uint32_t>> NextHopSlots::assign(const config::Config& cfg) {
     if (needed(cfg) > capacity_) return std::nullopt;
     const std::lock_guard lock(m_);
     std::vector<std::uint32_t> slots;
+    std::size_t next_free = 0;
     for (const config::Group& g : cfg.groups)
         for (const config::NextHop& h : g.next_hops) {
             std::size_t i = find(g.name, h.name);
-            if (i == names_.size()) names_.push_back(Name{g.name, h.name});
+            if (i == names_.size()) {
+                while (next_free < names_.size() && !names_[next_free].group.empty())
+                    ++next_free;
+                i = next_free;
+                if (i == names_.size()) {
+                    names_.emplace_back();
+                    base_.emplace_back();
+                }
+                names_[i] = Name{g.name, h.name};
+            }
             slots.push_back(std::uint32_t(i));
         }
     return slots;
 }
 
-std::vector<NextHopSlots::Name> NextHopSlots::names() const {
+void NextHopSlots::sweep(const std::vector<const Generation*>& alive,
+                         const std::vector<LcoreCounters>& counters) {
+    std::vector<bool> used;
+    for (const Generation* g : alive)
+        for (const NextHopOut& h : g->tables.next_hops) {
+            if (used.size() <= h.counter_slot) used.resize(h.counter_slot + 1);
+            used[h.counter_slot] = true;
+        }
     const std::lock_guard lock(m_);
-    return names_;
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        if (names_[i].group.empty() || (i < used.size() && used[i])) continue;
+        // No generation an lcore may read names slot i: its counts stop here.
+        std::uint64_t u = 0, c = 0;
+        for (const LcoreCounters& l : counters) {
+            if (i < l.unicast_per_next_hop.size()) u += load_counter(l.unicast_per_next_hop[i]);
+            if (i < l.copies_per_next_hop.size()) c += load_counter(l.copies_per_next_hop[i]);
+        }
+        auto& kept = retired_[names_[i]];
+        kept.first += u - base_[i].first;
+        kept.second += c - base_[i].second;
+        base_[i] = {u, c};
+        names_[i] = Name{};
+    }
+}
+
+std::vector<NextHopSlots::Total> NextHopSlots::totals(const LcoreCounters& sum) const {
+    const std::lock_guard lock(m_);
+    std::map<Name, std::pair<std::uint64_t, std::uint64_t>> all = retired_;
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        if (names_[i].group.empty()) continue;
+        const std::uint64_t u =
+            i < sum.unicast_per_next_hop.size() ? sum.unicast_per_next_hop[i] : 0;
+        const std::uint64_t c = i < sum.copies_per_next_hop.size() ? sum.copies_per_next_hop[i] : 0;
+        // A scrape's snapshot may predate a sweep that raised the baseline: never below zero.
+        auto& t = all[names_[i]];
+        t.first += u > base_[i].first ? u - base_[i].first : 0;
+        t.second += c > base_[i].second ? c - base_[i].second : 0;
+    }
+    std::vector<Total> out;
+    for (const auto& [name, t] : all)
+        out.push_back(Total{name, t.first, t.second});
+    return out;
 }
 
 std::shared_ptr<GuardSet> build_guards(const config::Limits& limits, const std::vector<bool>& rx,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,33 +20,51 @@ using namespace datapath; // control builds, publishes and observes the datapath
 
 // Per-next-hop counters need an index that survives reloads: Tables' next-hop index is only
 // valid within one generation. Each "group/next_hop" name gets a slot the first time a
-// generation using it is published and keeps it for the life of the process; LcoreCounters'
-// per-next-hop arrays are sized to `capacity` at start and never resized while lcores run.
-// Slots are never reused, so a counter never jumps from one next-hop to another.
-// Thread-safe: the control thread assigns, the metrics thread reads the names.
+// generation using it is published and keeps it while any generation an lcore may still read
+// uses it; LcoreCounters' per-next-hop arrays are sized to `capacity` at start and never
+// resized while lcores run. Once no such generation names it (sweep(), after a publish), the
+// slot is free for a new name: the old name's counts so far are kept as its retired totals (its
+// series stays, no longer growing) and the slot's counts start from a baseline, so a reused
+// slot counts from zero for its new name. Only lcores write the counters; this class only reads
+// them. Thread-safe: the control thread assigns and sweeps, the metrics thread reads totals.
 class NextHopSlots {
   public:
     struct Name {
         std::string group;
         std::string next_hop;
+        friend auto operator<=>(const Name&, const Name&) = default;
+    };
+    struct Total {
+        Name name;
+        std::uint64_t unicast = 0;
+        std::uint64_t copies = 0;
     };
 
     explicit NextHopSlots(std::size_t capacity) : capacity_(capacity) {}
 
-    // The slot of each next-hop of `cfg`, in Tables order (group after group). Names already
-    // known keep their slot; new names take the next free ones. nullopt, and nothing assigned,
-    // when the new names would not fit in `capacity`.
+    // The slot of each next-hop of `cfg`, in Tables order (group after group). Names holding a
+    // slot keep it; new names take free slots. nullopt, and nothing assigned, when the new
+    // names would not fit in `capacity`.
     std::optional<std::vector<std::uint32_t>> assign(const config::Config& cfg);
+    // Frees the slots no generation in `alive` refers to (counter_slot of their next-hops),
+    // keeping their names' counts so far from `counters` (every lcore's).
+    void sweep(const std::vector<const Generation*>& alive,
+               const std::vector<LcoreCounters>& counters);
 
-    std::vector<Name> names() const; // by slot
+    // Every next-hop name seen since start with its frames so far: the slot's counts in `sum`
+    // (the lcores' counters summed) since the name took it, plus its retired totals. By name.
+    std::vector<Total> totals(const LcoreCounters& sum) const;
     std::size_t capacity() const { return capacity_; }
-    // How many slots `cfg` would use in all (known names + its new ones).
+    // How many slots `cfg` would use in all (held names + its new ones).
     std::size_t needed(const config::Config& cfg) const;
+    std::size_t in_use() const;
 
   private:
     std::size_t find(const std::string& group, const std::string& next_hop) const; // or size
     mutable std::mutex m_;
-    std::vector<Name> names_;
+    std::vector<Name> names_;                                   // by slot; an empty group: free
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> base_; // by slot: (unicast, copies)
+    std::map<Name, std::pair<std::uint64_t, std::uint64_t>> retired_;
     std::size_t capacity_;
 };
 

@@ -102,4 +102,11 @@ bool Publisher::rings_drained() const {
     return true;
 }
 
+std::vector<const Generation*> Publisher::alive() const {
+    std::vector<const Generation*> out{live_.get()};
+    for (const auto& g : retired_)
+        out.push_back(g.get());
+    return out;
+}
+
 } // namespace ptbsteer::control

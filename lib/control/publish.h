@@ -49,6 +49,8 @@ class Publisher {
 
     const Generation& live() const { return *live_; }
     std::size_t retained() const { return retired_.size(); }
+    // Every generation an lcore or an mbuf may still refer to: the live one and the retained.
+    std::vector<const Generation*> alive() const;
 
   private:
     bool free_retired(); // false: a wait timed out, `retired_` kept for the next try

@@ -22,6 +22,8 @@ std::size_t slot_capacity(const config::Config& cfg) {
     return std::max<std::size_t>(4096, 2 * n);
 }
 
+const std::vector<LcoreCounters> no_counters;
+
 } // namespace
 
 std::string ReloadResult::summary() const {
@@ -230,6 +232,8 @@ config::Config Reloader::serving() {
 void Reloader::publish(std::unique_ptr<Generation> next) {
     stats_.generation = next->number;
     const bool freed = publisher_.publish(std::move(next));
+    // Next-hops no generation names any more give their slots back (build.h).
+    slots_.sweep(publisher_.alive(), setup_.counters ? *setup_.counters : no_counters);
     if (!freed)
         std::fprintf(stderr,
                      "ptbsteer: reload: an lcore did not pass a quiescent state or drain its ring "

@@ -85,6 +85,8 @@ struct ReloadSetup {
     std::vector<bool> rx; // by worker (config lcore) index: polls RX queues
     std::uint64_t tsc_hz = 0;
     std::chrono::milliseconds grace_timeout{2000}; // per wait; then the free is deferred
+    // Every lcore's counters (read when a next-hop's slot is freed); null in tests without.
+    const std::vector<LcoreCounters>* counters = nullptr;
 };
 
 class Reloader {

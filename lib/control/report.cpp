@@ -5,16 +5,6 @@
 #include <fmt/format.h>
 
 namespace ptbsteer::control {
-namespace {
-
-std::uint64_t sent_to(const LcoreCounters& c, std::size_t nh) {
-    const std::uint64_t u = nh < c.unicast_per_next_hop.size() ? c.unicast_per_next_hop[nh] : 0;
-    const std::uint64_t r = nh < c.copies_per_next_hop.size() ? c.copies_per_next_hop[nh] : 0;
-    return u + r;
-}
-
-} // namespace
-
 LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore) {
     LcoreCounters t;
     for (const LcoreCounters& c : per_lcore)
@@ -24,7 +14,8 @@ LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore) {
 
 // Rows and keys come from scalar_counters and drop_reasons (lib/datapath): a counter added there
 // appears here without an edit.
-std::string format_report(const LcoreCounters& c, const std::vector<std::string>& next_hop_names) {
+std::string format_report(const LcoreCounters& c,
+                          const std::vector<NextHopSlots::Total>& next_hops) {
     const std::uint64_t drops = std::accumulate(c.drops.begin(), c.drops.end(), std::uint64_t{0});
     std::string s;
     auto row = [&s](std::string_view k, std::uint64_t v) {
@@ -37,8 +28,8 @@ std::string format_report(const LcoreCounters& c, const std::vector<std::string>
     for (std::size_t i = 0; i < drop_count; ++i)
         if (c.drops[i]) row(fmt::format("  {}", name(static_cast<Drop>(i))), c.drops[i]);
     s += "  per next-hop (frames sent)\n";
-    for (std::size_t i = 0; i < next_hop_names.size(); ++i)
-        row(fmt::format("    {}", next_hop_names[i]), sent_to(c, i));
+    for (const NextHopSlots::Total& n : next_hops)
+        row(fmt::format("    {}/{}", n.name.group, n.name.next_hop), n.unicast + n.copies);
     const bool balanced = c.rx == c.unicast + c.replicated + c.answered + drops;
     s += fmt::format("  received == unicast + replicated + answered + dropped: {}\n",
                      balanced ? "yes" : "NO (a packet was lost uncounted: please report)");
@@ -49,8 +40,8 @@ std::string format_report(const LcoreCounters& c, const std::vector<std::string>
     s += fmt::format(" dropped={}", drops);
     for (std::size_t i = 0; i < drop_count; ++i)
         if (c.drops[i]) s += fmt::format(" drop.{}={}", name(static_cast<Drop>(i)), c.drops[i]);
-    for (std::size_t i = 0; i < next_hop_names.size(); ++i)
-        s += fmt::format(" nh.{}={}", next_hop_names[i], sent_to(c, i));
+    for (const NextHopSlots::Total& n : next_hops)
+        s += fmt::format(" nh.{}/{}={}", n.name.group, n.name.next_hop, n.unicast + n.copies);
     s += "\n";
     return s;
 }

@@ -14,10 +14,10 @@ using namespace datapath; // control builds, publishes and observes the datapath
 LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore);
 
 // A human table, then one machine-readable line "ptbsteer-counters key=value ..." for scripts.
-// `next_hop_names` ("group/next_hop") are by counter slot (NextHopSlots): every next-hop any
-// published generation had, so that the per-next-hop rows add up across reloads.
+// `next_hops` (NextHopSlots::totals): every next-hop any published generation had, by name, so
+// that the per-next-hop rows add up across reloads and API changes.
 std::string format_report(const LcoreCounters& total,
-                          const std::vector<std::string>& next_hop_names);
+                          const std::vector<NextHopSlots::Total>& next_hops);
 
 // "ptbsteer-reloads generation=N success=S failure=F restart_required=R".
 std::string format_reloads(const ReloadStats& stats);

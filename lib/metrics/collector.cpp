@@ -88,17 +88,17 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
     out.push_back(std::move(ptbs));
 
     MetricFamily del = family(families::delivered);
-    // By counter slot: every next-hop of every generation published so far, so a series stays
-    // (and stops growing) when a reload removes its next-hop (control/build.h).
-    const auto names = rt.reloader->slots().names();
+    // By name: every next-hop of every generation published so far, so a series stays (and
+    // stops growing) when a change removes its next-hop, even after its slot is reused
+    // (control/build.h).
     const std::string unicast(name(steer::Mode::unicast)), replicate(name(steer::Mode::replicate));
-    for (std::size_t nh = 0; nh < names.size(); ++nh) {
-        const double u =
-            nh < t.unicast_per_next_hop.size() ? double(t.unicast_per_next_hop[nh]) : 0;
-        const double r = nh < t.copies_per_next_hop.size() ? double(t.copies_per_next_hop[nh]) : 0;
-        const auto& [group, hop] = names[nh];
-        counter(del, {{"group", group}, {"next_hop", hop}, {"mode", unicast}}, u);
-        counter(del, {{"group", group}, {"next_hop", hop}, {"mode", replicate}}, r);
+    for (const control::NextHopSlots::Total& n : rt.reloader->slots().totals(t)) {
+        const Labels at = {{"group", n.name.group}, {"next_hop", n.name.next_hop}};
+        Labels u = at, r = at;
+        u.push_back({"mode", unicast});
+        r.push_back({"mode", replicate});
+        counter(del, std::move(u), double(n.unicast));
+        counter(del, std::move(r), double(n.copies));
     }
     out.push_back(std::move(del));
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -41,10 +42,13 @@ const std::string ab = R"([{name: a, port: out, mac: "02:00:00:00:01:01"},)"
                        R"( {name: b, port: out, mac: "02:00:00:00:01:02"}])";
 const std::string bc = R"([{name: b, port: out, mac: "02:00:00:00:01:02"},)"
                        R"( {name: c, port: out, mac: "02:00:00:00:01:03"}])";
+const std::string cd = R"([{name: c, port: out, mac: "02:00:00:00:01:03"},)"
+                       R"( {name: d, port: out, mac: "02:00:00:00:01:04"}])";
 
 struct Fixture {
     std::string path = "/tmp/ptbsteer-reload-test-" + std::to_string(::getpid()) + ".yaml";
     Shared shared;
+    std::vector<LcoreCounters> counters = std::vector<LcoreCounters>(1); // the one lcore's
     std::unique_ptr<Reloader> reloader;
 
     explicit Fixture(const std::string& text, std::vector<rte_ring*> rings = {}) {
@@ -54,7 +58,9 @@ struct Fixture {
         ReloadSetup setup{
             path,   {0, 1},           {Mac{2, 0xaa, 0, 0, 0, 1}, Mac{2, 0xaa, 0, 0, 0, 2}},
             {true}, rte_get_tsc_hz(), std::chrono::milliseconds(300)};
+        setup.counters = &counters;
         reloader = std::make_unique<Reloader>(*r.config, setup);
+        counters[0].size_for(2, reloader->slots().capacity());
         reloader->attach(shared, std::move(rings));
     }
     ~Fixture() { std::remove(path.c_str()); }
@@ -119,20 +125,39 @@ TEST_CASE("reload: success, failure and restart_required, each counted; only suc
     CHECK(st.results[std::size_t(ReloadOutcome::restart_required)] == 1);
 }
 
-TEST_CASE("reload: next-hop counter slots follow names across generations, never reused") {
+// Frames per next-hop name, from the slots' totals (the metrics' and the exit report's view).
+std::map<std::string, std::uint64_t> sent(const Fixture& f) {
+    std::map<std::string, std::uint64_t> out;
+    for (const auto& t : f.reloader->slots().totals(f.counters[0]))
+        out[t.name.next_hop] = t.unicast + t.copies;
+    return out;
+}
+
+TEST_CASE("reload: next-hop counter slots follow names; a freed slot is reused from zero") {
     Fixture f(yaml(ab));
     Reader reader(f.shared);
+    auto& unicast = f.counters[0].unicast_per_next_hop; // this test plays the lcore
+    unicast[0] = 5;                                     // web/a
+    unicast[1] = 7;                                     // web/b
     f.write(yaml(bc));
     REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
     const Tables& t = f.shared.current.load()->tables;
     REQUIRE(t.next_hops.size() == 2);
     CHECK(t.next_hops[0].counter_slot == 1); // web/b kept its slot from generation 1
-    CHECK(t.next_hops[1].counter_slot == 2); // web/c is new
-    const auto names = f.reloader->slots().names();
-    REQUIRE(names.size() == 3);
-    CHECK(names[0].next_hop == "a"); // gone from the config, its counter stays
-    CHECK(names[2].group == "web");
-    CHECK(names[2].next_hop == "c");
+    CHECK(t.next_hops[1].counter_slot == 2); // web/c is new (a's slot was still in use)
+    CHECK(f.reloader->retained() == 0);      // generation 1 is freed: slot 0 is free now
+    CHECK(f.reloader->slots().in_use() == 2);
+    CHECK(sent(f) == std::map<std::string, std::uint64_t>{{"a", 5}, {"b", 7}, {"c", 0}});
+
+    unicast[2] = 3; // web/c
+    f.write(yaml(cd));
+    REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+    const Tables& t2 = f.shared.current.load()->tables;
+    CHECK(t2.next_hops[0].counter_slot == 2); // web/c
+    CHECK(t2.next_hops[1].counter_slot == 0); // web/d reuses a's slot
+    unicast[0] += 2;                          // two frames to web/d
+    // a's series stays at 5 (not 7), d counts from zero, b (gone now) stays at 7.
+    CHECK(sent(f) == std::map<std::string, std::uint64_t>{{"a", 5}, {"b", 7}, {"c", 3}, {"d", 2}});
 }
 
 TEST_CASE("reload: rate limiter state carries over unless limits change") {
