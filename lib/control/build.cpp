@@ -21,9 +21,8 @@ guard::Gcra share(const config::RateLimit& l, std::uint64_t n, std::uint64_t hz)
 } // namespace
 
 std::size_t NextHopSlots::find(const std::string& group, const std::string& next_hop) const {
-    for (std::size_t i = 0; i < names_.size(); ++i)
-        if (names_[i].group == group && names_[i].next_hop == next_hop) return i;
-    return names_.size();
+    const auto it = slot_of_.find(Name{group, next_hop});
+    return it == slot_of_.end() ? names_.size() : it->second;
 }
 
 std::size_t NextHopSlots::needed(const config::Config& cfg) const {
@@ -60,6 +59,7 @@ std::optional<std::vector<std::uint32_t>> NextHopSlots::assign(const config::Con
                     base_.emplace_back();
                 }
                 names_[i] = Name{g.name, h.name};
+                slot_of_[names_[i]] = i;
             }
             slots.push_back(std::uint32_t(i));
         }
@@ -87,6 +87,7 @@ void NextHopSlots::sweep(const std::vector<const Generation*>& alive,
         kept.first += u - base_[i].first;
         kept.second += c - base_[i].second;
         base_[i] = {u, c};
+        slot_of_.erase(names_[i]);
         names_[i] = Name{};
     }
 }
@@ -136,7 +137,7 @@ std::unique_ptr<Generation> build_generation(const config::Config& cfg, std::uin
                                              const config::Limits* previous_limits) {
     auto gen = std::make_unique<Generation>();
     gen->number = number;
-    gen->tables = compile_tables(cfg, port_ids, port_macs);
+    gen->tables = compile_tables(cfg, port_ids, port_macs, previous ? &previous->tables : nullptr);
     const bool same_limits = previous && previous_limits && *previous_limits == cfg.limits;
     gen->guards = same_limits ? previous->guards : build_guards(cfg.limits, rx, tsc_hz);
     // Last: the only step that changes shared state (new names take slots for good), so a
@@ -144,8 +145,9 @@ std::unique_ptr<Generation> build_generation(const config::Config& cfg, std::uin
     const auto assigned = slots.assign(cfg);
     if (!assigned)
         throw std::length_error(fmt::format(
-            "next-hop counters: this configuration would bring the distinct group/next-hop names "
-            "seen since start to {}, over the {} counter slots sized at start",
+            "next-hop counters: this change would need {} group/next-hop names at once (those "
+            "serving or still draining, and its new ones), over the {} counter slots sized at "
+            "start",
             slots.needed(cfg), slots.capacity()));
     for (std::size_t i = 0; i < gen->tables.next_hops.size(); ++i)
         gen->tables.next_hops[i].counter_slot = (*assigned)[i];

@@ -62,7 +62,8 @@ class NextHopSlots {
   private:
     std::size_t find(const std::string& group, const std::string& next_hop) const; // or size
     mutable std::mutex m_;
-    std::vector<Name> names_;                                   // by slot; an empty group: free
+    std::vector<Name> names_;             // by slot; an empty group: free
+    std::map<Name, std::size_t> slot_of_; // the held names' slots: find() is O(log n)
     std::vector<std::pair<std::uint64_t, std::uint64_t>> base_; // by slot: (unicast, copies)
     std::map<Name, std::pair<std::uint64_t, std::uint64_t>> retired_;
     std::size_t capacity_;

@@ -59,7 +59,7 @@ steer::Selector make_selector(const config::Group& g) {
 } // namespace
 
 Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
-                      const std::vector<Mac>& port_macs) {
+                      const std::vector<Mac>& port_macs, const Tables* previous) {
     Tables t;
     t.port_ids = port_ids;
     t.ports.resize(cfg.ports.size());
@@ -83,11 +83,16 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
             t.next_hop_names.push_back(fmt::format("{}/{}", g.name, h.name));
         }
         for (const config::Prefix& p : g.prefixes)
-            t.prefixes.add(p.family, p.addr, p.length, gi);
+            t.prefix_routes.push_back(PrefixRoute{p.family, p.addr, p.length, gi});
         if (g.validation.verify_checksum) t.prefetch_bytes = Tables::whole_ptb_prefetch;
         t.groups.push_back(std::move(e));
         t.group_names.push_back(g.name);
     }
+    if (previous && previous->prefix_routes == t.prefix_routes)
+        t.prefixes = previous->prefixes.share();
+    else
+        for (const PrefixRoute& r : t.prefix_routes)
+            t.prefixes.add(r.family, r.addr, r.length, r.group);
     return t;
 }
 

@@ -13,7 +13,9 @@ namespace ptbsteer::control {
 using namespace datapath; // control builds, publishes and observes the datapath's types
 
 // port_ids[i] and port_macs[i] are config port i's DPDK id and MAC. Needs the EAL (rte_lpm).
+// `previous` (the tables serving now, if any): when its prefix routes are the same, its prefix
+// table is shared rather than built again.
 Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
-                      const std::vector<Mac>& port_macs);
+                      const std::vector<Mac>& port_macs, const Tables* previous = nullptr);
 
 } // namespace ptbsteer::control

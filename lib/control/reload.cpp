@@ -13,13 +13,15 @@
 namespace ptbsteer::control {
 namespace {
 
-// Room for next-hop names that later reloads add (generation.h): never fewer than 4096, and at
-// least twice what the first configuration uses. 2 x 8 bytes per slot and lcore.
+// Room for the next-hop names serving at once, and for a change that replaces them all (old
+// and new names hold slots until the old generation is retired): never fewer than 16384 (four
+// groups of the largest size, Selector::max_next_hops), and at least twice what the first
+// configuration uses. 2 x 8 bytes per slot and lcore: 256 KiB per lcore.
 std::size_t slot_capacity(const config::Config& cfg) {
     std::size_t n = 0;
     for (const config::Group& g : cfg.groups)
         n += g.next_hops.size();
-    return std::max<std::size_t>(4096, 2 * n);
+    return std::max<std::size_t>(16384, 2 * n);
 }
 
 const std::vector<LcoreCounters> no_counters;

@@ -65,8 +65,21 @@ struct PortAddresses {
     std::optional<packet::IpAddr> ipv6;
 };
 
+// One served prefix and the group index it maps to: what `Tables::prefixes` was built from.
+struct PrefixRoute {
+    packet::Family family = packet::Family::v4;
+    packet::IpAddr addr;
+    std::uint8_t length = 0;
+    std::uint32_t group = 0;
+    friend bool operator==(const PrefixRoute&, const PrefixRoute&) = default;
+};
+
 struct Tables {
     steer::PrefixTable prefixes; // original flow's destination -> group index
+    // What `prefixes` holds, in order. A new generation with the same routes (a change of
+    // next-hops, hashes or checks only) shares the previous one's rte_lpm tables
+    // (PrefixTable::share) instead of building 64 MiB ones again.
+    std::vector<PrefixRoute> prefix_routes;
     std::vector<GroupEntry> groups;
     std::vector<NextHopOut> next_hops; // all groups' next-hops, group after group
     // next_hops[i].port_id, apart: the decision's loop check reads it for every PTB, and in a

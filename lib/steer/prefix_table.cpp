@@ -52,8 +52,8 @@ PrefixTable::~PrefixTable() {
 }
 
 PrefixTable::PrefixTable(PrefixTable&& other) noexcept
-    : limits_(other.limits_), v4_(other.v4_), v6_(other.v6_), default_v4_(other.default_v4_),
-      default_v6_(other.default_v6_), rules_(other.rules_) {
+    : limits_(other.limits_), owned_(std::move(other.owned_)), v4_(other.v4_), v6_(other.v6_),
+      default_v4_(other.default_v4_), default_v6_(other.default_v6_), rules_(other.rules_) {
     other.v4_ = nullptr;
     other.v6_ = nullptr;
     other.default_v4_.reset();
@@ -65,6 +65,7 @@ PrefixTable& PrefixTable::operator=(PrefixTable&& other) noexcept {
     if (this != &other) {
         release();
         limits_ = other.limits_;
+        owned_ = std::move(other.owned_);
         v4_ = std::exchange(other.v4_, nullptr);
         v6_ = std::exchange(other.v6_, nullptr);
         default_v4_ = std::exchange(other.default_v4_, std::nullopt);
@@ -74,9 +75,24 @@ PrefixTable& PrefixTable::operator=(PrefixTable&& other) noexcept {
     return *this;
 }
 
+PrefixTable PrefixTable::share() const {
+    PrefixTable t(limits_);
+    t.owned_ = owned_;
+    t.v4_ = v4_;
+    t.v6_ = v6_;
+    t.default_v4_ = default_v4_;
+    t.default_v6_ = default_v6_;
+    t.rules_ = rules_;
+    return t;
+}
+
+PrefixTable::Handles::~Handles() {
+    if (v4) rte_lpm_free(v4);
+    if (v6) rte_lpm6_free(v6);
+}
+
 void PrefixTable::release() noexcept {
-    if (v4_) rte_lpm_free(v4_);
-    if (v6_) rte_lpm6_free(v6_);
+    owned_.reset(); // frees the DPDK tables if no other table shares them
     v4_ = nullptr;
     v6_ = nullptr;
 }
@@ -88,6 +104,8 @@ void PrefixTable::create_v4() {
     const std::string name = unique_name("ptbs4_");
     v4_ = rte_lpm_create(name.c_str(), limits_.socket_id, &cfg);
     if (!v4_) throw std::runtime_error(dpdk_error("rte_lpm_create", rte_errno));
+    if (!owned_) owned_ = std::make_shared<Handles>();
+    owned_->v4 = v4_;
 }
 
 void PrefixTable::create_v6() {
@@ -97,10 +115,14 @@ void PrefixTable::create_v6() {
     const std::string name = unique_name("ptbs6_");
     v6_ = rte_lpm6_create(name.c_str(), limits_.socket_id, &cfg);
     if (!v6_) throw std::runtime_error(dpdk_error("rte_lpm6_create", rte_errno));
+    if (!owned_) owned_ = std::make_shared<Handles>();
+    owned_->v6 = v6_;
 }
 
 void PrefixTable::add(packet::Family family, const packet::IpAddr& prefix, std::uint8_t len,
                       std::uint32_t group_id) {
+    if (owned_ && owned_.use_count() > 1)
+        throw std::logic_error("prefix table: add() on a table shared with another");
     const bool v4 = family == packet::Family::v4;
     const unsigned width = v4 ? 32 : 128;
     if (len > width)

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include <rte_lpm.h>
@@ -39,6 +40,11 @@ class PrefixTable {
     PrefixTable(const PrefixTable&) = delete;
     PrefixTable& operator=(const PrefixTable&) = delete;
 
+    // Another table with the same rules, sharing this one's rte_lpm/rte_lpm6 (freed with the
+    // last table that shares them): a new generation whose prefixes map to the same groups
+    // reuses them instead of building 64 MiB tables again. Neither may add() afterwards.
+    PrefixTable share() const;
+
     // Build time. std::invalid_argument for a length beyond the family's width, host bits set
     // beyond the length (as `ip route add` refuses them), a duplicate prefix, or a group id over
     // max_group_id; std::runtime_error when DPDK fails (EAL not initialised, out of memory,
@@ -70,7 +76,15 @@ class PrefixTable {
     void create_v6();
     void release() noexcept;
 
+    // Owns the DPDK tables; lookup() reads the raw pointers below (no indirection per packet).
+    struct Handles {
+        rte_lpm* v4 = nullptr;
+        rte_lpm6* v6 = nullptr;
+        ~Handles();
+    };
+
     Limits limits_;
+    std::shared_ptr<Handles> owned_;
     rte_lpm* v4_ = nullptr;
     rte_lpm6* v6_ = nullptr;
     // rte_lpm/rte_lpm6 reject depth 0, so the default routes live here.

@@ -183,13 +183,13 @@ def updates(c, api, n):
             f"p99 {1000 * took[int(len(took) * 0.99) - 1]:.1f} ms)", "\n".join(wrong))
 
 
-def churn(c, api, rounds=250, hops=20):
-    """Every PUT with next-hops of new names: 5,000 names in all, more than the 4,096 counter
+def churn(c, api, rounds=200, hops=100):
+    """Every PUT with next-hops of new names: 20,000 names in all, more than the 16,384 counter
     slots, so this only passes if removed names' slots are reused (no restart needed)."""
     refused = []
     for i in range(rounds):
         group = dict(shape(0), next_hops=[{"name": f"c{i}-{k}", "port": "out",
-                                           "mac": f"02:00:00:{i // 256:02x}:{i % 256:02x}:{k:02x}"}
+                                           "mac": f"02:00:00:{i:02x}:{k // 256:02x}:{k % 256:02x}"}
                                           for k in range(hops)])
         status, answer, _ = api.call("PUT", "/v1/groups/api", group)
         if status != 200:

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -281,4 +282,17 @@ TEST_CASE("rte_lpm/rte_lpm6 agree with a naive longest match", "[dpdk][prefix]")
         // The prefix, its last address and a host inside it always match (at least) the rule.
         CHECK(hits >= 3 * rules.size());
     }
+}
+
+TEST_CASE("a shared prefix table answers alike, outlives the one it came from, and is frozen",
+          "[dpdk][prefix]") {
+    auto t = std::make_unique<PrefixTable>();
+    add_routes(*t, Family::v4, {{"192.0.2.0", 24, 1}, {"198.51.100.0", 24, 2}});
+    add_routes(*t, Family::v6, {{"2001:db8::", 32, 3}});
+    const PrefixTable shared = t->share();
+    CHECK(shared.size() == t->size());
+    CHECK_THROWS_AS(t->add(Family::v4, v4("203.0.113.0"), 24, 4), std::logic_error);
+    t.reset(); // the first generation is retired: the DPDK tables stay for the one sharing them
+    check_lookups(shared, Family::v4, {{"192.0.2.9", 1}, {"198.51.100.9", 2}});
+    check_lookups(shared, Family::v6, {{"2001:db8::9", 3}});
 }
