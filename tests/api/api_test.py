@@ -23,10 +23,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from lib import config, frames, pcapfile  # noqa: E402
-from lib.api import API_LINE, Api  # noqa: E402
+from lib import api as api_lib  # noqa: E402
 from lib.checks import Checks, run  # noqa: E402
 from lib.prom import sample  # noqa: E402
-from lib.runner import BALANCED, Ptbsteer, remove_eal_dirs, report  # noqa: E402
+from lib.runner import BALANCED, remove_eal_dirs, report  # noqa: E402
 
 from scapy.all import TCP  # noqa: E402
 
@@ -48,7 +48,7 @@ def file_config(tmp, extra_group=""):
             # No limits: one router sends everything, and a global limit admitting one PTB in
             # N of a replayed loop would see only some of its frames (aliasing).
             + "limits: {per_source: off, global: off}\n"
-            + f'control: {{listen: "127.0.0.1:0", token_file: "{tmp}/token"}}\n')
+            + api_lib.control(tmp))
 
 
 def traffic():
@@ -283,14 +283,10 @@ def main():
         pcapfile.write(f"{tmp}/in.pcap", traffic())
         pcapfile.write(f"{tmp}/empty.pcap")
         start_refusals(c, args, tmp)
-        token = "t0ken-" + os.urandom(16).hex()
-        with open(f"{tmp}/token", "w") as f:
-            f.write(token + "\n")
-        os.chmod(f"{tmp}/token", 0o600)
+        token = api_lib.token_file(tmp)
         cfg = config.write(f"{tmp}/ptbsteer.yaml", file_config(tmp))
-        p = Ptbsteer(args.ptbsteer, cfg, ready=API_LINE, follow=True)
+        p, api = api_lib.start(args.ptbsteer, cfg, token, follow=True)
         try:
-            api = Api(re.search(API_LINE, p.output).group(1), token)
             for what, kw in (("no Authorization", {"auth": ""}),
                              ("a wrong token", {"token": token[:-1] + "x"}),
                              ("another scheme", {"auth": f"Basic {token}"})):

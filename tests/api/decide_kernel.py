@@ -8,7 +8,6 @@ Usage: decide_kernel.py --ptbsteer BIN [--flows N] [--seed N]"""
 import argparse
 import os
 import random
-import re
 import sys
 import tempfile
 
@@ -18,10 +17,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "kernel"))
 from kernel_topology import (SERVICE_NET4, SERVICE_NET6, Topology, kernel_route_get,  # noqa: E402
                              random_flows)
 from lib import config, pcapfile  # noqa: E402
-from lib.api import API_LINE, Api  # noqa: E402
+from lib import api as api_lib  # noqa: E402
 from lib.checks import Checks  # noqa: E402
 from lib.netns import delete_orphans  # noqa: E402
-from lib.runner import Ptbsteer, remove_eal_dirs  # noqa: E402
+from lib.runner import remove_eal_dirs  # noqa: E402
 
 # (family, policy, fields): fib_multipath_hash_fields 0x37 = addresses, protocol, both ports and
 # the IPv6 flow label bit (ignored for IPv4): the 5-tuple written as a field set.
@@ -38,7 +37,7 @@ def app_config(tmp):
             + config.group("web", ["203.0.113.0/24"], [config.hop("w1", "02:00:00:00:01:01")],
                            policy=1, seed=7)
             + config.metrics()
-            + f'control: {{listen: "127.0.0.1:0", token_file: "{tmp}/token"}}\n')
+            + api_lib.control(tmp))
 
 
 def group(family, policy, fields, seed):
@@ -57,8 +56,8 @@ def flow_json(f):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ptbsteer", required=True)
-    ap.add_argument("--flows", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=20261206)
+    ap.add_argument("--flows", type=int, default=1000, help="random flows per case")
+    ap.add_argument("--seed", type=int, default=20261206, help="of the flows and hash seeds")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     c = Checks("api-decide-kernel")
@@ -67,16 +66,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         pcapfile.write(f"{tmp}/in.pcap")
         pcapfile.write(f"{tmp}/empty.pcap")
-        token = "decide-" + os.urandom(8).hex()
-        with open(f"{tmp}/token", "w") as f:
-            f.write(token)
-        os.chmod(f"{tmp}/token", 0o600)
+        token = api_lib.token_file(tmp)
         cfg = config.write(f"{tmp}/ptbsteer.yaml", app_config(tmp))
         p = None
         try:
             topo.create()
-            p = Ptbsteer(args.ptbsteer, cfg, ready=API_LINE)
-            api = Api(re.search(API_LINE, p.output).group(1), token)
+            p, api = api_lib.start(args.ptbsteer, cfg, token)
             for family, policy, fields in CASES:
                 seed = rng.randrange(1, 1 << 32)
                 title = (f"IPv{family} policy {policy}"

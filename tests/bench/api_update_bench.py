@@ -7,15 +7,14 @@ docs/performance.md ("Group updates"). Needs the release build; runs one DPDK pr
 Usage: api_update_bench.py --ptbsteer BIN [--sizes 64,4096] [--updates 1000]"""
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from lib import config, pcapfile  # noqa: E402
-from lib.api import API_LINE, Api  # noqa: E402
-from lib.runner import Ptbsteer, remove_eal_dirs  # noqa: E402
+from lib import api as api_lib  # noqa: E402
+from lib.runner import remove_eal_dirs  # noqa: E402
 
 
 def group(n, i):
@@ -29,25 +28,20 @@ def group(n, i):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ptbsteer", required=True)
-    ap.add_argument("--sizes", default="64,4096")
-    ap.add_argument("--updates", type=int, default=1000)
+    ap.add_argument("--sizes", default="64,4096", help="next-hops per group, comma-separated")
+    ap.add_argument("--updates", type=int, default=1000, help="PUTs per size")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         pcapfile.write(f"{tmp}/in.pcap")
         pcapfile.write(f"{tmp}/empty.pcap")
-        with open(f"{tmp}/token", "w") as f:
-            f.write("bench")
-        os.chmod(f"{tmp}/token", 0o600)
+        token = api_lib.token_file(tmp)
+        web = config.group("web", ["203.0.113.0/24"], [config.hop("w1", "02:00:00:00:01:01")],
+                           policy=1, seed=7)
         cfg = config.write(f"{tmp}/c.yaml", config.eal(config.prefix("ub"))
-                           + config.pcap_ports(tmp) + config.lcores(1) + "groups:\n"
-                           + config.group("web", ["203.0.113.0/24"],
-                                          [config.hop("w1", "02:00:00:00:01:01")], policy=1,
-                                          seed=7)
-                           + config.metrics()
-                           + f'control: {{listen: "127.0.0.1:0", token_file: "{tmp}/token"}}\n')
-        p = Ptbsteer(args.ptbsteer, cfg, ready=API_LINE)
+                           + config.pcap_ports(tmp) + config.lcores(1) + "groups:\n" + web
+                           + config.metrics() + api_lib.control(tmp))
+        p, api = api_lib.start(args.ptbsteer, cfg, token)
         try:
-            api = Api(re.search(API_LINE, p.output).group(1), "bench")
             for n in (int(x) for x in args.sizes.split(",")):
                 bodies = [group(n, 0), group(n, 1)]
                 took = []

@@ -1,10 +1,35 @@
 """The control API (docs/api.md) as the tests call it: JSON in and out with the bearer token,
-and the line ptbsteer announces it with."""
+the line ptbsteer announces it with, and the pieces every API test starts from (a token file,
+the `control:` line, ptbsteer started until its API listens)."""
 import json
+import os
+import re
 import urllib.error
 import urllib.request
 
+from .runner import Ptbsteer
+
 API_LINE = r"control API on (http://\S+)/v1/"
+
+
+def token_file(tmp, token=None):
+    """An owner-only token file in tmp; returns the token."""
+    token = token or "t0ken-" + os.urandom(16).hex()
+    with open(f"{tmp}/token", "w") as f:
+        f.write(token + "\n")
+    os.chmod(f"{tmp}/token", 0o600)
+    return token
+
+
+def control(tmp):
+    """The `control:` line for a token file in tmp, on any free port."""
+    return f'control: {{listen: "127.0.0.1:0", token_file: "{tmp}/token"}}\n'
+
+
+def start(binary, cfg, token, follow=False):
+    """ptbsteer on cfg, running once its control API listens: (Ptbsteer, Api)."""
+    p = Ptbsteer(binary, cfg, ready=API_LINE, follow=follow)
+    return p, Api(re.search(API_LINE, p.output).group(1), token)
 
 
 class Api:
