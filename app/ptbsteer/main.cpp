@@ -1,9 +1,12 @@
 // ptbsteer: the appliance. Glue only; the work lives in lib/.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <utility>
+
+#include <sys/resource.h>
 
 #include <fmt/format.h>
 
@@ -13,6 +16,23 @@
 #include "config/config.h"
 #include "control/appliance.h"
 #include "metrics/server.h"
+
+namespace {
+
+// Each connection a listener holds is a file descriptor: the default soft limit (1024) would
+// let a few hundred stalled clients stop the metrics and API listeners from accepting at all.
+// Raised to the hard limit (at most 65536); a failure only leaves the default.
+void raise_fd_limit() {
+    rlimit l{};
+    if (::getrlimit(RLIMIT_NOFILE, &l) != 0) return;
+    const rlim_t want = l.rlim_max == RLIM_INFINITY ? 65536 : std::min<rlim_t>(l.rlim_max, 65536);
+    if (l.rlim_cur < want) {
+        l.rlim_cur = want;
+        (void)::setrlimit(RLIMIT_NOFILE, &l);
+    }
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
     ptbsteer::app::Options opt;
@@ -55,6 +75,7 @@ int main(int argc, char** argv) {
                    opt.config_path, cfg.ports.size(), cfg.lcores.size(), cfg.groups.size(), hops);
         return 0;
     }
+    raise_fd_limit();
     // Taken before the EAL starts: this is the start time the metrics report.
     const double started =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

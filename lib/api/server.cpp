@@ -92,9 +92,7 @@ ApiServer::ApiServer(const control::Runtime& rt)
     const std::string port = addr->ipv6 ? fmt::format("[{}]:{}", addr->host, addr->port)
                                         : fmt::format("{}:{}", addr->host, addr->port);
     try {
-        server_ = std::make_unique<CivetServer>(
-            std::vector<std::string>{"listening_ports", port, "num_threads", "4",
-                                     "request_timeout_ms", "10000", "enable_keep_alive", "no"});
+        server_ = std::make_unique<CivetServer>(metrics::listener_options(port));
     } catch (const std::exception& e) {
         throw std::runtime_error(
             fmt::format("control: cannot listen on {}: {}; choose another control: {{listen: ...}}",

@@ -123,6 +123,18 @@ std::string host_port(const ListenAddress& a, int port) {
 
 } // namespace
 
+std::vector<std::string> listener_options(const std::string& listening_ports) {
+    return {"listening_ports", listening_ports,
+            // 1,000 stalled connections (idle, or a request never finished) must leave
+            // threads for everyone else: civetweb has no per-client limit before it reads a
+            // request. Idle threads cost only the stack pages they touched.
+            "num_threads", "1100",
+            // A stalled request frees its thread after 5 s; a scrape or an API call takes ms.
+            "request_timeout_ms", "5000", "keep_alive_timeout_ms", "2000",
+            // Connections wait in the kernel's and civetweb's queues, not in SYN retries.
+            "listen_backlog", "4096", "connection_queue", "1024"};
+}
+
 bool reload_allowed(config::ReloadAccess access, const std::string& remote) {
     if (access == config::ReloadAccess::any) return true;
     if (access == config::ReloadAccess::off) return false;
@@ -182,9 +194,7 @@ MetricsServer::MetricsServer(const control::Runtime& rt, const std::string& list
         throw std::logic_error("a MetricsServer already runs");
     try {
         exposer_ = std::make_unique<prometheus::Exposer>(
-            std::vector<std::string>{"listening_ports", host_port(*addr, addr->port), "num_threads",
-                                     "2"},
-            &callbacks);
+            listener_options(host_port(*addr, addr->port)), &callbacks);
     } catch (const std::exception& e) {
         g_runtime = nullptr;
         throw std::runtime_error(fmt::format("metrics: cannot listen on {}: {}", listen, e.what()));

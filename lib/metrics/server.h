@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "control/runtime.h"
 #include "metrics/collector.h"
@@ -24,6 +25,13 @@ struct ListenAddress {
 
 // "127.0.0.1:9469" or "[::1]:9469". std::nullopt when it is neither.
 std::optional<ListenAddress> parse_listen(const std::string& s);
+
+// civetweb's options for a listener that keeps answering while clients stall: a worker thread
+// per connection for more connections than one stalling client is expected to hold (civetweb
+// serves one connection per thread, and an idle or half-sent request holds its thread until
+// request_timeout_ms), a deep accept queue, and timeouts that let stalled connections go.
+// Used by the metrics listener and the control API's (docs/api.md, "Listeners").
+std::vector<std::string> listener_options(const std::string& listening_ports);
 
 // Whether a client at `remote` (civetweb's remote_addr: dotted quad or IPv6 text) may POST
 // /reload. loopback: 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 only.
