@@ -254,3 +254,25 @@ TEST_CASE("an lcore outside the EAL's -l list would never poll: refused", "[conf
         with("eal: [--no-huge, -m, \"512\", --no-pci]", "eal: [--no-huge, -l, \"0-1\"]");
     CHECK(errors_of(ok).empty());
 }
+
+TEST_CASE("control: on when given, with a token file; its mistakes are refused", "[config]") {
+    const LoadResult on =
+        load_config_text(valid + "control: {token_file: /etc/ptbsteer/token}\n", "site.yaml");
+    REQUIRE(on.config);
+    CHECK(on.config->control.enabled);
+    CHECK(on.config->control.listen == "127.0.0.1:9470");
+    CHECK(on.config->control.token_file == "/etc/ptbsteer/token");
+    CHECK_FALSE(load_config_text(valid, "site.yaml").config->control.enabled);
+    for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+             {"control: {listen: \"127.0.0.1:9470\"}", "needs the key 'token_file'"},
+             {"control: {token_file: \"\"}", "token_file must name a file"},
+             {"control: {token_file: t, listen: \"\"}", "control listen must be ADDRESS:PORT"},
+             {"control: {token_file: t, port: 1}", "unknown key 'port' in control"},
+             {"control: {token_file: [a, b]}", "token_file must be a single value"},
+         }) {
+        const LoadResult r = load_config_text(valid + text + "\n", "site.yaml");
+        INFO(text << "\n" << all_errors(r));
+        CHECK_FALSE(r.config);
+        CHECK(all_errors(r).find(says) != std::string::npos);
+    }
+}
