@@ -7,6 +7,7 @@
 #include "api/group_json.h"
 #include "api/json_yaml.h"
 #include "control/reload.h"
+#include "control/report.h"
 
 namespace ptbsteer::api {
 namespace {
@@ -168,11 +169,7 @@ Response decide_many(const control::Runtime& rt, const std::string& body) {
 
 // The exit report's counters, summed over the lcores now (lib/datapath/counters.h).
 Response counters(const control::Runtime& rt) {
-    datapath::LcoreCounters t;
-    for (const datapath::LcoreCounters& c : *rt.counters)
-        datapath::for_each_counter(t, c, [](std::uint64_t& into, const std::uint64_t& v) {
-            into += datapath::load_counter(v);
-        });
+    const datapath::LcoreCounters t = control::sum(*rt.counters);
     json j = json::object();
     for (const datapath::ScalarCounter& k : datapath::scalar_counters)
         j[std::string(k.key)] = t.*k.field;

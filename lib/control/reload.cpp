@@ -149,20 +149,25 @@ ReloadResult Reloader::attempt() {
     return r;
 }
 
-UpdateResult Reloader::put_group(const std::string& name, config::GroupText text) {
-    const std::lock_guard lock(m_);
-    UpdateResult r;
-    r.generation = live().number;
+bool Reloader::file_owns(const std::string& name, UpdateResult& r) const {
     for (const config::Group& g : file_.groups)
         if (g.name == name) {
             r.outcome = UpdateOutcome::file_owned;
-            r.errors.push_back({{text.origin, 0, 0},
+            r.errors.push_back({{"api:" + name, 0, 0},
                                 fmt::format("group '{}' is owned by the configuration file {}; "
                                             "change it there",
                                             name, setup_.config_path),
                                 true});
-            return r;
+            return true;
         }
+    return false;
+}
+
+UpdateResult Reloader::put_group(const std::string& name, config::GroupText text) {
+    const std::lock_guard lock(m_);
+    UpdateResult r;
+    r.generation = live().number;
+    if (file_owns(name, r)) return r;
     auto previous = api_groups_.find(name);
     std::optional<config::GroupText> old;
     if (previous != api_groups_.end()) old = previous->second;
@@ -196,17 +201,11 @@ UpdateResult Reloader::delete_group(const std::string& name) {
     r.generation = live().number;
     const auto it = api_groups_.find(name);
     if (it == api_groups_.end()) {
-        bool in_file = false;
-        for (const config::Group& g : file_.groups)
-            in_file |= g.name == name;
-        r.outcome = in_file ? UpdateOutcome::file_owned : UpdateOutcome::not_found;
-        r.errors.push_back(
-            {{"api:" + name, 0, 0},
-             in_file ? fmt::format("group '{}' is owned by the configuration file {}; change it "
-                                   "there",
-                                   name, setup_.config_path)
-                     : fmt::format("no group '{}' was put through the API", name),
-             in_file});
+        if (!file_owns(name, r)) {
+            r.outcome = UpdateOutcome::not_found;
+            r.errors.push_back({{"api:" + name, 0, 0},
+                                fmt::format("no group '{}' was put through the API", name)});
+        }
         return r;
     }
     const config::GroupText removed = it->second;

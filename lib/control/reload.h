@@ -136,6 +136,8 @@ class Reloader {
     bool serve(const config::Config& next, const std::string& origin,
                std::vector<std::string>& messages, bool& restart);
     config::LoadResult merged(const config::Config& file) const;
+    // True, with the refusal in `r`, when the file owns a group of that name.
+    bool file_owns(const std::string& name, UpdateResult& r) const;
     void publish(std::unique_ptr<Generation> next);
 
     ReloadSetup setup_;

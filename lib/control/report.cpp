@@ -8,7 +8,8 @@ namespace ptbsteer::control {
 LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore) {
     LcoreCounters t;
     for (const LcoreCounters& c : per_lcore)
-        for_each_counter(t, c, [](std::uint64_t& into, std::uint64_t v) { into += v; });
+        for_each_counter(
+            t, c, [](std::uint64_t& into, const std::uint64_t& v) { into += load_counter(v); });
     return t;
 }
 

@@ -11,6 +11,7 @@ namespace ptbsteer::control {
 
 using namespace datapath; // control builds, publishes and observes the datapath's types
 
+// Read with load_counter: safe while the lcores run (the control API's /v1/counters) and after.
 LcoreCounters sum(const std::vector<LcoreCounters>& per_lcore);
 
 // A human table, then one machine-readable line "ptbsteer-counters key=value ..." for scripts.
