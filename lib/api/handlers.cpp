@@ -3,6 +3,7 @@
 #include <civetweb.h>
 #include <fmt/format.h>
 
+#include "api/capture.h"
 #include "api/decide.h"
 #include "api/group_json.h"
 #include "api/json_yaml.h"
@@ -194,6 +195,7 @@ control::Endpoint endpoint_of(std::string_view path) {
         return control::Endpoint::group;
     if (path == "/v1/decide") return control::Endpoint::decide;
     if (path == "/v1/reload") return control::Endpoint::reload;
+    if (path == capture_path) return control::Endpoint::capture;
     if (path == "/v1/counters") return control::Endpoint::counters;
     return control::Endpoint::other;
 }
@@ -225,6 +227,12 @@ Response handle(const control::Runtime& rt, std::string_view method, std::string
     }
     if (path == "/v1/reload") return method == "POST" ? reload(rt) : not_allowed(method, path);
     if (path == "/v1/counters") return method == "GET" ? counters(rt) : not_allowed(method, path);
+    if (path == capture_path) {
+        if (method == "GET") return capture_status(rt);
+        if (method == "POST") return start_capture(rt, body);
+        if (method == "DELETE") return stop_capture(rt);
+        return not_allowed(method, path);
+    }
     return {404, refusal(fmt::format("no such resource: {}", path))};
 }
 

@@ -219,6 +219,9 @@ static_assert(capture_what_names.size() == std::size_t(CaptureWhat::all) + 1);
 constexpr std::string_view name(CaptureWhat w) {
     return capture_what_names.name(w);
 }
+// max_bytes' bounds: one page at least (the pcapng header takes a few hundred bytes).
+inline constexpr std::uint64_t capture_min_bytes = 4096;
+inline constexpr std::uint64_t capture_max_bytes = std::uint64_t(1) << 40;
 struct Capture {
     std::string file;                      // pcapng, truncated at start
     CaptureWhat what = CaptureWhat::drops; // drops: dropped frames; all: delivered ones too
@@ -231,6 +234,8 @@ struct ControlApi {
     bool enabled = false;
     std::string listen = "127.0.0.1:9470";
     std::string token_file;
+    // Where POST /v1/capture writes: the API names a file, never a path (docs/api.md).
+    std::string capture_dir = "/var/tmp/ptbsteer";
 };
 
 struct Config {

@@ -45,7 +45,7 @@ void Loader::metrics(const YAML::Node& n) {
 // permissions are checked when the listener starts: lib/api).
 void Loader::control(const YAML::Node& n) {
     if (!n) return;
-    Map m(r, n, "control", {"listen", "token_file"});
+    Map m(r, n, "control", {"listen", "token_file", "capture_dir"});
     if (!m.valid()) return;
     cfg.control.enabled = true;
     if (YAML::Node l = m.get("listen"))
@@ -57,6 +57,11 @@ void Loader::control(const YAML::Node& n) {
         if (s->empty()) r.error(m.get("token_file"), "token_file must name a file");
         cfg.control.token_file = *s;
     }
+    if (YAML::Node d = m.get("capture_dir"))
+        if (auto s = r.string(d, "capture_dir")) {
+            if (!s->starts_with('/')) r.error(d, "capture_dir must be an absolute directory path");
+            cfg.control.capture_dir = *s;
+        }
 }
 
 void Loader::capture(const YAML::Node& n) {
@@ -70,7 +75,7 @@ void Loader::capture(const YAML::Node& n) {
     if (YAML::Node w = m.get("what"))
         if (auto v = r.choice(w, "what", capture_what_names)) cfg.capture.what = *v;
     if (YAML::Node b = m.get("max_bytes"))
-        if (auto v = r.unsigned_in(b, "max_bytes", 4096, std::uint64_t(1) << 40))
+        if (auto v = r.unsigned_in(b, "max_bytes", capture_min_bytes, capture_max_bytes))
             cfg.capture.max_bytes = *v;
 }
 

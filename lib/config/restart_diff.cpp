@@ -91,6 +91,7 @@ void others(const Config& a, const Config& b, std::vector<std::string>& out) {
             std::string(b.control.enabled ? "on" : "off"));
     changed(out, "control.listen", a.control.listen, b.control.listen);
     changed(out, "control.token_file", a.control.token_file, b.control.token_file);
+    changed(out, "control.capture_dir", a.control.capture_dir, b.control.capture_dir);
     changed(out, "capture.file", a.capture.file, b.capture.file);
     changed(out, "capture.what", std::string(name(a.capture.what)),
             std::string(name(b.capture.what)));

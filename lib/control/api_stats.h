@@ -13,9 +13,9 @@
 
 namespace ptbsteer::control {
 
-enum class Endpoint : std::uint8_t { groups, group, decide, reload, counters, other };
-inline constexpr auto endpoint_names =
-    util::name_table<Endpoint>("groups", "group", "decide", "reload", "counters", "other");
+enum class Endpoint : std::uint8_t { groups, group, decide, reload, capture, counters, other };
+inline constexpr auto endpoint_names = util::name_table<Endpoint>(
+    "groups", "group", "decide", "reload", "capture", "counters", "other");
 static_assert(endpoint_names.size() == std::size_t(Endpoint::other) + 1);
 constexpr std::string_view name(Endpoint e) {
     return endpoint_names.name(e);

@@ -105,8 +105,8 @@ struct Appliance::State {
     Pools pools;
     LcoreResources lcores;
     Ports ports;
-    std::unique_ptr<CaptureWriter> capture; // null: capture off
-    std::unique_ptr<Reloader> reloader;     // before the observer, whose POST /reload calls it
+    std::unique_ptr<Capture> capture;   // the taps; a capture runs when started
+    std::unique_ptr<Reloader> reloader; // before the observer, whose POST /reload calls it
     std::unique_ptr<ApiStats> api_stats = std::make_unique<ApiStats>(); // the API counts here
     Runtime runtime;
     Observation observed;
@@ -151,9 +151,9 @@ void Appliance::start() {
 
     st.shared.header_pool = st.pools.headers;
     st.shared.drain_cycles = rte_get_tsc_hz() / 10000; // 100 us
-    if (!cfg_.capture.file.empty())
-        st.capture = std::make_unique<CaptureWriter>(cfg_.capture, cfg_.lcores.size());
-    build_workers(cfg_, st.shared, st.ports.list, st.counters, st.capture.get(), st.lcores);
+    st.capture = std::make_unique<Capture>(cfg_.lcores.size(), st.shared.qsbr);
+    build_workers(cfg_, st.shared, st.ports.list, st.counters, *st.capture, st.lcores);
+    if (!cfg_.capture.file.empty()) st.capture->start(cfg_.capture, CaptureOpen::truncate);
     st.reloader->attach(st.shared, st.lcores.rings);
     st.runtime = make_runtime();
     // Destroyed (the endpoint stopped) before anything the runtime points to.
@@ -174,10 +174,7 @@ Runtime Appliance::make_runtime() const {
     rt.pools = {PoolInfo{"packets", st.pools.packets}, PoolInfo{"headers", st.pools.headers}};
     for (std::size_t i = 0; i < st.shared.workers.size(); ++i)
         if (rte_ring* r = st.shared.workers[i].to_tx) rt.rings.push_back(RingInfo{r->name, r, i});
-    if (st.capture) {
-        rt.pools.push_back(PoolInfo{"capture", st.capture->pool()});
-        rt.capture = st.capture.get();
-    }
+    rt.capture = st.capture.get();
     rt.tsc_hz = rte_get_tsc_hz();
     return rt;
 }
@@ -192,18 +189,18 @@ void Appliance::run() {
                st.ports.list.size(), cfg_.lcores.size(), first.groups.size(),
                first.next_hops.size(), opt_.config_path);
     if (!st.observed.announce.empty()) fmt::print("ptbsteer: {}\n", st.observed.announce);
-    if (st.capture)
+    if (!cfg_.capture.file.empty())
         fmt::print("ptbsteer: capturing {} frames to {} (at most {} bytes)\n",
-                   st.capture->all() ? "dropped and delivered" : "dropped", cfg_.capture.file,
-                   cfg_.capture.max_bytes);
+                   cfg_.capture.what == config::CaptureWhat::all ? "dropped and delivered"
+                                                                 : "dropped",
+                   cfg_.capture.file, cfg_.capture.max_bytes);
     std::fflush(stdout);
-    if (st.capture) st.capture->start();
     st.reloader->start_thread(g_reload_requested, st.shared.stop);
     launch_and_wait(cfg_, st.shared);
     st.reloader->stop_thread();
     g_shared = nullptr;
-    if (st.capture) st.capture->finish();
-    st.observed.holder.reset();
+    st.observed.holder.reset(); // no API request starts a capture from here on
+    st.capture->stop(false);    // the lcores have stopped: no grace period to wait for
 }
 
 std::string Appliance::report() const {

@@ -29,8 +29,7 @@ LcoreResources::~LcoreResources() {
 }
 
 void build_workers(const config::Config& cfg, Shared& s, const std::vector<PortRuntime>& ports,
-                   std::vector<LcoreCounters>& counters, CaptureWriter* capture,
-                   LcoreResources& res) {
+                   std::vector<LcoreCounters>& counters, Capture& capture, LcoreResources& res) {
     std::vector<std::size_t> tx_lcores;
     for (std::size_t i = 0; i < cfg.lcores.size(); ++i)
         if (cfg.lcores[i].tx) tx_lcores.push_back(i);
@@ -84,11 +83,8 @@ void build_workers(const config::Config& cfg, Shared& s, const std::vector<PortR
     }
     for (const WorkerConfig& w : s.workers)
         s.rx_running += w.rx.empty() ? 0 : 1;
-    if (capture)
-        for (std::size_t i = 0; i < s.workers.size(); ++i) {
-            s.workers[i].capture = capture->tap(i);
-            if (capture->all()) s.workers[i].capture_all = capture->tap(i);
-        }
+    for (std::size_t i = 0; i < s.workers.size(); ++i)
+        s.workers[i].capture = capture.tap(i);
 }
 
 // Runs the lcores until they stop. When the main lcore polls too, it runs worker_main itself.

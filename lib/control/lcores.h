@@ -28,10 +28,10 @@ struct LcoreResources {
     ~LcoreResources();
 };
 
-// Fills s.workers (one per configured lcore, by index) and s.rx_running. `capture` may be null.
+// Fills s.workers (one per configured lcore, by index) and s.rx_running. Every worker gets its
+// capture tap.
 void build_workers(const config::Config& cfg, Shared& s, const std::vector<PortRuntime>& ports,
-                   std::vector<LcoreCounters>& counters, CaptureWriter* capture,
-                   LcoreResources& res);
+                   std::vector<LcoreCounters>& counters, Capture& capture, LcoreResources& res);
 
 // Runs the lcores until they stop (Shared::stop) and drain.
 void launch_and_wait(const config::Config& cfg, Shared& shared);

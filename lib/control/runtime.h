@@ -21,7 +21,7 @@ namespace ptbsteer::control {
 
 using namespace datapath; // control builds, publishes and observes the datapath's types
 
-class CaptureWriter;
+class Capture;
 class Reloader;
 
 struct PortInfo {
@@ -50,9 +50,9 @@ struct Runtime {
     std::vector<unsigned> lcore_ids; // by config lcore index
     const std::vector<LcoreCounters>* counters = nullptr; // parallel to lcore_ids
     std::vector<PoolInfo> pools;
-    std::vector<RingInfo> rings;            // RX -> TX hand-over rings
-    const CaptureWriter* capture = nullptr; // null: capture off
-    ApiStats* api = nullptr;                // the control API's request counts
+    std::vector<RingInfo> rings; // RX -> TX hand-over rings
+    Capture* capture = nullptr;  // start/stop at run time; the pool once made
+    ApiStats* api = nullptr;     // the control API's request counts
     std::uint64_t tsc_hz = 0;
 };
 

@@ -15,7 +15,8 @@ constexpr std::uint32_t snap_len = RTE_MBUF_DEFAULT_DATAROOM;
 
 void tap_frame(CaptureTap& tap, LcoreCounters& c, const rte_mbuf* m, std::uint16_t port,
                std::uint32_t queue, rte_pcapng_direction dir) noexcept {
-    if (!tap.active->load(std::memory_order_relaxed)) return;
+    // Acquire: pairs with the release that turned the tap on after setting `pool`.
+    if (tap.mode->load(std::memory_order_acquire) == TapMode::off) return;
     rte_mbuf* copy = rte_pcapng_copy(port, queue, m, tap.pool, snap_len, rte_get_tsc_cycles(), dir);
     if (copy && rte_ring_sp_enqueue(tap.ring, copy) == 0) {
         ++c.capture_copied;
@@ -31,13 +32,13 @@ std::uint32_t capture_snap_len() noexcept {
     return snap_len;
 }
 
-void capture_dropped(CaptureTap& tap, LcoreCounters& c, const rte_mbuf* m) noexcept {
+void tap_dropped(CaptureTap& tap, LcoreCounters& c, const rte_mbuf* m) noexcept {
     // The PMD stamped the RX port; the queue is not kept past the burst, so it reads 0.
     tap_frame(tap, c, m, m->port, 0, RTE_PCAPNG_DIRECTION_IN);
 }
 
-void capture_sent(CaptureTap& tap, LcoreCounters& c, const rte_mbuf* m, std::uint16_t port,
-                  std::uint16_t queue) noexcept {
+void tap_sent(CaptureTap& tap, LcoreCounters& c, const rte_mbuf* m, std::uint16_t port,
+              std::uint16_t queue) noexcept {
     tap_frame(tap, c, m, port, queue, RTE_PCAPNG_DIRECTION_OUT);
 }
 

@@ -57,13 +57,13 @@ class Deliverer {
         const NextHopOut& nh = t.next_hops[d.target];
         if (!rewrite_for(m, d.l3_offset, nh, d.family)) {
             ++c_.drops[std::size_t(Drop::no_headroom)];
-            if (w_.capture) capture_dropped(*w_.capture, c_, m);
+            capture_dropped(w_.capture, c_, m);
             rte_pktmbuf_free(m);
             return;
         }
         ++c_.unicast;
         ++c_.unicast_per_next_hop[nh.counter_slot];
-        if (w_.capture_all) capture_sent(*w_.capture_all, c_, m, nh.port_id, w_.tx_queue);
+        capture_sent(w_.capture, c_, m, nh.port_id, w_.tx_queue);
         send(nh.port_id, m);
     }
 
@@ -82,7 +82,7 @@ class Deliverer {
             }
             ++c_.copies;
             ++c_.copies_per_next_hop[nh.counter_slot];
-            if (w_.capture_all) capture_sent(*w_.capture_all, c_, copy, nh.port_id, w_.tx_queue);
+            capture_sent(w_.capture, c_, copy, nh.port_id, w_.tx_queue);
             send(nh.port_id, copy);
         }
         rte_pktmbuf_free(m); // the clones keep the data alive until they are sent
@@ -150,7 +150,7 @@ unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsign
         if (d.ptb) count_ptb(c, info);
         if (d.action == Action::drop) {
             ++c.drops[std::size_t(d.drop)];
-            if (capture) capture_dropped(*capture, c, m);
+            capture_dropped(capture, c, m);
             rte_pktmbuf_free(m);
             continue;
         }
@@ -192,7 +192,7 @@ void poll_rx(const Shared& s, const Generation& g, WorkerConfig& w, Deliverer* o
             rte_ring_sp_enqueue_burst(w.to_tx, reinterpret_cast<void**>(pkts), kept, nullptr);
         for (unsigned i = sent; i < kept; ++i) {
             ++w.counters->drops[std::size_t(Drop::ring_full)];
-            if (w.capture) capture_dropped(*w.capture, *w.counters, pkts[i]);
+            capture_dropped(w.capture, *w.counters, pkts[i]);
             rte_pktmbuf_free(pkts[i]);
         }
     }

@@ -54,10 +54,9 @@ struct WorkerConfig {
     std::vector<rte_ring*> from_rx;                 // TX lcore: rings it drains
     std::vector<rte_eth_dev_tx_buffer*> tx_buffers; // by DPDK port id (TX lcores)
     LcoreCounters* counters = nullptr;
-    // Capture on demand (capture.h): null unless configured. `capture` taps dropped frames;
-    // `capture_all` (what: all) also taps delivered ones. This lcore is the tap's only producer.
+    // Capture on demand (capture_tap.h): this lcore's tap, the tap's only producer; its mode
+    // says whether dropped (and delivered) frames are copied now. Null only in unit tests.
     CaptureTap* capture = nullptr;
-    CaptureTap* capture_all = nullptr;
     // Rate limiters are per generation (Generation::guards[index]): see generation.h.
 };
 

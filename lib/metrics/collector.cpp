@@ -204,7 +204,9 @@ void rings_and_pools(const control::Runtime& rt, const std::vector<LcoreCounters
 
     MetricFamily in_use = family(families::mempool_in_use);
     MetricFamily size = family(families::mempool_size);
-    for (const control::PoolInfo& p : rt.pools) {
+    std::vector<control::PoolInfo> pools = rt.pools;
+    if (rt.capture && rt.capture->pool()) pools.push_back({"capture", rt.capture->pool()});
+    for (const control::PoolInfo& p : pools) {
         gauge(in_use, {{"pool", p.name}}, double(rte_mempool_in_use_count(p.pool)));
         gauge(size, {{"pool", p.name}}, double(p.pool->size));
     }
@@ -213,14 +215,13 @@ void rings_and_pools(const control::Runtime& rt, const std::vector<LcoreCounters
 }
 
 void capture(const control::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
-    const control::CaptureWriter* c = rt.capture;
-    out.push_back(one_gauge(families::capture_active, c && c->active() ? 1 : 0));
+    const control::Capture* c = rt.capture;
+    out.push_back(one_gauge(families::capture_active, c && c->copying() ? 1 : 0));
     out.push_back(total(families::capture_copied, t));
     out.push_back(total(families::capture_lost, t));
-    out.push_back(one_counter(families::capture_written, c ? double(c->stats().frames.load()) : 0));
-    out.push_back(
-        one_counter(families::capture_over_limit, c ? double(c->stats().over_limit.load()) : 0));
-    out.push_back(one_gauge(families::capture_file_bytes, c ? double(c->stats().bytes.load()) : 0));
+    out.push_back(one_counter(families::capture_written, c ? double(c->frames_total()) : 0));
+    out.push_back(one_counter(families::capture_over_limit, c ? double(c->over_limit_total()) : 0));
+    out.push_back(one_gauge(families::capture_file_bytes, c ? double(c->file_bytes()) : 0));
 }
 
 void process(const BuildInfo& b, const control::Runtime& rt, std::vector<MetricFamily>& out) {

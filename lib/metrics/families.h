@@ -151,7 +151,8 @@ inline constexpr Family group_updated{
     "age of the group's definition"};
 inline constexpr Family api_requests{
     "ptbsteer_api_requests_total", T::Counter, "endpoint, status",
-    "control API requests (docs/api.md) by endpoint (groups, group, decide, reload, counters, "
+    "control API requests (docs/api.md) by endpoint (groups, group, decide, reload, capture, "
+    "counters, "
     "other) and HTTP status; a series appears with its first request"};
 } // namespace families
 

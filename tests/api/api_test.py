@@ -10,6 +10,10 @@
 - UPDATES PUTs alternating two group shapes each serve a new generation, with traffic flowing;
 - a file reload keeps the API's groups, and refuses a file group that takes an API group's name;
 - DELETE stops serving the group; every `sh` example of docs/api.md gets its status;
+- POST|DELETE /v1/capture: a capture started and stopped at run time holds exactly the frames
+  it counted (read back by scapy): with `what: all` what was delivered, with `what: drops` only
+  the PTBs of the deleted group's prefix; a small max_bytes stops it; bad bodies, a second
+  capture and an existing file are refused;
 - ptbsteer exits 0 with a balanced exit report.
 Usage: api_test.py --ptbsteer BIN --doc docs/api.md [--updates N]"""
 import argparse
@@ -28,7 +32,7 @@ from lib.checks import Checks, run  # noqa: E402
 from lib.prom import sample  # noqa: E402
 from lib.runner import BALANCED, remove_eal_dirs, report  # noqa: E402
 
-from scapy.all import TCP  # noqa: E402
+from scapy.all import ICMP, IP, TCP, rdpcap  # noqa: E402
 
 FILE_PREFIX, API_PREFIX = "198.51.100.0/25", "198.51.100.128/25"
 
@@ -256,6 +260,80 @@ def metrics_after_updates(c, p, api, updates):
             f"{denied:.0f} groups 401s")
 
 
+def run_capture(api, body, seconds=0.3):
+    """POST, wait, DELETE: (POST answer, DELETE answer, frames read back from the file)."""
+    status, started, _ = api.call("POST", "/v1/capture", body)
+    if status != 200:
+        return started, None, []
+    time.sleep(seconds)
+    status, stopped, _ = api.call("DELETE", "/v1/capture")
+    return started, stopped, rdpcap(stopped["file"]) if status == 200 else []
+
+
+def capture_refusals(c, api):
+    cases = [("a path, not a name", {"file": "../escape.pcapng"}, 400, "plain file name",
+              "/file"),
+             ("a hidden name", {"file": ".x"}, 400, "plain file name", "/file"),
+             ("what", {"what": "some"}, 400, "\"drops\" or \"all\"", "/what"),
+             ("max_bytes too small", {"max_bytes": 100}, 400, "from 4096", "/max_bytes"),
+             ("an unknown field", {"colour": 1}, 400, "unknown field 'colour'", "/colour")]
+    for what, body, status, says, pointer in cases:
+        got, answer, _ = api.call("POST", "/v1/capture", body)
+        c.check(got == status and says in answer.get("error", "")
+                and answer.get("path") == pointer,
+                f"POST /v1/capture, {what}: {status}, {says!r} at {pointer!r}", f"{got} {answer}")
+    got, answer, _ = api.call("DELETE", "/v1/capture")
+    c.check(got == 404 and "no capture runs" in answer.get("error", ""),
+            "DELETE /v1/capture with none running: 404", f"{got} {answer}")
+
+
+def captures(c, p, api):
+    """What a run-time capture writes is what it counted, and nothing else."""
+    capture_refusals(c, api)
+    started, stopped, frames_all = run_capture(
+        api, {"file": "all.pcapng", "what": "all", "max_bytes": 1 << 20})
+    c.check(started.get("running") and stopped is not None
+            and 0 < len(frames_all) == stopped["written_packets"],
+            f"what: all: {len(frames_all)} frames in the file, as counted "
+            f"({(stopped or {}).get('written_packets')})", f"{started} {stopped}")
+    c.check(all(ICMP in f and f[ICMP].type == 3 for f in frames_all),
+            "every captured frame is a PTB")
+    m = p.scrape()
+    copied = sample(m, "ptbsteer_capture_copied_packets_total") or 0
+    written = sample(m, "ptbsteer_capture_written_packets_total") or 0
+    over = sample(m, "ptbsteer_capture_over_limit_packets_total") or 0
+    c.check(copied == written + over and sample(m, "ptbsteer_capture_active") == 0
+            and (sample(m, "ptbsteer_mempool_size", pool="capture") or 0) > 0
+            and sample(m, "ptbsteer_mempool_in_use", pool="capture") == 0,
+            f"after DELETE: copied {copied:.0f} = written {written:.0f} + over the limit "
+            f"{over:.0f}; capture_active 0; every copy back in the pool "
+            f"(in use {sample(m, 'ptbsteer_mempool_in_use', pool='capture')})")
+    got, answer, _ = api.call("POST", "/v1/capture", {"file": "all.pcapng"})
+    c.check(got == 409 and "exists" in answer.get("error", ""),
+            "a capture never overwrites a file: 409", f"{got} {answer}")
+
+    api.call("POST", "/v1/capture", {"what": "all", "max_bytes": 4096})
+    got, answer, _ = api.call("POST", "/v1/capture", {})
+    c.check(got == 409 and "already writes" in answer.get("error", ""),
+            "a second capture while one runs: 409", f"{got} {answer}")
+    time.sleep(0.3)
+    status, small, _ = api.call("DELETE", "/v1/capture")
+    c.check(status == 200 and small["over_limit_packets"] > 0
+            and os.path.getsize(small["file"]) == small["file_bytes"] <= 4096,
+            f"max_bytes 4096: the file stopped at {small.get('file_bytes')} bytes, "
+            f"{small.get('over_limit_packets')} copies over the limit", str(small))
+
+
+def drops_capture(c, api):
+    """After the API group is deleted its PTBs are no_group drops: what a drops capture holds."""
+    _, stopped, frames = run_capture(api, {"what": "drops", "max_bytes": 1 << 20})
+    outside = [f for f in frames if IP not in f or not f[IP].dst.startswith("198.51.100.")
+               or int(f[IP].dst.split(".")[3]) < 128]
+    c.check(frames and not outside and len(frames) == stopped["written_packets"],
+            f"what: drops: {len(frames)} frames, all PTBs for the deleted group's prefix",
+            f"{stopped} {[f.summary() for f in outside[:3]]}")
+
+
 def doc_examples(c, api, doc):
     """Runs every ```sh block of the doc with the real address and token; checks the status."""
     blocks = re.findall(r"```sh\n(.*?)```", open(doc).read(), re.S)
@@ -329,12 +407,14 @@ def main():
                     "a file group taking an API group's name: reload refused", str(answer))
             config.write(cfg, file_config(tmp))
 
+            captures(c, p, api)
             doc_examples(c, api, args.doc)
             status, answer, _ = api.call("DELETE", "/v1/groups/api")
             c.check(status == 200 and answer.get("deleted") == "api", "DELETE /v1/groups/api",
                     str(answer))
             c.check(api.call("GET", "/v1/groups/api")[0] == 404 and delta(api, no_group) > 0,
                     "after DELETE: 404, and its prefix is no_group again")
+            drops_capture(c, api)
         finally:
             rc, out = p.stop()
             remove_eal_dirs()

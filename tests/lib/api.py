@@ -22,8 +22,10 @@ def token_file(tmp, token=None):
 
 
 def control(tmp):
-    """The `control:` line for a token file in tmp, on any free port."""
-    return f'control: {{listen: "127.0.0.1:0", token_file: "{tmp}/token"}}\n'
+    """The `control:` line for a token file in tmp, on any free port; captures go to
+    tmp/captures (made by the first POST /v1/capture)."""
+    return (f'control: {{listen: "127.0.0.1:0", token_file: "{tmp}/token", '
+            f'capture_dir: "{tmp}/captures"}}\n')
 
 
 def start(binary, cfg, token, follow=False):

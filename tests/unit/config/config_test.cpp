@@ -262,6 +262,9 @@ TEST_CASE("control: on when given, with a token file; its mistakes are refused",
     CHECK(on.config->control.enabled);
     CHECK(on.config->control.listen == "127.0.0.1:9470");
     CHECK(on.config->control.token_file == "/etc/ptbsteer/token");
+    CHECK(on.config->control.capture_dir == "/var/tmp/ptbsteer");
+    CHECK(load_config_text(valid + "control: {token_file: t, capture_dir: /srv/cap}\n", "s.yaml")
+              .config->control.capture_dir == "/srv/cap");
     CHECK_FALSE(load_config_text(valid, "site.yaml").config->control.enabled);
     for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
              {"control: {listen: \"127.0.0.1:9470\"}", "needs the key 'token_file'"},
@@ -269,6 +272,7 @@ TEST_CASE("control: on when given, with a token file; its mistakes are refused",
              {"control: {token_file: t, listen: \"\"}", "control listen must be ADDRESS:PORT"},
              {"control: {token_file: t, port: 1}", "unknown key 'port' in control"},
              {"control: {token_file: [a, b]}", "token_file must be a single value"},
+             {"control: {token_file: t, capture_dir: cap}", "capture_dir must be an absolute"},
          }) {
         const LoadResult r = load_config_text(valid + text + "\n", "site.yaml");
         INFO(text << "\n" << all_errors(r));
