@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <fmt/format.h>
@@ -30,6 +31,15 @@ void raise_fd_limit() {
         l.rlim_cur = want;
         (void)::setrlimit(RLIMIT_NOFILE, &l);
     }
+}
+
+// Every group update builds tables of a few MB (a 4096-next-hop group: 4096 x NextHopOut, the
+// config copies) and frees the previous ones. glibc serves blocks over 128 KiB from fresh mmap
+// pages, so each update paid a page fault per 4 KiB (9 % of a PUT's time in perf); kept in the
+// heap instead, the same pages serve the next update. Control-plane memory only.
+void keep_freed_memory() {
+    (void)::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    (void)::mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
 } // namespace
@@ -76,6 +86,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     raise_fd_limit();
+    keep_freed_memory();
     // Taken before the EAL starts: this is the start time the metrics report.
     const double started =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

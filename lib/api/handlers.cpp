@@ -68,7 +68,22 @@ Response refused(int status, json errors) {
     return {status, std::move(body)};
 }
 
-Response put_group(const control::Runtime& rt, const std::string& name, const std::string& body) {
+// The next-hops of `doc` the cache has read before become `{}` in it (GroupText::known_hops);
+// `keys` gets every next-hop's JSON text, for HopCache::keep once the group serves.
+std::vector<std::optional<config::NextHop>> known_hops(HopCache& cache, const std::string& name,
+                                                       json& doc, std::vector<std::string>& keys) {
+    const auto hops = doc.find("next_hops");
+    if (hops == doc.end() || !hops->is_array()) return {};
+    for (const json& h : *hops)
+        keys.push_back(h.dump());
+    std::vector<std::optional<config::NextHop>> known = cache.known(name, keys);
+    for (std::size_t i = 0; i < known.size(); ++i)
+        if (known[i]) (*hops)[i] = json::object();
+    return known;
+}
+
+Response put_group(const control::Runtime& rt, HopCache& cache, const std::string& name,
+                   const std::string& body) {
     json doc = json::parse(body, nullptr, false);
     if (doc.is_discarded())
         return {400, refusal("the body is not JSON (RFC 8259); send one group as a JSON object")};
@@ -82,18 +97,24 @@ Response put_group(const control::Runtime& rt, const std::string& name, const st
         doc.erase("source"); // what GET adds, so that its answer can be put back
     }
     doc["name"] = name;
+    std::vector<std::string> keys;
+    config::GroupText text{"api:" + name, {}, known_hops(cache, name, doc, keys)};
     const FlowYaml yaml(doc);
-    const std::string origin = "api:" + name;
-    const control::UpdateResult r = rt.reloader->put_group(name, {origin, yaml.text()});
+    text.text = yaml.text();
+    const control::UpdateResult r = rt.reloader->put_group(name, text);
     if (r.outcome != control::UpdateOutcome::served)
-        return refused(status_of(r.outcome), errors_json(r.errors, origin, yaml));
-    Response ok = get_group(rt, name);
-    ok.body = {{"generation", r.generation}, {"group", ok.body}};
-    return ok;
+        return refused(status_of(r.outcome), errors_json(r.errors, text.origin, yaml));
+    cache.keep(name, keys, *r.group);
+    // Not the group itself: writing 4096 next-hops back took longer than serving them.
+    return {
+        200,
+        {{"generation", r.generation},
+         {"group", {{"name", name}, {"source", "api"}, {"next_hops", r.group->next_hops.size()}}}}};
 }
 
-Response delete_group(const control::Runtime& rt, const std::string& name) {
+Response delete_group(const control::Runtime& rt, HopCache& cache, const std::string& name) {
     const control::UpdateResult r = rt.reloader->delete_group(name);
+    if (r.outcome == control::UpdateOutcome::served) cache.forget(name);
     if (r.outcome != control::UpdateOutcome::served) {
         json errors = json::array();
         for (const config::ConfigError& e : r.errors)
@@ -204,8 +225,8 @@ json refusal(const std::string& message, const std::string& path) {
     return {{"error", message}, {"path", path}};
 }
 
-Response handle(const control::Runtime& rt, std::string_view method, std::string_view path,
-                const std::string& query, const std::string& body) {
+Response handle(const control::Runtime& rt, HopCache& hops, std::string_view method,
+                std::string_view path, const std::string& query, const std::string& body) {
     if (path == groups_path) {
         if (method == "GET") return list_groups(rt);
         return not_allowed(method, path);
@@ -216,8 +237,8 @@ Response handle(const control::Runtime& rt, std::string_view method, std::string
         if (name.find('/') != std::string::npos)
             return {404, refusal(fmt::format("no such resource: {}", path))};
         if (method == "GET") return get_group(rt, name);
-        if (method == "PUT") return put_group(rt, name, body);
-        if (method == "DELETE") return delete_group(rt, name);
+        if (method == "PUT") return put_group(rt, hops, name, body);
+        if (method == "DELETE") return delete_group(rt, hops, name);
         return not_allowed(method, path);
     }
     if (path == "/v1/decide") {

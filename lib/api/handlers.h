@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/hop_cache.h"
 #include "control/runtime.h"
 
 namespace ptbsteer::api {
@@ -20,8 +21,9 @@ struct Response {
 inline constexpr std::size_t max_body = 4u << 20;
 
 // One authenticated request: `path` without the query string, `query` what follows the '?'.
-Response handle(const control::Runtime& rt, std::string_view method, std::string_view path,
-                const std::string& query, const std::string& body);
+// `hops`: the listener's next-hops of earlier PUTs.
+Response handle(const control::Runtime& rt, HopCache& hops, std::string_view method,
+                std::string_view path, const std::string& query, const std::string& body);
 
 // Which endpoint a path is, for ptbsteer_api_requests_total.
 control::Endpoint endpoint_of(std::string_view path);

@@ -69,7 +69,7 @@ class ApiServer::Handler : public CivetHandler {
         if (!body) return {413, refusal(fmt::format("the body is larger than {} bytes", max_body))};
         Response r;
         try {
-            r = handle(rt_, ri->request_method, ri->local_uri,
+            r = handle(rt_, hops_, ri->request_method, ri->local_uri,
                        ri->query_string ? ri->query_string : "", *body);
         } catch (const std::exception& e) {
             r = {500, refusal(fmt::format("internal error: {}", e.what()))};
@@ -78,6 +78,7 @@ class ApiServer::Handler : public CivetHandler {
     }
 
     const control::Runtime& rt_;
+    HopCache hops_; // next-hops of earlier PUTs, shared by this listener's threads
     std::string token_;
 };
 

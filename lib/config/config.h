@@ -266,10 +266,21 @@ LoadResult load_config_text(const std::string& text, const std::string& name);
 struct GroupText {
     std::string origin;
     std::string text;
+    // Next-hops read before (lib/api keeps those of a group's last PUT), by position in the
+    // text's next_hops list: where one is given the text holds `{}` in its place and the
+    // loader takes it as it is. Reading a 4096-next-hop group is mostly yaml-cpp; a change of
+    // a few next-hops then reads only those. The whole group is still checked (validate).
+    std::vector<std::optional<NextHop>> known_hops;
 };
-// `base` (a loaded configuration) with `extra` appended as API-owned groups, each read exactly
-// as a group of the file is and all checked together (names, overlaps, ports, tunnels). Errors
-// inside an extra group carry its origin as their file. Never throws.
-LoadResult with_groups(const Config& base, const std::vector<GroupText>& extra);
+struct GroupRead {
+    std::optional<Group> group; // set only when errors is empty
+    std::vector<ConfigError> errors;
+};
+// One API-owned group read exactly as a group of the file is, against `base`'s ports. Errors
+// carry `text.origin` as their file. Never throws.
+GroupRead read_group(const Config& base, const GroupText& text);
+// `base` (a loaded configuration) with `extra` (read_group's) appended as API-owned groups,
+// all checked together (names, overlaps, ports, tunnels). Never throws.
+LoadResult with_groups(const Config& base, std::vector<Group> extra);
 
 } // namespace ptbsteer::config

@@ -55,31 +55,40 @@ LoadResult load(const std::string& text, const std::string& name) {
 
 } // namespace
 
-LoadResult with_groups(const Config& base, const std::vector<GroupText>& extra) {
+GroupRead read_group(const Config& base, const GroupText& text) {
+    GroupRead out;
+    YAML::Node root;
+    try {
+        root = YAML::Load(text.text);
+    } catch (const YAML::Exception& e) {
+        out.errors.push_back(ConfigError{Location{text.origin, e.mark.line + 1, e.mark.column + 1},
+                                         fmt::format("YAML syntax error: {}", e.msg)});
+        return out;
+    }
+    Config shell; // the loader appends to cfg.groups; only the ports are read from `base`
+    shell.ports = base.ports;
+    Loader l{Reader(text.origin, out.errors), std::move(shell), {}, out.errors, {}, {}};
+    l.known_hops = &text.known_hops;
+    for (std::size_t i = 0; i < l.cfg.ports.size(); ++i)
+        l.port_index[l.cfg.ports[i].name] = i;
+    try {
+        l.group(root);
+    } catch (const YAML::Exception& e) {
+        out.errors.push_back(
+            ConfigError{Location{text.origin, e.mark.line + 1, e.mark.column + 1}, e.msg});
+    }
+    if (out.errors.empty() && l.cfg.groups.size() == 1) {
+        out.group = std::move(l.cfg.groups.back());
+        out.group->source = Source::api;
+    }
+    return out;
+}
+
+LoadResult with_groups(const Config& base, std::vector<Group> extra) {
     LoadResult out;
     Config cfg = base;
-    for (const GroupText& g : extra) {
-        YAML::Node root;
-        try {
-            root = YAML::Load(g.text);
-        } catch (const YAML::Exception& e) {
-            out.errors.push_back(ConfigError{Location{g.origin, e.mark.line + 1, e.mark.column + 1},
-                                             fmt::format("YAML syntax error: {}", e.msg)});
-            continue;
-        }
-        Loader l{Reader(g.origin, out.errors), std::move(cfg), {}, out.errors, {}, {}};
-        for (std::size_t i = 0; i < l.cfg.ports.size(); ++i)
-            l.port_index[l.cfg.ports[i].name] = i;
-        const std::size_t before = l.cfg.groups.size();
-        try {
-            l.group(root);
-        } catch (const YAML::Exception& e) {
-            out.errors.push_back(
-                ConfigError{Location{g.origin, e.mark.line + 1, e.mark.column + 1}, e.msg});
-        }
-        if (l.cfg.groups.size() > before) l.cfg.groups.back().source = Source::api;
-        cfg = std::move(l.cfg);
-    }
+    for (Group& g : extra)
+        cfg.groups.push_back(std::move(g));
     Reader r(base.file, out.errors);
     validate(cfg, r);
     if (out.errors.empty()) out.config = std::move(cfg);

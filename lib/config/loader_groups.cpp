@@ -51,8 +51,15 @@ void Loader::group(const YAML::Node& item) {
         if (auto v = r.choice(s, "fallback", steer::fallback_names)) g.fallback = *v;
     if (auto hops = r.list(m.get("next_hops", true), "next_hops")) {
         if (hops->empty()) r.error(m.get("next_hops"), "a group needs at least one next-hop");
-        for (const YAML::Node& h : *hops)
+        for (std::size_t i = 0; i < hops->size(); ++i) {
+            const YAML::Node& h = (*hops)[i];
+            if (known_hops && i < known_hops->size() && (*known_hops)[i]) {
+                g.next_hops.push_back(*(*known_hops)[i]);
+                g.next_hops.back().where = r.at(h); // its `{}`: messages point at its place
+                continue;
+            }
             next_hop(h, g);
+        }
     }
     validation(m.get("validate"), g.validation);
     cfg.groups.push_back(std::move(g));

@@ -28,6 +28,8 @@ struct Loader {
     std::vector<std::string> preset_dirs;
     // Each preset file is read once however many ports name it (and its errors reported once).
     std::map<std::string, std::optional<PortSettings>> preset_cache;
+    // read_group(): next-hops already read, by position (GroupText::known_hops); else null.
+    const std::vector<std::optional<NextHop>>* known_hops = nullptr;
 
     // loader_ports.cpp: eal, presets_dir, ports, lcores, addresses.
     void presets_dir(const YAML::Node& n);

@@ -1,7 +1,8 @@
 #include "config/yaml_reader.h"
 
+#include <algorithm>
 #include <charconv>
-#include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -106,24 +107,25 @@ Map::Map(Reader& r, const YAML::Node& node, std::string_view what,
         return;
     }
     valid_ = true;
-    std::set<std::string> seen;
     for (const auto& kv : node) {
-        const std::string key = kv.first.Scalar();
-        if (!seen.insert(key).second)
-            r.error(kv.first, fmt::format("duplicate key '{}' in {}", key, what));
+        std::string key = kv.first.Scalar();
+        const bool duplicate = std::any_of(entries_.begin(), entries_.end(),
+                                           [&](const auto& e) { return e.first == key; });
+        if (duplicate) r.error(kv.first, fmt::format("duplicate key '{}' in {}", key, what));
         bool known = false;
         for (std::string_view k : keys)
             known |= k == key;
         if (!known)
             r.error(kv.first,
                     fmt::format("unknown key '{}' in {} (known keys: {})", key, what, join(keys)));
+        if (!duplicate) entries_.emplace_back(std::move(key), kv.second);
     }
 }
 
 YAML::Node Map::get(std::string_view key, bool required) {
     if (!valid_) return YAML::Node(YAML::NodeType::Undefined);
-    for (const auto& kv : node_)
-        if (kv.first.Scalar() == key) return kv.second;
+    for (const auto& [k, v] : entries_)
+        if (k == key) return v;
     if (required) r_.error(node_, fmt::format("{} needs the key '{}'", what_, key));
     return YAML::Node(YAML::NodeType::Undefined);
 }

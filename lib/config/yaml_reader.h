@@ -74,6 +74,9 @@ class Map {
     YAML::Node node_;
     std::string what_;
     bool valid_ = false;
+    // The keys' first occurrences, read once: yaml-cpp's map iteration allocates a node per
+    // step, and a 4096-next-hop group asks each next-hop for seven keys.
+    std::vector<std::pair<std::string, YAML::Node>> entries_;
 };
 
 } // namespace ptbsteer::config

@@ -15,6 +15,7 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 
+#include "control/affinity.h"
 #include "control/capture.h"
 #include "control/lcores.h"
 #include "control/ports.h"
@@ -117,9 +118,11 @@ Appliance::Appliance(const config::Config& cfg, RunOptions opt) : cfg_(cfg), opt
     std::vector<char*> argv;
     for (std::string& a : args)
         argv.push_back(a.data());
+    allowed_cpus_ = thread_cpus();
     if (rte_eal_init(int(argv.size()), argv.data()) < 0)
         throw std::runtime_error(
             fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno)));
+    main_lcore_cpus_ = thread_cpus();
 }
 
 Appliance::~Appliance() {
@@ -128,6 +131,12 @@ Appliance::~Appliance() {
 }
 
 void Appliance::start() {
+    // From here until launch the main thread creates the control threads (affinity.h); run()
+    // gives it back its lcore's CPU before it polls.
+    std::vector<unsigned> polling;
+    for (const config::Lcore& l : cfg_.lcores)
+        polling.push_back(rte_lcore_to_cpu_id(int(l.id)));
+    set_thread_cpus(control_cpus(allowed_cpus_, polling));
     state_ = std::make_unique<State>();
     State& st = *state_;
     st.counters.resize(cfg_.lcores.size());
@@ -196,6 +205,7 @@ void Appliance::run() {
                    cfg_.capture.file, cfg_.capture.max_bytes);
     std::fflush(stdout);
     st.reloader->start_thread(g_reload_requested, st.shared.stop);
+    set_thread_cpus(main_lcore_cpus_); // the main lcore may poll (launch_and_wait)
     launch_and_wait(cfg_, st.shared);
     st.reloader->stop_thread();
     g_shared = nullptr;

@@ -3,6 +3,8 @@
 // everything here; lcores see it through datapath::Shared.
 #pragma once
 
+#include <sched.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +53,8 @@ class Appliance {
     Runtime make_runtime() const; // the view start() hands the observer
     const config::Config& cfg_;
     RunOptions opt_;
+    cpu_set_t allowed_cpus_{};    // the process's, before the EAL pinned the main thread
+    cpu_set_t main_lcore_cpus_{}; // the main thread's after rte_eal_init
     std::unique_ptr<State> state_;
 };
 

@@ -71,6 +71,11 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
         if (a.ipv4) t.ports[a.port].ipv4 = a.ipv4->addr;
         if (a.ipv6) t.ports[a.port].ipv6 = a.ipv6->addr;
     }
+    std::size_t hops = 0;
+    for (const config::Group& g : cfg.groups)
+        hops += g.next_hops.size();
+    t.next_hops.reserve(hops);
+    t.next_hop_ports.reserve(hops);
     for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const config::Group& g = cfg.groups[gi];
         GroupEntry e{steer::Group(gi, make_model(g.hash), make_selector(g), g.mode, g.fallback),

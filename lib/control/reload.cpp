@@ -68,11 +68,12 @@ std::size_t Reloader::retained() {
     return publisher_.retained();
 }
 
-config::LoadResult Reloader::merged(const config::Config& file) const {
-    std::vector<config::GroupText> extra;
-    for (const auto& [name, text] : api_groups_)
-        extra.push_back(text);
-    return config::with_groups(file, extra);
+config::LoadResult Reloader::merged(const config::Config& file,
+                                    const std::map<std::string, config::Group>& api) const {
+    std::vector<config::Group> extra;
+    for (const auto& [name, g] : api)
+        extra.push_back(g);
+    return config::with_groups(file, std::move(extra));
 }
 
 bool Reloader::serve(const config::Config& next, const std::string& origin,
@@ -133,7 +134,7 @@ ReloadResult Reloader::attempt() {
         return r;
     }
     // The API's groups stay as they are: the file's new groups must live beside them.
-    config::LoadResult next = merged(*loaded.config);
+    config::LoadResult next = merged(*loaded.config, api_groups_);
     if (!next.config) {
         for (const config::ConfigError& e : next.errors)
             r.messages.push_back(config::to_string(e));
@@ -163,44 +164,27 @@ bool Reloader::file_owns(const std::string& name, UpdateResult& r) const {
     return false;
 }
 
-UpdateResult Reloader::put_group(const std::string& name, config::GroupText text) {
+UpdateResult Reloader::put_group(const std::string& name, const config::GroupText& text) {
     const std::lock_guard lock(m_);
     UpdateResult r;
     r.generation = live().number;
     if (file_owns(name, r)) return r;
-    auto previous = api_groups_.find(name);
-    std::optional<config::GroupText> old;
-    if (previous != api_groups_.end()) old = previous->second;
-    api_groups_[name] = text;
-    config::LoadResult next = merged(file_);
-    std::vector<std::string> messages;
-    bool restart = false;
-    if (next.config && serve(*next.config, text.origin, messages, restart)) {
-        r.outcome = UpdateOutcome::served;
-        r.generation = live().number;
+    config::GroupRead read = config::read_group(file_, text);
+    if (!read.group) {
+        r.errors = std::move(read.errors);
         return r;
     }
-    // Nothing changes: the previous text (or none) stays.
-    if (old)
-        api_groups_[name] = *old;
-    else
-        api_groups_.erase(name);
-    r.errors = std::move(next.errors);
-    for (std::string& m : messages)
-        r.errors.push_back({{text.origin, 0, 0}, std::move(m)});
-    bool clash = false;
-    for (const config::ConfigError& e : r.errors)
-        clash |= e.collision;
-    r.outcome = clash ? UpdateOutcome::collision : UpdateOutcome::invalid;
-    return r;
+    // Nothing changes unless it serves: the candidate set is a copy.
+    std::map<std::string, config::Group> api = api_groups_;
+    api[name] = std::move(*read.group);
+    return change(api, text.origin, &api[name]);
 }
 
 UpdateResult Reloader::delete_group(const std::string& name) {
     const std::lock_guard lock(m_);
     UpdateResult r;
     r.generation = live().number;
-    const auto it = api_groups_.find(name);
-    if (it == api_groups_.end()) {
+    if (!api_groups_.contains(name)) {
         if (!file_owns(name, r)) {
             r.outcome = UpdateOutcome::not_found;
             r.errors.push_back({{"api:" + name, 0, 0},
@@ -208,20 +192,32 @@ UpdateResult Reloader::delete_group(const std::string& name) {
         }
         return r;
     }
-    const config::GroupText removed = it->second;
-    api_groups_.erase(it);
-    config::LoadResult next = merged(file_);
+    std::map<std::string, config::Group> api = api_groups_;
+    api.erase(name);
+    return change(api, "api:" + name, nullptr);
+}
+
+UpdateResult Reloader::change(std::map<std::string, config::Group>& api, const std::string& origin,
+                              const config::Group* changed) {
+    UpdateResult r;
+    config::LoadResult next = merged(file_, api);
     std::vector<std::string> messages;
     bool restart = false;
-    if (next.config && serve(*next.config, "api:" + name, messages, restart)) {
+    if (next.config && serve(*next.config, origin, messages, restart)) {
         r.outcome = UpdateOutcome::served;
+        if (changed) r.group = *changed;
+        api_groups_ = std::move(api);
         r.generation = live().number;
         return r;
     }
-    api_groups_[name] = removed;
+    r.generation = live().number;
     r.errors = std::move(next.errors);
     for (std::string& m : messages)
-        r.errors.push_back({{"api:" + name, 0, 0}, std::move(m)});
+        r.errors.push_back({{origin, 0, 0}, std::move(m)});
+    bool clash = false;
+    for (const config::ConfigError& e : r.errors)
+        clash |= e.collision;
+    r.outcome = clash ? UpdateOutcome::collision : UpdateOutcome::invalid;
     return r;
 }
 

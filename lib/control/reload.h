@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -63,6 +64,7 @@ struct UpdateResult {
     UpdateOutcome outcome = UpdateOutcome::invalid;
     std::uint64_t generation = 0; // the generation serving after the attempt
     std::vector<config::ConfigError> errors;
+    std::optional<config::Group> group; // put_group: the group as it now serves
 };
 
 // When a serving group last changed (ptbsteer_group_generation and _updated_timestamp_seconds).
@@ -106,7 +108,7 @@ class Reloader {
     ReloadResult reload(); // any thread; one at a time
     // Adds or replaces the API-owned group `name` (its YAML mapping in `text.text`); it serves
     // completely or nothing changes. Any thread; one change or reload at a time.
-    UpdateResult put_group(const std::string& name, config::GroupText text);
+    UpdateResult put_group(const std::string& name, const config::GroupText& text);
     UpdateResult delete_group(const std::string& name);
     // A copy of what serves: the file's groups, then the API's (source: api).
     config::Config serving();
@@ -135,16 +137,21 @@ class Reloader {
     // built. `origin` names the source in messages without a line.
     bool serve(const config::Config& next, const std::string& origin,
                std::vector<std::string>& messages, bool& restart);
-    config::LoadResult merged(const config::Config& file) const;
+    config::LoadResult merged(const config::Config& file,
+                              const std::map<std::string, config::Group>& api) const;
     // True, with the refusal in `r`, when the file owns a group of that name.
     bool file_owns(const std::string& name, UpdateResult& r) const;
+    // Serves the file's groups with `api` as the API's; on success `api` becomes api_groups_.
+    // `changed` (in `api`): the group a PUT put, returned in the result.
+    UpdateResult change(std::map<std::string, config::Group>& api, const std::string& origin,
+                        const config::Group* changed);
     void publish(std::unique_ptr<Generation> next);
 
     ReloadSetup setup_;
     std::mutex m_;
-    std::unique_ptr<config::Config> running_;             // what the live generation was built from
-    config::Config file_;                                 // the file's part of it (no API groups)
-    std::map<std::string, config::GroupText> api_groups_; // by name, in name order
+    std::unique_ptr<config::Config> running_;         // what the live generation was built from
+    config::Config file_;                             // the file's part of it (no API groups)
+    std::map<std::string, config::Group> api_groups_; // read once (put_group), by name
     mutable std::mutex changes_m_; // apart from m_: a scrape never waits for a reload
     std::map<std::string, GroupChange> changes_;
     void note_changes(const config::Config& before, const config::Config& after);

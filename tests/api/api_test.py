@@ -176,9 +176,8 @@ def updates(c, api, n):
         status, answer, _ = api.call("PUT", "/v1/groups/api", shape(i))
         took.append(time.monotonic() - t0)
         gen += 1
-        hops = [h["name"] for h in (answer or {}).get("group", {}).get("next_hops", [])]
-        if status != 200 or answer.get("generation") != gen or len(hops) != len(
-                shape(i)["next_hops"]):
+        hops = (answer or {}).get("group", {}).get("next_hops")
+        if status != 200 or answer.get("generation") != gen or hops != len(shape(i)["next_hops"]):
             wrong.append(f"update {i}: {status} {answer}")
             break
     took.sort()

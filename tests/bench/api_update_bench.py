@@ -52,6 +52,7 @@ def main():
                     if status != 200:
                         sys.exit(f"update {i} of {n} next-hops: {status} {answer}")
                 first, rest = took[0], sorted(took[1:])
+                print("  deciles (ms):", " ".join(f"{1000 * rest[int(len(rest) * q / 10)]:.0f}" for q in range(10)))
                 print(f"{n:5d} next-hops: first {1000 * first:7.1f} ms; then p50 "
                       f"{1000 * rest[len(rest) // 2]:6.1f} ms, p99 "
                       f"{1000 * rest[int(len(rest) * 0.99) - 1]:6.1f} ms, max "

@@ -16,6 +16,7 @@
 #include "api/group_json.h"
 #include "api/json_yaml.h"
 #include "config/config.h"
+#include "config/restart_diff.h"
 
 using namespace ptbsteer;
 using nlohmann::json;
@@ -50,7 +51,11 @@ json api_group(const std::string& name, const std::string& prefix) {
 config::LoadResult add(const json& group) {
     const api::FlowYaml y(group);
     const std::string name = group.value("name", std::string("x"));
-    return config::with_groups(base(), {{"api:" + name, y.text()}});
+    config::GroupRead read = config::read_group(base(), {"api:" + name, y.text(), {}});
+    if (!read.group) return {std::nullopt, std::move(read.errors)};
+    std::vector<config::Group> extra;
+    extra.push_back(std::move(*read.group));
+    return config::with_groups(base(), std::move(extra));
 }
 
 // Each error of `r` as "pointer: message", pointers found through the group's FlowYaml.
@@ -147,6 +152,40 @@ TEST_CASE("a group's JSON, given back, is read to the same group", "[api]") {
     CHECK(again["source"] == "api");
     again.erase("source");
     CHECK(again == j);
+}
+
+TEST_CASE("next-hops read before are taken as they are; the group is still checked whole",
+          "[api]") {
+    const config::Config cfg = base();
+    json full = api_group("g", "203.0.113.0/24");
+    full["next_hops"].push_back({{"name", "a3"}, {"port", "out"}, {"mac", "02:00:00:00:02:03"}});
+    const config::GroupRead first =
+        config::read_group(cfg, {"api:g", api::FlowYaml(full).text(), {}});
+    REQUIRE(first.group);
+
+    // Next-hops 0 and 2 known: the text holds {} in their places, and the group read is the same.
+    json sparse = full;
+    sparse["next_hops"][0] = json::object();
+    sparse["next_hops"][2] = json::object();
+    std::vector<std::optional<config::NextHop>> known = {first.group->next_hops[0], std::nullopt,
+                                                         first.group->next_hops[2]};
+    const config::GroupRead again =
+        config::read_group(cfg, {"api:g", api::FlowYaml(sparse).text(), known});
+    REQUIRE(again.group);
+    CHECK(config::same_group(*again.group, *first.group));
+
+    // A known next-hop that clashes with a new one is still refused, at the known one's place.
+    json clash = sparse;
+    clash["next_hops"][1] = {{"name", "a3"}, {"port", "out"}, {"mac", "02:00:00:00:09:09"}};
+    const api::FlowYaml y(clash);
+    known[1] = std::nullopt;
+    const config::GroupRead read = config::read_group(cfg, {"api:g", y.text(), known});
+    REQUIRE(read.group);
+    const config::LoadResult r = config::with_groups(cfg, {*read.group});
+    REQUIRE_FALSE(r.config);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message == "next-hop 'a3' appears twice in group 'g'");
+    CHECK(y.path_at(r.errors[0].where.column) == "/next_hops/2");
 }
 
 TEST_CASE("the bearer token: the exact token only; the token file owner-only and not empty",
