@@ -134,10 +134,12 @@ std::unique_ptr<Generation> build_generation(const config::Config& cfg, std::uin
                                              const std::vector<Mac>& port_macs, NextHopSlots& slots,
                                              const std::vector<bool>& rx, std::uint64_t tsc_hz,
                                              const Generation* previous,
-                                             const config::Limits* previous_limits) {
+                                             const config::Limits* previous_limits,
+                                             steer::PrefixRecycler* recycler) {
     auto gen = std::make_unique<Generation>();
     gen->number = number;
-    gen->tables = compile_tables(cfg, port_ids, port_macs, previous ? &previous->tables : nullptr);
+    gen->tables =
+        compile_tables(cfg, port_ids, port_macs, previous ? &previous->tables : nullptr, recycler);
     const bool same_limits = previous && previous_limits && *previous_limits == cfg.limits;
     gen->guards = same_limits ? previous->guards : build_guards(cfg.limits, rx, tsc_hz);
     // Last: the only step that changes shared state (new names take slots for good), so a

@@ -84,6 +84,7 @@ std::unique_ptr<Generation> build_generation(const config::Config& cfg, std::uin
                                              const std::vector<Mac>& port_macs, NextHopSlots& slots,
                                              const std::vector<bool>& rx, std::uint64_t tsc_hz,
                                              const Generation* previous = nullptr,
-                                             const config::Limits* previous_limits = nullptr);
+                                             const config::Limits* previous_limits = nullptr,
+                                             steer::PrefixRecycler* recycler = nullptr);
 
 } // namespace ptbsteer::control

@@ -59,7 +59,8 @@ steer::Selector make_selector(const config::Group& g) {
 } // namespace
 
 Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
-                      const std::vector<Mac>& port_macs, const Tables* previous) {
+                      const std::vector<Mac>& port_macs, const Tables* previous,
+                      steer::PrefixRecycler* recycler) {
     Tables t;
     t.port_ids = port_ids;
     t.ports.resize(cfg.ports.size());
@@ -93,11 +94,13 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
         t.groups.push_back(std::move(e));
         t.group_names.push_back(g.name);
     }
-    if (previous && previous->prefix_routes == t.prefix_routes)
+    if (previous && previous->prefix_routes == t.prefix_routes) {
         t.prefixes = previous->prefixes.share();
-    else
-        for (const PrefixRoute& r : t.prefix_routes)
-            t.prefixes.add(r.family, r.addr, r.length, r.group);
+        return t;
+    }
+    t.prefixes = steer::PrefixTable(steer::PrefixTable::Limits{}, recycler);
+    for (const PrefixRoute& r : t.prefix_routes)
+        t.prefixes.add(r.family, r.addr, r.length, r.group);
     return t;
 }
 

@@ -14,8 +14,9 @@ using namespace datapath; // control builds, publishes and observes the datapath
 
 // port_ids[i] and port_macs[i] are config port i's DPDK id and MAC. Needs the EAL (rte_lpm).
 // `previous` (the tables serving now, if any): when its prefix routes are the same, its prefix
-// table is shared rather than built again.
+// table is shared rather than built again. `recycler` (if any) gives and takes the DPDK tables.
 Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
-                      const std::vector<Mac>& port_macs, const Tables* previous = nullptr);
+                      const std::vector<Mac>& port_macs, const Tables* previous = nullptr,
+                      steer::PrefixRecycler* recycler = nullptr);
 
 } // namespace ptbsteer::control

@@ -45,7 +45,7 @@ Reloader::Reloader(const config::Config& cfg, ReloadSetup setup)
     : setup_(std::move(setup)), running_(std::make_unique<config::Config>(cfg)), file_(cfg),
       slots_(slot_capacity(cfg)),
       publisher_(build_generation(cfg, 1, setup_.port_ids, setup_.port_macs, slots_, setup_.rx,
-                                  setup_.tsc_hz),
+                                  setup_.tsc_hz, nullptr, nullptr, &recycler_),
                  std::uint32_t(setup_.rx.size()), setup_.grace_timeout) {
     stats_.generation = 1;
     note_changes(config::Config{}, cfg);
@@ -81,7 +81,7 @@ bool Reloader::serve(const config::Config& next, const std::string& origin,
     std::unique_ptr<Generation> gen;
     try {
         gen = build_generation(next, live().number + 1, setup_.port_ids, setup_.port_macs, slots_,
-                               setup_.rx, setup_.tsc_hz, &live(), &running_->limits);
+                               setup_.rx, setup_.tsc_hz, &live(), &running_->limits, &recycler_);
     } catch (const std::length_error& e) {
         restart = true;
         messages.push_back(e.what());

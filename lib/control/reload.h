@@ -156,6 +156,8 @@ class Reloader {
     std::map<std::string, GroupChange> changes_;
     void note_changes(const config::Config& before, const config::Config& after);
     NextHopSlots slots_;
+    // Before the publisher: its generations give their prefix tables back to it as they go.
+    steer::PrefixRecycler recycler_;
     Publisher publisher_;
     ReloadStats stats_;
     std::thread thread_;

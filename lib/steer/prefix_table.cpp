@@ -45,15 +45,17 @@ std::string prefix_text(packet::Family family, unsigned len) {
 
 PrefixTable::PrefixTable() : PrefixTable(Limits{}) {}
 
-PrefixTable::PrefixTable(const Limits& limits) : limits_(limits) {}
+PrefixTable::PrefixTable(const Limits& limits, PrefixRecycler* recycler)
+    : limits_(recycler ? recycler->limits() : limits), recycler_(recycler) {}
 
 PrefixTable::~PrefixTable() {
     release();
 }
 
 PrefixTable::PrefixTable(PrefixTable&& other) noexcept
-    : limits_(other.limits_), owned_(std::move(other.owned_)), v4_(other.v4_), v6_(other.v6_),
-      default_v4_(other.default_v4_), default_v6_(other.default_v6_), rules_(other.rules_) {
+    : limits_(other.limits_), recycler_(other.recycler_), owned_(std::move(other.owned_)),
+      v4_(other.v4_), v6_(other.v6_), default_v4_(other.default_v4_),
+      default_v6_(other.default_v6_), rules_(other.rules_) {
     other.v4_ = nullptr;
     other.v6_ = nullptr;
     other.default_v4_.reset();
@@ -65,6 +67,7 @@ PrefixTable& PrefixTable::operator=(PrefixTable&& other) noexcept {
     if (this != &other) {
         release();
         limits_ = other.limits_;
+        recycler_ = other.recycler_;
         owned_ = std::move(other.owned_);
         v4_ = std::exchange(other.v4_, nullptr);
         v6_ = std::exchange(other.v6_, nullptr);
@@ -77,6 +80,7 @@ PrefixTable& PrefixTable::operator=(PrefixTable&& other) noexcept {
 
 PrefixTable PrefixTable::share() const {
     PrefixTable t(limits_);
+    t.recycler_ = recycler_;
     t.owned_ = owned_;
     t.v4_ = v4_;
     t.v6_ = v6_;
@@ -87,8 +91,21 @@ PrefixTable PrefixTable::share() const {
 }
 
 PrefixTable::Handles::~Handles() {
+    if (recycler) {
+        if (v4) recycler->give(v4, v4_rules);
+        if (v6) recycler->give(v6, v6_rules);
+        return;
+    }
     if (v4) rte_lpm_free(v4);
     if (v6) rte_lpm6_free(v6);
+}
+
+PrefixTable::Handles& PrefixTable::handles() {
+    if (!owned_) {
+        owned_ = std::make_shared<Handles>();
+        owned_->recycler = recycler_;
+    }
+    return *owned_;
 }
 
 void PrefixTable::release() noexcept {
@@ -102,10 +119,10 @@ void PrefixTable::create_v4() {
     cfg.max_rules = limits_.max_rules_v4;
     cfg.number_tbl8s = limits_.tbl8s_v4;
     const std::string name = unique_name("ptbs4_");
-    v4_ = rte_lpm_create(name.c_str(), limits_.socket_id, &cfg);
+    v4_ = recycler_ ? recycler_->take_v4() : nullptr;
+    if (!v4_) v4_ = rte_lpm_create(name.c_str(), limits_.socket_id, &cfg);
     if (!v4_) throw std::runtime_error(dpdk_error("rte_lpm_create", rte_errno));
-    if (!owned_) owned_ = std::make_shared<Handles>();
-    owned_->v4 = v4_;
+    handles().v4 = v4_;
 }
 
 void PrefixTable::create_v6() {
@@ -113,10 +130,10 @@ void PrefixTable::create_v6() {
     cfg.max_rules = limits_.max_rules_v6;
     cfg.number_tbl8s = limits_.tbl8s_v6;
     const std::string name = unique_name("ptbs6_");
-    v6_ = rte_lpm6_create(name.c_str(), limits_.socket_id, &cfg);
+    v6_ = recycler_ ? recycler_->take_v6() : nullptr;
+    if (!v6_) v6_ = rte_lpm6_create(name.c_str(), limits_.socket_id, &cfg);
     if (!v6_) throw std::runtime_error(dpdk_error("rte_lpm6_create", rte_errno));
-    if (!owned_) owned_ = std::make_shared<Handles>();
-    owned_->v6 = v6_;
+    handles().v6 = v6_;
 }
 
 void PrefixTable::add(packet::Family family, const packet::IpAddr& prefix, std::uint8_t len,
@@ -159,7 +176,64 @@ void PrefixTable::add(packet::Family family, const packet::IpAddr& prefix, std::
         rc = rte_lpm6_add(v6_, prefix.b.data(), len, group_id);
     }
     if (rc < 0) throw std::runtime_error(dpdk_error(v4 ? "rte_lpm_add" : "rte_lpm6_add", rc));
+    (v4 ? owned_->v4_rules : owned_->v6_rules).push_back(Rule{prefix, len});
     ++rules_;
+}
+
+PrefixRecycler::~PrefixRecycler() {
+    for (rte_lpm* t : v4_)
+        rte_lpm_free(t);
+    for (rte_lpm6* t : v6_)
+        rte_lpm6_free(t);
+}
+
+rte_lpm* PrefixRecycler::take_v4() {
+    const std::lock_guard lock(m_);
+    if (v4_.empty()) return nullptr;
+    rte_lpm* t = v4_.back();
+    v4_.pop_back();
+    return t;
+}
+
+rte_lpm6* PrefixRecycler::take_v6() {
+    const std::lock_guard lock(m_);
+    if (v6_.empty()) return nullptr;
+    rte_lpm6* t = v6_.back();
+    v6_.pop_back();
+    return t;
+}
+
+void PrefixRecycler::give(rte_lpm* t, const std::vector<PrefixTable::Rule>& rules) {
+    {
+        const std::lock_guard lock(m_);
+        bool empty = v4_.size() < keep_;
+        for (std::size_t i = 0; empty && i < rules.size(); ++i)
+            empty = rte_lpm_delete(t, PrefixTable::v4_host_order(rules[i].addr), rules[i].len) == 0;
+        if (empty) {
+            v4_.push_back(t);
+            return;
+        }
+    }
+    rte_lpm_free(t);
+}
+
+void PrefixRecycler::give(rte_lpm6* t, const std::vector<PrefixTable::Rule>& rules) {
+    {
+        const std::lock_guard lock(m_);
+        bool empty = v6_.size() < keep_;
+        for (std::size_t i = 0; empty && i < rules.size(); ++i)
+            empty = rte_lpm6_delete(t, rules[i].addr.b.data(), rules[i].len) == 0;
+        if (empty) {
+            v6_.push_back(t);
+            return;
+        }
+    }
+    rte_lpm6_free(t);
+}
+
+std::size_t PrefixRecycler::kept() const {
+    const std::lock_guard lock(m_);
+    return v4_.size() + v6_.size();
 }
 
 } // namespace ptbsteer::steer

@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include <rte_lpm.h>
 #include <rte_lpm6.h>
@@ -33,7 +35,9 @@ class PrefixTable {
     };
 
     PrefixTable();
-    explicit PrefixTable(const Limits& limits);
+    // With a recycler (below), the DPDK tables come from it when it has some and go back to it
+    // when the last table sharing them is gone. The recycler must outlive the table.
+    explicit PrefixTable(const Limits& limits, class PrefixRecycler* recycler = nullptr);
     ~PrefixTable();
     PrefixTable(PrefixTable&& other) noexcept;
     PrefixTable& operator=(PrefixTable&& other) noexcept;
@@ -67,6 +71,7 @@ class PrefixTable {
     std::size_t size() const noexcept { return rules_; }
 
   private:
+    friend class PrefixRecycler;
     // rte_lpm takes IPv4 addresses in host byte order; IpAddr holds network order in bytes 0..3.
     static std::uint32_t v4_host_order(const packet::IpAddr& a) noexcept {
         return (std::uint32_t{a.b[0]} << 24) | (std::uint32_t{a.b[1]} << 16) |
@@ -76,14 +81,25 @@ class PrefixTable {
     void create_v6();
     void release() noexcept;
 
+  public:
+    struct Rule {
+        packet::IpAddr addr;
+        std::uint8_t len = 0;
+    };
+
+  private:
     // Owns the DPDK tables; lookup() reads the raw pointers below (no indirection per packet).
     struct Handles {
         rte_lpm* v4 = nullptr;
         rte_lpm6* v6 = nullptr;
+        PrefixRecycler* recycler = nullptr;
+        std::vector<Rule> v4_rules, v6_rules; // what add() put in: a recycler empties by them
         ~Handles();
     };
+    Handles& handles();
 
     Limits limits_;
+    PrefixRecycler* recycler_ = nullptr;
     std::shared_ptr<Handles> owned_;
     rte_lpm* v4_ = nullptr;
     rte_lpm6* v6_ = nullptr;
@@ -91,6 +107,38 @@ class PrefixTable {
     std::optional<std::uint32_t> default_v4_;
     std::optional<std::uint32_t> default_v6_;
     std::size_t rules_ = 0;
+};
+
+// DPDK tables no generation uses any more, kept for the next table to be built. Freeing one
+// (rte_lpm_free) makes DPDK zero all of it, 64 MiB of tbl24 per family, and on fresh --no-huge
+// memory that meant a page fault per 4 KiB: the first updates after start took 0.2-0.5 s where
+// later ones take milliseconds. A kept table is emptied by deleting the rules it was given
+// (rte_lpm_delete, rte_lpm6_delete), which writes only the entries they covered, and serves
+// again as new. Tables of one Limits only (the recycler's). Control threads only, any of them.
+class PrefixRecycler {
+  public:
+    explicit PrefixRecycler(const PrefixTable::Limits& limits = {}, std::size_t keep = 2)
+        : limits_(limits), keep_(keep) {}
+    ~PrefixRecycler(); // frees what it keeps
+    PrefixRecycler(const PrefixRecycler&) = delete;
+    PrefixRecycler& operator=(const PrefixRecycler&) = delete;
+
+    const PrefixTable::Limits& limits() const { return limits_; }
+    // An empty table, or null when none is kept.
+    rte_lpm* take_v4();
+    rte_lpm6* take_v6();
+    // Takes a table no lookup can reach any more: emptied and kept, or freed (beyond `keep`, or
+    // when a rule would not delete).
+    void give(rte_lpm* t, const std::vector<PrefixTable::Rule>& rules);
+    void give(rte_lpm6* t, const std::vector<PrefixTable::Rule>& rules);
+    std::size_t kept() const;
+
+  private:
+    PrefixTable::Limits limits_;
+    std::size_t keep_;
+    mutable std::mutex m_;
+    std::vector<rte_lpm*> v4_;
+    std::vector<rte_lpm6*> v6_;
 };
 
 } // namespace ptbsteer::steer

@@ -296,3 +296,35 @@ TEST_CASE("a shared prefix table answers alike, outlives the one it came from, a
     check_lookups(shared, Family::v4, {{"192.0.2.9", 1}, {"198.51.100.9", 2}});
     check_lookups(shared, Family::v6, {{"2001:db8::9", 3}});
 }
+
+TEST_CASE("a recycled prefix table is empty: it forgets every rule it had and serves anew",
+          "[dpdk][prefix]") {
+    ptbsteer::steer::PrefixRecycler recycler;
+    {
+        PrefixTable first(PrefixTable::Limits{}, &recycler);
+        // Rules that live in tbl24 only and rules that take tbl8 groups (longer than /24).
+        add_routes(first, Family::v4,
+                   {{"192.0.2.0", 24, 1}, {"198.51.100.128", 26, 2}, {"198.51.100.200", 32, 7}});
+        add_routes(first, Family::v6, {{"2001:db8::", 32, 3}, {"2001:db8:1::", 48, 4}});
+        check_lookups(first, Family::v4, {{"198.51.100.130", 2}});
+        const PrefixTable shared = first.share();
+        CHECK(recycler.kept() == 0);
+    } // the last table sharing them is gone: both DPDK tables go back, emptied
+    CHECK(recycler.kept() == 2);
+
+    PrefixTable next(PrefixTable::Limits{}, &recycler);
+    add_routes(next, Family::v4, {{"203.0.113.0", 24, 5}});
+    add_routes(next, Family::v6, {{"2001:db8:2::", 48, 6}});
+    CHECK(recycler.kept() == 0); // both taken, none created
+    check_lookups(next, Family::v4,
+                  {{"192.0.2.9", std::nullopt},
+                   {"198.51.100.130", std::nullopt},
+                   {"198.51.100.200", std::nullopt},
+                   {"203.0.113.9", 5}});
+    check_lookups(
+        next, Family::v6,
+        {{"2001:db8::9", std::nullopt}, {"2001:db8:1::1", std::nullopt}, {"2001:db8:2::1", 6}});
+    // The old rules can be added again (they were deleted, not only hidden).
+    add_routes(next, Family::v4, {{"198.51.100.128", 26, 8}});
+    check_lookups(next, Family::v4, {{"198.51.100.130", 8}});
+}
