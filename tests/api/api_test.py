@@ -169,7 +169,11 @@ def refusals(c, api):
 
 
 def updates(c, api, n):
+    """n PUTs while the replayed PTBs flow: each serves a new generation, and not one PTB is
+    dropped or refused by the NIC meanwhile (every PTB is for a serving group: no drop reason
+    applies, so any drop would be a loss across an update)."""
     gen = api.call("GET", "/v1/groups")[1]["generation"]
+    before = api.counters()
     wrong, took = [], []
     for i in range(n):
         t0 = time.monotonic()
@@ -180,6 +184,13 @@ def updates(c, api, n):
         if status != 200 or answer.get("generation") != gen or hops != len(shape(i)["next_hops"]):
             wrong.append(f"update {i}: {status} {answer}")
             break
+    after = api.counters()
+    dropped = {k: v - before["drops"][k] for k, v in after["drops"].items()
+               if v != before["drops"][k]}
+    received = after["rx"] - before["rx"]
+    c.check(not dropped and after["tx_failed"] == before["tx_failed"] and received > 0,
+            f"across the {n} updates: {received} PTBs received, none dropped or lost",
+            f"drops {dropped}, tx_failed +{after['tx_failed'] - before['tx_failed']}")
     took.sort()
     c.check(not wrong, f"{n} updates alternating two shapes each served a new generation "
             f"(round trip p50 {1000 * took[len(took) // 2]:.1f} ms, "
