@@ -6,7 +6,7 @@
 #include "api/capture.h"
 #include "api/decide.h"
 #include "api/group_json.h"
-#include "api/json_yaml.h"
+#include "config/node.h"
 #include "control/reload.h"
 #include "control/report.h"
 
@@ -38,12 +38,12 @@ Response get_group(const control::Runtime& rt, const std::string& name) {
 
 // The loader's errors as refusals: inside the group, at the JSON field; elsewhere, as they are.
 json errors_json(const std::vector<config::ConfigError>& errors, const std::string& origin,
-                 const FlowYaml& yaml) {
+                 const config::JsonPaths& paths) {
     json out = json::array();
     for (const config::ConfigError& e : errors) {
         if (e.where.file == origin)
             out.push_back(
-                refusal(e.message, e.where.column > 0 ? yaml.path_at(e.where.column) : ""));
+                refusal(e.message, e.where.column > 0 ? paths.pointer(e.where.column - 1) : ""));
         else
             out.push_back(refusal(config::to_string(e)));
     }
@@ -68,18 +68,16 @@ Response refused(int status, json errors) {
     return {status, std::move(body)};
 }
 
-// The next-hops of `doc` the cache has read before become `{}` in it (GroupText::known_hops);
-// `keys` gets every next-hop's JSON text, for HopCache::keep once the group serves.
+// The next-hops of `doc` the cache has read before (GroupDoc::known_hops); `keys` gets every
+// next-hop's JSON text, for HopCache::keep once the group serves.
 std::vector<std::optional<config::NextHop>> known_hops(HopCache& cache, const std::string& name,
-                                                       json& doc, std::vector<std::string>& keys) {
+                                                       const json& doc,
+                                                       std::vector<std::string>& keys) {
     const auto hops = doc.find("next_hops");
     if (hops == doc.end() || !hops->is_array()) return {};
     for (const json& h : *hops)
         keys.push_back(h.dump());
-    std::vector<std::optional<config::NextHop>> known = cache.known(name, keys);
-    for (std::size_t i = 0; i < known.size(); ++i)
-        if (known[i]) (*hops)[i] = json::object();
-    return known;
+    return cache.known(name, keys);
 }
 
 Response put_group(const control::Runtime& rt, HopCache& cache, const std::string& name,
@@ -98,12 +96,11 @@ Response put_group(const control::Runtime& rt, HopCache& cache, const std::strin
     }
     doc["name"] = name;
     std::vector<std::string> keys;
-    config::GroupText text{"api:" + name, {}, known_hops(cache, name, doc, keys)};
-    const FlowYaml yaml(doc);
-    text.text = yaml.text();
-    const control::UpdateResult r = rt.reloader->put_group(name, text);
+    config::JsonPaths paths;
+    const config::GroupDoc group{"api:" + name, doc, paths, known_hops(cache, name, doc, keys)};
+    const control::UpdateResult r = rt.reloader->put_group(name, group);
     if (r.outcome != control::UpdateOutcome::served)
-        return refused(status_of(r.outcome), errors_json(r.errors, text.origin, yaml));
+        return refused(status_of(r.outcome), errors_json(r.errors, group.origin, paths));
     cache.keep(name, keys, *r.group);
     // Not the group itself: writing 4096 next-hops back took longer than serving them.
     return {

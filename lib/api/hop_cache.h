@@ -1,5 +1,5 @@
 // The next-hops of each API group as its last PUT gave them, by their JSON text, so that the
-// next PUT of the group reads only the next-hops that changed (config::GroupText::known_hops).
+// next PUT of the group reads only the next-hops that changed (config::GroupDoc::known_hops).
 // A next-hop read from a JSON text is a function of that text alone (ports are restart-only),
 // so concurrent PUTs can share this freely: the worst a race does is keep a few entries too
 // many or too few until the group's next PUT.

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "guard/validate.h"
 #include "hash/hash_model.h"
 #include "packet/flow_key.h"
@@ -261,15 +263,18 @@ struct LoadResult {
 LoadResult load_config_file(const std::string& path);
 LoadResult load_config_text(const std::string& text, const std::string& name);
 
-// A group given outside the file (source: api): one group's mapping as YAML text, and the name
-// its errors' locations carry (`origin`, e.g. "api:web").
-struct GroupText {
-    std::string origin;
-    std::string text;
+class JsonPaths; // node.h
+
+// A group given outside the file (source: api): one group as a parsed JSON object (lib/api),
+// read by the file's checks (node.h).
+struct GroupDoc {
+    std::string origin;         // the file its errors name, e.g. "api:web"
+    const nlohmann::json& json; // the group, a JSON object
+    JsonPaths& paths;           // an error's column leads to its field (JsonPaths::pointer)
     // Next-hops read before (lib/api keeps those of a group's last PUT), by position in the
-    // text's next_hops list: where one is given the text holds `{}` in its place and the
-    // loader takes it as it is. Reading a 4096-next-hop group is mostly yaml-cpp; a change of
-    // a few next-hops then reads only those. The whole group is still checked (validate).
+    // group's next_hops list: the loader takes them as they are instead of reading that element
+    // (its place still locates messages). A change of a few next-hops in a 4096-next-hop group
+    // then reads only those; the whole group is still checked (validate).
     std::vector<std::optional<NextHop>> known_hops;
 };
 struct GroupRead {
@@ -277,8 +282,8 @@ struct GroupRead {
     std::vector<ConfigError> errors;
 };
 // One API-owned group read exactly as a group of the file is, against `base`'s ports. Errors
-// carry `text.origin` as their file. Never throws.
-GroupRead read_group(const Config& base, const GroupText& text);
+// carry `doc.origin` as their file. Never throws.
+GroupRead read_group(const Config& base, const GroupDoc& doc);
 // `base` (a loaded configuration) with `extra` (read_group's) appended as API-owned groups,
 // all checked together (names, overlaps, ports, tunnels). Never throws.
 LoadResult with_groups(const Config& base, std::vector<Group> extra);

@@ -27,7 +27,7 @@ LoadResult load(const std::string& text, const std::string& name) {
     }
     Loader l{Reader(name, out.errors), {}, {}, out.errors, {}, {}};
     l.cfg.file = name;
-    Map top(l.r, root, "the configuration",
+    Map top(l.r, Node(root), "the configuration",
             {"eal", "presets_dir", "ports", "lcores", "addresses", "groups", "metrics", "control",
              "capture", "limits"});
     if (!top.valid()) return out;
@@ -55,28 +55,15 @@ LoadResult load(const std::string& text, const std::string& name) {
 
 } // namespace
 
-GroupRead read_group(const Config& base, const GroupText& text) {
+GroupRead read_group(const Config& base, const GroupDoc& doc) {
     GroupRead out;
-    YAML::Node root;
-    try {
-        root = YAML::Load(text.text);
-    } catch (const YAML::Exception& e) {
-        out.errors.push_back(ConfigError{Location{text.origin, e.mark.line + 1, e.mark.column + 1},
-                                         fmt::format("YAML syntax error: {}", e.msg)});
-        return out;
-    }
     Config shell; // the loader appends to cfg.groups; only the ports are read from `base`
     shell.ports = base.ports;
-    Loader l{Reader(text.origin, out.errors), std::move(shell), {}, out.errors, {}, {}};
-    l.known_hops = &text.known_hops;
+    Loader l{Reader(doc.origin, out.errors), std::move(shell), {}, out.errors, {}, {}};
+    l.known_hops = &doc.known_hops;
     for (std::size_t i = 0; i < l.cfg.ports.size(); ++i)
         l.port_index[l.cfg.ports[i].name] = i;
-    try {
-        l.group(root);
-    } catch (const YAML::Exception& e) {
-        out.errors.push_back(
-            ConfigError{Location{text.origin, e.mark.line + 1, e.mark.column + 1}, e.msg});
-    }
+    l.group(Node(doc.json, doc.paths, JsonPaths::root));
     if (out.errors.empty() && l.cfg.groups.size() == 1) {
         out.group = std::move(l.cfg.groups.back());
         out.group->source = Source::api;

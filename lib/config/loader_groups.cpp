@@ -9,15 +9,15 @@
 
 namespace ptbsteer::config::detail {
 
-void Loader::groups(const YAML::Node& n) {
+void Loader::groups(const Node& n) {
     const auto items = r.list(n, "groups");
     if (!items) return;
     if (items->empty()) r.error(n, "groups must list at least one group");
-    for (const YAML::Node& item : *items)
+    for (const Node& item : *items)
         group(item);
 }
 
-void Loader::group(const YAML::Node& item) {
+void Loader::group(const Node& item) {
     Map m(r, item, "a group",
           {"name", "prefixes", "hash", "select", "mode", "fallback", "next_hops", "validate"});
     if (!m.valid()) return;
@@ -25,7 +25,7 @@ void Loader::group(const YAML::Node& item) {
     g.where = r.at(item);
     if (auto s = r.string(m.get("name", true), "a group's name")) g.name = *s;
     if (auto ps = r.list(m.get("prefixes", true), "prefixes", true)) {
-        for (const YAML::Node& pn : *ps) {
+        for (const Node& pn : *ps) {
             const auto s = r.string(pn, "a prefix");
             if (!s) continue;
             bool host_bits = false;
@@ -43,19 +43,19 @@ void Loader::group(const YAML::Node& item) {
         if (ps->empty()) r.error(m.get("prefixes"), "a group needs at least one prefix");
     }
     hash(m.get("hash", true), g.hash);
-    if (YAML::Node s = m.get("select"))
+    if (Node s = m.get("select"))
         if (auto v = r.choice(s, "select", steer::select_kind_names)) g.select = *v;
-    if (YAML::Node s = m.get("mode"))
+    if (Node s = m.get("mode"))
         if (auto v = r.choice(s, "mode", steer::mode_names)) g.mode = *v;
-    if (YAML::Node s = m.get("fallback"))
+    if (Node s = m.get("fallback"))
         if (auto v = r.choice(s, "fallback", steer::fallback_names)) g.fallback = *v;
     if (auto hops = r.list(m.get("next_hops", true), "next_hops")) {
         if (hops->empty()) r.error(m.get("next_hops"), "a group needs at least one next-hop");
         for (std::size_t i = 0; i < hops->size(); ++i) {
-            const YAML::Node& h = (*hops)[i];
+            const Node& h = (*hops)[i];
             if (known_hops && i < known_hops->size() && (*known_hops)[i]) {
                 g.next_hops.push_back(*(*known_hops)[i]);
-                g.next_hops.back().where = r.at(h); // its `{}`: messages point at its place
+                g.next_hops.back().where = r.at(h); // messages point at its place now
                 continue;
             }
             next_hop(h, g);
@@ -66,31 +66,31 @@ void Loader::group(const YAML::Node& item) {
 }
 
 // A group's PTB checks (docs/security.md). The IPv6 floor is not configurable: RFC 8200 §5.
-void Loader::validation(const YAML::Node& n, guard::ValidationPolicy& v) {
+void Loader::validation(const Node& n, guard::ValidationPolicy& v) {
     if (!n) return;
     Map m(r, n, "validate", {"mtu_floor_v4", "mtu_ceiling", "checksum"});
-    if (YAML::Node f = m.get("mtu_floor_v4"))
+    if (Node f = m.get("mtu_floor_v4"))
         if (auto x = r.unsigned_in(f, "mtu_floor_v4", 68, 65535))
             v.v4_floor = std::uint32_t(*x); // RFC 791
-    if (YAML::Node c = m.get("mtu_ceiling"))
+    if (Node c = m.get("mtu_ceiling"))
         if (auto x = r.unsigned_in(c, "mtu_ceiling", 1280, 65535)) v.ceiling = std::uint32_t(*x);
-    if (YAML::Node c = m.get("checksum"))
+    if (Node c = m.get("checksum"))
         if (auto b = r.boolean(c, "checksum")) v.verify_checksum = *b;
     if (v.ceiling < v.v4_floor)
         r.error(n, fmt::format("mtu_ceiling {} is below mtu_floor_v4 {}: no PTB could pass",
                                v.ceiling, v.v4_floor));
 }
 
-void Loader::hash(const YAML::Node& n, HashConfig& h) {
+void Loader::hash(const Node& n, HashConfig& h) {
     if (!n) return;
     Map m(r, n, "hash", {"model", "policy", "seed", "fields", "key"});
     if (!m.valid()) return;
     const auto model = r.choice(m.get("model", true), "hash model", hash::model_kind_names);
     if (!model) return;
     h.kind = *model;
-    const YAML::Node policy = m.get("policy"), seed = m.get("seed"), fields = m.get("fields"),
-                     key = m.get("key");
-    auto only_for = [&](const YAML::Node& k, std::string_view name, std::string_view models) {
+    const Node policy = m.get("policy"), seed = m.get("seed"), fields = m.get("fields"),
+               key = m.get("key");
+    auto only_for = [&](const Node& k, std::string_view name, std::string_view models) {
         if (k) r.error(k, fmt::format("'{}' applies to the {} model only", name, models));
     };
     std::optional<std::uint32_t> field_bits;
@@ -129,7 +129,7 @@ void Loader::hash(const YAML::Node& n, HashConfig& h) {
 }
 
 // A list of field names, or Linux's bit mask as a number (0x37).
-std::optional<std::uint32_t> Loader::hash_fields(const YAML::Node& n) {
+std::optional<std::uint32_t> Loader::hash_fields(const Node& n) {
     if (n.IsScalar()) {
         const auto v = r.unsigned_in(n, "fields", 1, 0x3f);
         return v ? std::optional<std::uint32_t>(std::uint32_t(*v)) : std::nullopt;
@@ -137,7 +137,7 @@ std::optional<std::uint32_t> Loader::hash_fields(const YAML::Node& n) {
     const auto items = r.list(n, "fields");
     if (!items) return std::nullopt;
     std::uint32_t bits = 0;
-    for (const YAML::Node& f : *items)
+    for (const Node& f : *items)
         if (auto i =
                 r.choice(f, "a hash field",
                          {"src_ip", "dst_ip", "ip_proto", "flow_label", "src_port", "dst_port"}))
@@ -146,7 +146,7 @@ std::optional<std::uint32_t> Loader::hash_fields(const YAML::Node& n) {
     return bits;
 }
 
-void Loader::toeplitz_key(const YAML::Node& n, std::array<std::uint8_t, 40>& key) {
+void Loader::toeplitz_key(const Node& n, std::array<std::uint8_t, 40>& key) {
     const auto s = r.string(n, "key");
     if (!s) return;
     if (*s == "default") return;
@@ -166,7 +166,7 @@ void Loader::toeplitz_key(const YAML::Node& n, std::array<std::uint8_t, 40>& key
         key[i] = std::uint8_t(std::stoul(hex.substr(i * 2, 2), nullptr, 16));
 }
 
-void Loader::next_hop(const YAML::Node& item, Group& g) {
+void Loader::next_hop(const Node& item, Group& g) {
     Map m(r, item, "a next-hop", {"name", "port", "mac", "vlan", "weight", "deliver", "address"});
     if (!m.valid()) return;
     NextHop h;
@@ -174,7 +174,7 @@ void Loader::next_hop(const YAML::Node& item, Group& g) {
     if (auto s = r.string(m.get("name", true), "a next-hop's name")) h.name = *s;
     const auto port = port_ref(m.get("port", true), "a next-hop");
     if (port) h.port = *port;
-    if (YAML::Node mac = m.get("mac", true)) {
+    if (Node mac = m.get("mac", true)) {
         if (auto s = r.string(mac, "mac")) {
             if (auto v = parse_mac(*s))
                 h.mac = *v;
@@ -184,17 +184,17 @@ void Loader::next_hop(const YAML::Node& item, Group& g) {
                                     *s));
         }
     }
-    if (YAML::Node v = m.get("vlan"))
+    if (Node v = m.get("vlan"))
         if (auto id = r.unsigned_in(v, "vlan", 1, 4094)) h.vlan = std::uint16_t(*id);
-    if (YAML::Node w = m.get("weight")) {
+    if (Node w = m.get("weight")) {
         if (auto s = r.string(w, "weight"); s && *s == "0")
             r.error(w, "weight 0 would never be chosen; remove the next-hop instead");
         else if (auto v = r.unsigned_in(w, "weight", 1, 65535))
             h.weight = std::uint32_t(*v);
     }
-    if (YAML::Node d = m.get("deliver"))
+    if (Node d = m.get("deliver"))
         if (auto v = r.choice(d, "deliver", steer::deliver_names)) h.deliver = *v;
-    const YAML::Node addr = m.get("address");
+    const Node addr = m.get("address");
     if (h.deliver == Deliver::ipip && !addr)
         r.error(item, fmt::format("next-hop '{}' delivers by ipip and needs the server's address",
                                   h.name));

@@ -6,18 +6,18 @@
 namespace ptbsteer::config::detail {
 
 // `limits:` — each limiter is {rate, burst} or `off`.
-void Loader::limits(const YAML::Node& n) {
+void Loader::limits(const Node& n) {
     if (!n) return;
     Map m(r, n, "limits", {"per_source", "global", "replication", "source_slots"});
     rate_limit(m.get("per_source"), "per_source", cfg.limits.per_source);
     rate_limit(m.get("global"), "global", cfg.limits.global);
     rate_limit(m.get("replication"), "replication", cfg.limits.replication);
-    if (YAML::Node s = m.get("source_slots"))
+    if (Node s = m.get("source_slots"))
         if (auto x = r.unsigned_in(s, "source_slots", 1, 1u << 24))
             cfg.limits.source_slots = std::uint32_t(*x);
 }
 
-void Loader::rate_limit(const YAML::Node& n, std::string_view what, RateLimit& out) {
+void Loader::rate_limit(const Node& n, std::string_view what, RateLimit& out) {
     if (!n) return;
     if (n.IsScalar() && n.Scalar() == "off") {
         out = RateLimit{0, 0};
@@ -28,27 +28,27 @@ void Loader::rate_limit(const YAML::Node& n, std::string_view what, RateLimit& o
     if (auto x = r.unsigned_in(m.get("rate", true), "rate (per second; write `off` for no limit)",
                                1, std::uint64_t(1) << 32))
         out.rate = *x;
-    if (YAML::Node b = m.get("burst"))
+    if (Node b = m.get("burst"))
         if (auto x = r.unsigned_in(b, "burst", 1, std::uint64_t(1) << 32)) out.burst = *x;
 }
 
-void Loader::metrics(const YAML::Node& n) {
+void Loader::metrics(const Node& n) {
     if (!n) return;
     Map m(r, n, "metrics", {"listen", "reload"});
-    if (YAML::Node l = m.get("listen"))
+    if (Node l = m.get("listen"))
         if (auto s = r.string(l, "listen")) cfg.metrics.listen = *s;
-    if (YAML::Node a = m.get("reload"))
+    if (Node a = m.get("reload"))
         if (auto v = r.choice(a, "reload", reload_access_names)) cfg.metrics.reload = *v;
 }
 
 // `control:` — the control API. Given at all, it is on; the token file is required (its
 // permissions are checked when the listener starts: lib/api).
-void Loader::control(const YAML::Node& n) {
+void Loader::control(const Node& n) {
     if (!n) return;
     Map m(r, n, "control", {"listen", "token_file", "capture_dir"});
     if (!m.valid()) return;
     cfg.control.enabled = true;
-    if (YAML::Node l = m.get("listen"))
+    if (Node l = m.get("listen"))
         if (auto s = r.string(l, "listen")) {
             if (s->empty()) r.error(l, "control listen must be ADDRESS:PORT (e.g. 127.0.0.1:9470)");
             cfg.control.listen = *s;
@@ -57,14 +57,14 @@ void Loader::control(const YAML::Node& n) {
         if (s->empty()) r.error(m.get("token_file"), "token_file must name a file");
         cfg.control.token_file = *s;
     }
-    if (YAML::Node d = m.get("capture_dir"))
+    if (Node d = m.get("capture_dir"))
         if (auto s = r.string(d, "capture_dir")) {
             if (!s->starts_with('/')) r.error(d, "capture_dir must be an absolute directory path");
             cfg.control.capture_dir = *s;
         }
 }
 
-void Loader::capture(const YAML::Node& n) {
+void Loader::capture(const Node& n) {
     if (!n) return;
     Map m(r, n, "capture", {"file", "what", "max_bytes"});
     if (!m.valid()) return;
@@ -72,9 +72,9 @@ void Loader::capture(const YAML::Node& n) {
         if (s->empty()) r.error(m.get("file"), "capture file must name a file");
         cfg.capture.file = *s;
     }
-    if (YAML::Node w = m.get("what"))
+    if (Node w = m.get("what"))
         if (auto v = r.choice(w, "what", capture_what_names)) cfg.capture.what = *v;
-    if (YAML::Node b = m.get("max_bytes"))
+    if (Node b = m.get("max_bytes"))
         if (auto v = r.unsigned_in(b, "max_bytes", capture_min_bytes, capture_max_bytes))
             cfg.capture.max_bytes = *v;
 }

@@ -29,14 +29,14 @@ std::string join_names(std::span<const std::string_view> names) {
 
 } // namespace
 
-void Loader::presets_dir(const YAML::Node& n) {
+void Loader::presets_dir(const Node& n) {
     if (n)
         if (auto s = r.string(n, "presets_dir")) cfg.presets_dir = *s;
     preset_dirs = preset_search_path(cfg.presets_dir, r.file());
 }
 
 // The settings of preset `name`, named at `node`; nullopt after an error.
-std::optional<PortSettings> Loader::preset(const YAML::Node& node, Port& p) {
+std::optional<PortSettings> Loader::preset(const Node& node, Port& p) {
     if (node.IsNull()) {
         // Unquoted, the null preset's name is YAML's null (as is an empty value).
         r.error(node,
@@ -72,7 +72,7 @@ std::optional<PortSettings> Loader::preset(const YAML::Node& node, Port& p) {
     return it->second;
 }
 
-void Loader::missing_preset(const YAML::Node& node, const std::string& name) {
+void Loader::missing_preset(const Node& node, const std::string& name) {
     std::string dirs;
     for (const std::string& d : preset_dirs)
         dirs += (dirs.empty() ? "" : ", ") + d;
@@ -88,7 +88,7 @@ void Loader::missing_preset(const YAML::Node& node, const std::string& name) {
                                   join_names(shipped_presets), name, dirs));
 }
 
-std::optional<std::size_t> Loader::port_ref(const YAML::Node& n, std::string_view what) {
+std::optional<std::size_t> Loader::port_ref(const Node& n, std::string_view what) {
     const auto name = r.string(n, what);
     if (!name) return std::nullopt;
     const auto it = port_index.find(*name);
@@ -100,19 +100,19 @@ std::optional<std::size_t> Loader::port_ref(const YAML::Node& n, std::string_vie
     return it->second;
 }
 
-void Loader::eal(const YAML::Node& n) {
+void Loader::eal(const Node& n) {
     if (!n) return;
     const auto items = r.list(n, "eal");
     if (!items) return;
-    for (const YAML::Node& i : *items)
+    for (const Node& i : *items)
         if (auto s = r.string(i, "an eal argument")) cfg.eal.push_back(*s);
 }
 
-void Loader::ports(const YAML::Node& n) {
+void Loader::ports(const Node& n) {
     const auto items = r.list(n, "ports");
     if (!items) return;
     if (items->empty()) r.error(n, "ports must list at least one port");
-    for (const YAML::Node& item : *items) {
+    for (const Node& item : *items) {
         Map m(r, item, "a port", port_keys);
         if (!m.valid()) continue;
         Port p;
@@ -128,12 +128,12 @@ void Loader::ports(const YAML::Node& n) {
                                     "DPDK vdev (net_pcap0,...)",
                                     *s));
         }
-        if (YAML::Node q = m.get("rx_queues"))
+        if (Node q = m.get("rx_queues"))
             if (auto v = r.unsigned_in(q, "rx_queues", 1, 128)) p.rx_queues = std::uint16_t(*v);
-        if (YAML::Node q = m.get("tx_queues"))
+        if (Node q = m.get("tx_queues"))
             if (auto v = r.unsigned_in(q, "tx_queues", 1, 128)) p.tx_queues = std::uint16_t(*v);
         // Built-in defaults, then the preset, then the port's own keys.
-        if (YAML::Node pr = m.get("preset"))
+        if (Node pr = m.get("preset"))
             if (auto s = preset(pr, p)) apply_settings(*s, p);
         apply_settings(read_settings(r, m), p);
         if (!p.name.empty() && !port_index.emplace(p.name, cfg.ports.size()).second)
@@ -152,21 +152,21 @@ bool Loader::looks_like_pci(std::string_view s) {
            t[5] == '.' && t[6] >= '0' && t[6] <= '7';
 }
 
-void Loader::lcores(const YAML::Node& n) {
+void Loader::lcores(const Node& n) {
     const auto items = r.list(n, "lcores");
     if (!items) return;
-    for (const YAML::Node& item : *items) {
+    for (const Node& item : *items) {
         Map m(r, item, "an lcore", {"id", "rx", "tx"});
         if (!m.valid()) continue;
         Lcore l;
         l.where = r.at(item);
         if (auto v = r.unsigned_in(m.get("id", true), "an lcore id", 0, 1023)) l.id = unsigned(*v);
-        if (YAML::Node rx = m.get("rx")) {
+        if (Node rx = m.get("rx")) {
             if (auto qs = r.list(rx, "rx", true))
-                for (const YAML::Node& q : *qs)
+                for (const Node& q : *qs)
                     if (auto ref = rx_queue(q)) l.rx.push_back(*ref);
         }
-        if (YAML::Node tx = m.get("tx"))
+        if (Node tx = m.get("tx"))
             if (auto b = r.boolean(tx, "tx")) l.tx = *b;
         if (l.rx.empty() && !l.tx)
             r.error(item,
@@ -176,7 +176,7 @@ void Loader::lcores(const YAML::Node& n) {
 }
 
 // "port:queue", or just "port" for its queue 0.
-std::optional<RxQueueRef> Loader::rx_queue(const YAML::Node& n) {
+std::optional<RxQueueRef> Loader::rx_queue(const Node& n) {
     const auto s = r.string(n, "an rx queue");
     if (!s) return std::nullopt;
     const std::size_t colon = s->rfind(':');
@@ -206,11 +206,11 @@ std::optional<RxQueueRef> Loader::rx_queue(const YAML::Node& n) {
     return ref;
 }
 
-void Loader::addresses(const YAML::Node& n) {
+void Loader::addresses(const Node& n) {
     if (!n) return;
     const auto items = r.list(n, "addresses");
     if (!items) return;
-    for (const YAML::Node& item : *items) {
+    for (const Node& item : *items) {
         Map m(r, item, "an address entry", {"port", "ipv4", "ipv6"});
         if (!m.valid()) continue;
         Address a;
@@ -226,7 +226,7 @@ void Loader::addresses(const YAML::Node& n) {
     }
 }
 
-std::optional<Prefix> Loader::own_address(const YAML::Node& n, packet::Family want) {
+std::optional<Prefix> Loader::own_address(const Node& n, packet::Family want) {
     if (!n) return std::nullopt;
     const auto s = r.string(n, "an address");
     if (!s) return std::nullopt;

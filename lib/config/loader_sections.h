@@ -28,37 +28,37 @@ struct Loader {
     std::vector<std::string> preset_dirs;
     // Each preset file is read once however many ports name it (and its errors reported once).
     std::map<std::string, std::optional<PortSettings>> preset_cache;
-    // read_group(): next-hops already read, by position (GroupText::known_hops); else null.
+    // read_group(): next-hops already read, by position (GroupDoc::known_hops); else null.
     const std::vector<std::optional<NextHop>>* known_hops = nullptr;
 
     // loader_ports.cpp: eal, presets_dir, ports, lcores, addresses.
-    void presets_dir(const YAML::Node& n);
-    std::optional<PortSettings> preset(const YAML::Node& node, Port& p);
-    void missing_preset(const YAML::Node& node, const std::string& name);
-    std::optional<std::size_t> port_ref(const YAML::Node& n, std::string_view what);
-    void eal(const YAML::Node& n);
-    void ports(const YAML::Node& n);
+    void presets_dir(const Node& n);
+    std::optional<PortSettings> preset(const Node& node, Port& p);
+    void missing_preset(const Node& node, const std::string& name);
+    std::optional<std::size_t> port_ref(const Node& n, std::string_view what);
+    void eal(const Node& n);
+    void ports(const Node& n);
     static bool looks_like_pci(std::string_view s);
-    void lcores(const YAML::Node& n);
-    std::optional<RxQueueRef> rx_queue(const YAML::Node& n);
-    void addresses(const YAML::Node& n);
-    std::optional<Prefix> own_address(const YAML::Node& n, packet::Family want);
+    void lcores(const Node& n);
+    std::optional<RxQueueRef> rx_queue(const Node& n);
+    void addresses(const Node& n);
+    std::optional<Prefix> own_address(const Node& n, packet::Family want);
 
     // loader_groups.cpp: groups, with their hash models, next-hops and PTB checks.
-    void groups(const YAML::Node& n);
-    void group(const YAML::Node& item);
-    void validation(const YAML::Node& n, guard::ValidationPolicy& v);
-    void hash(const YAML::Node& n, HashConfig& h);
-    std::optional<std::uint32_t> hash_fields(const YAML::Node& n);
-    void toeplitz_key(const YAML::Node& n, std::array<std::uint8_t, 40>& key);
-    void next_hop(const YAML::Node& item, Group& g);
+    void groups(const Node& n);
+    void group(const Node& item);
+    void validation(const Node& n, guard::ValidationPolicy& v);
+    void hash(const Node& n, HashConfig& h);
+    std::optional<std::uint32_t> hash_fields(const Node& n);
+    void toeplitz_key(const Node& n, std::array<std::uint8_t, 40>& key);
+    void next_hop(const Node& item, Group& g);
 
     // loader_options.cpp: limits, metrics, control, capture.
-    void limits(const YAML::Node& n);
-    void rate_limit(const YAML::Node& n, std::string_view what, RateLimit& out);
-    void metrics(const YAML::Node& n);
-    void control(const YAML::Node& n);
-    void capture(const YAML::Node& n);
+    void limits(const Node& n);
+    void rate_limit(const Node& n, std::string_view what, RateLimit& out);
+    void metrics(const Node& n);
+    void control(const Node& n);
+    void capture(const Node& n);
 };
 
 } // namespace ptbsteer::config::detail

@@ -35,14 +35,14 @@ namespace fs = std::filesystem;
 constexpr std::uint64_t min_descriptors = 32;
 constexpr std::uint64_t max_descriptors = 32768;
 
-std::optional<std::uint16_t> descriptors(Reader& r, const YAML::Node& n, std::string_view what) {
+std::optional<std::uint16_t> descriptors(Reader& r, const Node& n, std::string_view what) {
     if (!n) return std::nullopt;
     const auto v = r.unsigned_in(n, what, min_descriptors, max_descriptors);
     return v ? std::optional<std::uint16_t>(std::uint16_t(*v)) : std::nullopt;
 }
 
 // A list of RSS type names; "ip" stands for the set DPDK calls RTE_ETH_RSS_IP.
-std::optional<RssTypes> rss_types(Reader& r, const YAML::Node& n) {
+std::optional<RssTypes> rss_types(Reader& r, const Node& n) {
     if (!n) return std::nullopt;
     const auto items = r.list(n, "rss");
     if (!items) return std::nullopt;
@@ -52,7 +52,7 @@ std::optional<RssTypes> rss_types(Reader& r, const YAML::Node& n) {
     choices[rss_type_count] = "ip";
     RssTypes set = 0;
     bool ok = true;
-    for (const YAML::Node& item : *items) {
+    for (const Node& item : *items) {
         const auto i = r.choice(item, "an rss hash type", choices);
         if (!i) {
             ok = false;
@@ -63,12 +63,12 @@ std::optional<RssTypes> rss_types(Reader& r, const YAML::Node& n) {
     return ok ? std::optional<RssTypes>(set) : std::nullopt;
 }
 
-std::optional<TxOffloads> tx_offloads(Reader& r, const YAML::Node& n) {
+std::optional<TxOffloads> tx_offloads(Reader& r, const Node& n) {
     if (!n) return std::nullopt;
     const auto items = r.list(n, "tx_offloads");
     if (!items) return std::nullopt;
     TxOffloads set = 0;
-    for (const YAML::Node& item : *items)
+    for (const Node& item : *items)
         if (auto i = r.choice(item, "a tx offload", tx_offload_names))
             set |= tx_offload_bit(TxOffload(*i));
     return set;
@@ -83,25 +83,25 @@ bool plain_token(std::string_view s, std::string_view extra) {
 }
 
 // devargs: a mapping of key to value, appended to the device string as ",key=value".
-std::vector<std::pair<std::string, std::string>> devargs(Reader& r, const YAML::Node& n) {
+std::vector<std::pair<std::string, std::string>> devargs(Reader& r, const Node& n) {
     std::vector<std::pair<std::string, std::string>> out;
     if (!n) return out;
     if (!n.IsMap()) {
         r.error(n, "devargs must be a mapping of driver option to value (qpairs: 2)");
         return out;
     }
-    for (const auto& kv : n) {
-        const std::string key = kv.first.Scalar();
+    for (const Node::Entry& kv : n.entries()) {
+        const std::string& key = kv.key;
         if (!plain_token(key, "_-")) {
-            r.error(kv.first,
+            r.error(kv.key_node,
                     fmt::format("devargs key '{}' must be letters, digits, '_' or '-'", key));
             continue;
         }
-        const auto value = r.string(kv.second, "a devargs value");
+        const auto value = r.string(kv.value, "a devargs value");
         if (!value) continue;
         // ',' separates devargs and '=' separates key from value in an EAL device string.
         if (value->empty() || value->find_first_of(",= ") != std::string::npos) {
-            r.error(kv.second,
+            r.error(kv.value,
                     fmt::format("devargs value '{}' must be non-empty, without ',', '=' or "
                                 "spaces",
                                 *value));
@@ -144,7 +144,7 @@ PortSettings read_settings(Reader& r, Map& m) {
     s.tx_desc = descriptors(r, m.get("tx_descriptors"), "tx_descriptors");
     s.rss = rss_types(r, m.get("rss"));
     s.tx_offloads = tx_offloads(r, m.get("tx_offloads"));
-    if (YAML::Node n = m.get("promiscuous")) s.promiscuous = r.boolean(n, "promiscuous");
+    if (Node n = m.get("promiscuous")) s.promiscuous = r.boolean(n, "promiscuous");
     s.devargs = devargs(r, m.get("devargs"));
     return s;
 }
@@ -163,7 +163,7 @@ std::optional<PortSettings> load_preset_file(const std::string& path,
     Reader r(path, errors);
     PortSettings s;
     try {
-        const YAML::Node root = YAML::Load(text.str());
+        const Node root(YAML::Load(text.str()));
         Map m(r, root, "a preset", preset_keys);
         if (m.valid()) s = read_settings(r, m);
     } catch (const YAML::Exception& e) {

@@ -18,13 +18,12 @@ std::string join(std::span<const std::string_view> items) {
 
 } // namespace
 
-Location Reader::at(const YAML::Node& n) const {
-    const YAML::Mark m = n.Mark();
-    if (m.is_null()) return Location{file_, 0, 0};
-    return Location{file_, m.line + 1, m.column + 1};
+Location Reader::at(const Node& n) const {
+    const auto [line, column] = n.position();
+    return Location{file_, line, column};
 }
 
-void Reader::error(const YAML::Node& n, std::string message) {
+void Reader::error(const Node& n, std::string message) {
     error(at(n), std::move(message));
 }
 
@@ -36,7 +35,7 @@ void Reader::collision(const Location& where, std::string message) {
     errors_.push_back(ConfigError{where, std::move(message), true});
 }
 
-std::optional<std::string> Reader::string(const YAML::Node& n, std::string_view what) {
+std::optional<std::string> Reader::string(const Node& n, std::string_view what) {
     if (!n.IsScalar()) {
         error(n, fmt::format("{} must be a single value, not a list or mapping", what));
         return std::nullopt;
@@ -44,7 +43,7 @@ std::optional<std::string> Reader::string(const YAML::Node& n, std::string_view 
     return n.Scalar();
 }
 
-std::optional<std::uint64_t> Reader::unsigned_in(const YAML::Node& n, std::string_view what,
+std::optional<std::uint64_t> Reader::unsigned_in(const Node& n, std::string_view what,
                                                  std::uint64_t min, std::uint64_t max) {
     const auto s = string(n, what);
     if (!s) return std::nullopt;
@@ -64,7 +63,7 @@ std::optional<std::uint64_t> Reader::unsigned_in(const YAML::Node& n, std::strin
     return v;
 }
 
-std::optional<bool> Reader::boolean(const YAML::Node& n, std::string_view what) {
+std::optional<bool> Reader::boolean(const Node& n, std::string_view what) {
     const auto s = string(n, what);
     if (!s) return std::nullopt;
     if (*s == "true" || *s == "yes" || *s == "on") return true;
@@ -73,7 +72,7 @@ std::optional<bool> Reader::boolean(const YAML::Node& n, std::string_view what) 
     return std::nullopt;
 }
 
-std::optional<std::size_t> Reader::choice(const YAML::Node& n, std::string_view what,
+std::optional<std::size_t> Reader::choice(const Node& n, std::string_view what,
                                           std::span<const std::string_view> choices) {
     const auto s = string(n, what);
     if (!s) return std::nullopt;
@@ -86,48 +85,43 @@ std::optional<std::size_t> Reader::choice(const YAML::Node& n, std::string_view 
     return std::nullopt;
 }
 
-std::optional<std::vector<YAML::Node>> Reader::list(const YAML::Node& n, std::string_view what,
-                                                    bool scalar_ok) {
-    if (n.IsScalar() && scalar_ok) return std::vector<YAML::Node>{n};
+std::optional<std::vector<Node>> Reader::list(const Node& n, std::string_view what,
+                                              bool scalar_ok) {
+    if (n.IsScalar() && scalar_ok) return std::vector<Node>{n};
     if (!n.IsSequence()) {
         error(n, fmt::format("{} must be a list", what));
         return std::nullopt;
     }
-    std::vector<YAML::Node> items;
-    for (const YAML::Node& item : n)
-        items.push_back(item);
-    return items;
+    return n.elements();
 }
 
-Map::Map(Reader& r, const YAML::Node& node, std::string_view what,
-         std::span<const std::string_view> keys)
+Map::Map(Reader& r, const Node& node, std::string_view what, std::span<const std::string_view> keys)
     : r_(r), node_(node), what_(what) {
     if (!node.IsMap()) {
         r.error(node, fmt::format("{} must be a mapping of keys to values", what));
         return;
     }
     valid_ = true;
-    for (const auto& kv : node) {
-        std::string key = kv.first.Scalar();
+    for (Node::Entry& e : node.entries()) {
         const bool duplicate = std::any_of(entries_.begin(), entries_.end(),
-                                           [&](const auto& e) { return e.first == key; });
-        if (duplicate) r.error(kv.first, fmt::format("duplicate key '{}' in {}", key, what));
+                                           [&](const auto& k) { return k.first == e.key; });
+        if (duplicate) r.error(e.key_node, fmt::format("duplicate key '{}' in {}", e.key, what));
         bool known = false;
         for (std::string_view k : keys)
-            known |= k == key;
+            known |= k == e.key;
         if (!known)
-            r.error(kv.first,
-                    fmt::format("unknown key '{}' in {} (known keys: {})", key, what, join(keys)));
-        if (!duplicate) entries_.emplace_back(std::move(key), kv.second);
+            r.error(e.key_node, fmt::format("unknown key '{}' in {} (known keys: {})", e.key, what,
+                                            join(keys)));
+        if (!duplicate) entries_.emplace_back(std::move(e.key), std::move(e.value));
     }
 }
 
-YAML::Node Map::get(std::string_view key, bool required) {
-    if (!valid_) return YAML::Node(YAML::NodeType::Undefined);
+Node Map::get(std::string_view key, bool required) {
+    if (!valid_) return Node();
     for (const auto& [k, v] : entries_)
         if (k == key) return v;
     if (required) r_.error(node_, fmt::format("{} needs the key '{}'", what_, key));
-    return YAML::Node(YAML::NodeType::Undefined);
+    return Node();
 }
 
 } // namespace ptbsteer::config

@@ -164,12 +164,12 @@ bool Reloader::file_owns(const std::string& name, UpdateResult& r) const {
     return false;
 }
 
-UpdateResult Reloader::put_group(const std::string& name, const config::GroupText& text) {
+UpdateResult Reloader::put_group(const std::string& name, const config::GroupDoc& doc) {
     const std::lock_guard lock(m_);
     UpdateResult r;
     r.generation = live().number;
     if (file_owns(name, r)) return r;
-    config::GroupRead read = config::read_group(file_, text);
+    config::GroupRead read = config::read_group(file_, doc);
     if (!read.group) {
         r.errors = std::move(read.errors);
         return r;
@@ -177,7 +177,7 @@ UpdateResult Reloader::put_group(const std::string& name, const config::GroupTex
     // Nothing changes unless it serves: the candidate set is a copy.
     std::map<std::string, config::Group> api = api_groups_;
     api[name] = std::move(*read.group);
-    return change(api, text.origin, &api[name]);
+    return change(api, doc.origin, &api[name]);
 }
 
 UpdateResult Reloader::delete_group(const std::string& name) {

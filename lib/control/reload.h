@@ -106,9 +106,9 @@ class Reloader {
     void attach(Shared& s, std::vector<rte_ring*> rings) { publisher_.attach(s, std::move(rings)); }
 
     ReloadResult reload(); // any thread; one at a time
-    // Adds or replaces the API-owned group `name` (its YAML mapping in `text.text`); it serves
-    // completely or nothing changes. Any thread; one change or reload at a time.
-    UpdateResult put_group(const std::string& name, const config::GroupText& text);
+    // Adds or replaces the API-owned group `name`; it serves completely or nothing changes.
+    // Any thread; one change or reload at a time.
+    UpdateResult put_group(const std::string& name, const config::GroupDoc& doc);
     UpdateResult delete_group(const std::string& name);
     // A copy of what serves: the file's groups, then the API's (source: api).
     config::Config serving();

@@ -1,5 +1,5 @@
-// The control API's pure parts: the JSON body as the loader's YAML with the way back to JSON
-// pointers, groups added beside a file's (ownership, collisions), the bearer token check and
+// The control API's pure parts: a JSON body read by the loader's checks with its errors at JSON
+// pointers, next-hops read before taken as they are, groups added beside a file's (ownership, collisions), the bearer token check and
 // the token file's refusals, and a group's JSON read back by the loader unchanged.
 #include <catch2/catch.hpp>
 
@@ -14,8 +14,8 @@
 
 #include "api/auth.h"
 #include "api/group_json.h"
-#include "api/json_yaml.h"
 #include "config/config.h"
+#include "config/node.h"
 #include "config/restart_diff.h"
 
 using namespace ptbsteer;
@@ -48,47 +48,64 @@ json api_group(const std::string& name, const std::string& prefix) {
               {{"name", "a2"}, {"port", "out"}, {"mac", "02:00:00:00:02:02"}, {"weight", 3}}}}};
 }
 
-config::LoadResult add(const json& group) {
-    const api::FlowYaml y(group);
+// An API group read beside the file's, and the JSON pointers its errors' columns lead to.
+struct Added {
+    config::LoadResult result;
+    config::JsonPaths paths;
+};
+
+Added add(const json& group) {
+    Added a;
     const std::string name = group.value("name", std::string("x"));
-    config::GroupRead read = config::read_group(base(), {"api:" + name, y.text(), {}});
-    if (!read.group) return {std::nullopt, std::move(read.errors)};
-    std::vector<config::Group> extra;
-    extra.push_back(std::move(*read.group));
-    return config::with_groups(base(), std::move(extra));
+    config::GroupRead read = config::read_group(base(), {"api:" + name, group, a.paths, {}});
+    if (!read.group) {
+        a.result.errors = std::move(read.errors);
+        return a;
+    }
+    a.result = config::with_groups(base(), {std::move(*read.group)});
+    return a;
 }
 
-// Each error of `r` as "pointer: message", pointers found through the group's FlowYaml.
-std::vector<std::string> pointed(const config::LoadResult& r, const json& group) {
-    const api::FlowYaml y(group);
+// Each error as "pointer: message".
+std::vector<std::string> pointed(const Added& a) {
     std::vector<std::string> out;
-    for (const auto& e : r.errors)
-        out.push_back(y.path_at(e.where.column) + ": " + e.message);
+    for (const auto& e : a.result.errors)
+        out.push_back(a.paths.pointer(e.where.column - 1) + ": " + e.message);
     return out;
 }
 
 } // namespace
 
-TEST_CASE("a JSON body becomes one line of flow YAML; columns lead back to JSON pointers",
-          "[api]") {
+TEST_CASE("a JSON node's place is its JSON pointer (RFC 6901)", "[api]") {
     const json doc = {{"a", 1}, {"b/c", {"x", {{"d~", true}}}}};
-    const api::FlowYaml y(doc);
-    CHECK(y.text() == R"({"a": 1, "b/c": ["x", {"d~": true}]})");
-    CHECK(y.path_at(1) == "");
-    CHECK(y.path_at(2) == "/a");     // the key "a"
-    CHECK(y.path_at(7) == "/a");     // its value 1
-    CHECK(y.path_at(10) == "/b~1c"); // the key "b/c" (RFC 6901: '/' as ~1)
-    CHECK(y.path_at(18) == "/b~1c/0");
-    CHECK(y.path_at(23) == "/b~1c/1");
-    CHECK(y.path_at(24) == "/b~1c/1/d~0");
-    const api::FlowYaml text(json("caf\xc3\xa9 \"q\""));
-    CHECK(text.text() == R"("caf\u00e9 \"q\"")"); // ASCII only: bytes are columns
+    config::JsonPaths paths;
+    const config::Node root(doc, paths, config::JsonPaths::root);
+    CHECK(root.position() == std::pair{1, 1});
+    CHECK(paths.pointer(root.position().second - 1) == "");
+    const auto top = root.entries();
+    REQUIRE(top.size() == 2);
+    CHECK(top[0].key == "a");
+    CHECK(top[0].value.Scalar() == "1");
+    CHECK(paths.pointer(top[0].key_node.position().second - 1) == "/a");
+    CHECK(paths.pointer(top[1].value.position().second - 1) == "/b~1c"); // '/' as ~1
+    const auto items = top[1].value.elements();
+    REQUIRE(items.size() == 2);
+    CHECK(items[0].Scalar() == "x");
+    CHECK(paths.pointer(items[0].position().second - 1) == "/b~1c/0");
+    const auto inner = items[1].entries();
+    REQUIRE(inner.size() == 1);
+    CHECK(inner[0].value.Scalar() == "true");
+    CHECK(paths.pointer(inner[0].value.position().second - 1) == "/b~1c/1/d~0"); // '~' as ~0
+    CHECK_FALSE(root.IsScalar());
+    CHECK(config::Node().position() == std::pair{0, 0});
 }
 
 TEST_CASE("an API group is read as a file group is, beside the file's, and owned by the API",
           "[api]") {
-    const config::LoadResult r = add(api_group("api", "198.51.100.128/25"));
-    INFO(pointed(r, api_group("api", "198.51.100.128/25")).size());
+    const json group = api_group("api", "198.51.100.128/25");
+    const Added a = add(group);
+    const config::LoadResult& r = a.result;
+    INFO(fmt::format("{}", fmt::join(pointed(a), "\n")));
     REQUIRE(r.config);
     REQUIRE(r.config->groups.size() == 2);
     CHECK(r.config->groups[0].source == config::Source::file);
@@ -127,9 +144,10 @@ TEST_CASE("an API group's mistakes are reported at their JSON fields", "[api]") 
     };
     for (const Bad& b : table) {
         DYNAMIC_SECTION(b.what) {
-            const config::LoadResult r = add(b.group);
+            const Added a = add(b.group);
+            const config::LoadResult& r = a.result;
             CHECK_FALSE(r.config);
-            const auto errors = pointed(r, b.group);
+            const auto errors = pointed(a);
             bool found = false;
             for (std::size_t i = 0; i < errors.size(); ++i)
                 if (errors[i].starts_with(b.says)) found = r.errors[i].collision == b.collision;
@@ -146,7 +164,8 @@ TEST_CASE("a group's JSON, given back, is read to the same group", "[api]") {
     j.erase("source");
     j["name"] = "copy";
     j["prefixes"] = {"203.0.113.0/24"};
-    const config::LoadResult r = add(j);
+    const Added a = add(j);
+    const config::LoadResult& r = a.result;
     REQUIRE(r.config);
     json again = api::group_json(*r.config, r.config->groups[1]);
     CHECK(again["source"] == "api");
@@ -159,33 +178,34 @@ TEST_CASE("next-hops read before are taken as they are; the group is still check
     const config::Config cfg = base();
     json full = api_group("g", "203.0.113.0/24");
     full["next_hops"].push_back({{"name", "a3"}, {"port", "out"}, {"mac", "02:00:00:00:02:03"}});
-    const config::GroupRead first =
-        config::read_group(cfg, {"api:g", api::FlowYaml(full).text(), {}});
+    config::JsonPaths paths;
+    const config::GroupRead first = config::read_group(cfg, {"api:g", full, paths, {}});
     REQUIRE(first.group);
 
-    // Next-hops 0 and 2 known: the text holds {} in their places, and the group read is the same.
+    // Next-hops 0 and 2 known: their elements are not read (here: not even next-hops), and the
+    // group read is the same.
     json sparse = full;
-    sparse["next_hops"][0] = json::object();
+    sparse["next_hops"][0] = "not read";
     sparse["next_hops"][2] = json::object();
     std::vector<std::optional<config::NextHop>> known = {first.group->next_hops[0], std::nullopt,
                                                          first.group->next_hops[2]};
-    const config::GroupRead again =
-        config::read_group(cfg, {"api:g", api::FlowYaml(sparse).text(), known});
+    config::JsonPaths paths2;
+    const config::GroupRead again = config::read_group(cfg, {"api:g", sparse, paths2, known});
     REQUIRE(again.group);
     CHECK(config::same_group(*again.group, *first.group));
 
     // A known next-hop that clashes with a new one is still refused, at the known one's place.
-    json clash = sparse;
+    json clash = full;
     clash["next_hops"][1] = {{"name", "a3"}, {"port", "out"}, {"mac", "02:00:00:00:09:09"}};
-    const api::FlowYaml y(clash);
     known[1] = std::nullopt;
-    const config::GroupRead read = config::read_group(cfg, {"api:g", y.text(), known});
+    config::JsonPaths paths3;
+    const config::GroupRead read = config::read_group(cfg, {"api:g", clash, paths3, known});
     REQUIRE(read.group);
     const config::LoadResult r = config::with_groups(cfg, {*read.group});
     REQUIRE_FALSE(r.config);
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].message == "next-hop 'a3' appears twice in group 'g'");
-    CHECK(y.path_at(r.errors[0].where.column) == "/next_hops/2");
+    CHECK(paths3.pointer(r.errors[0].where.column - 1) == "/next_hops/2");
 }
 
 TEST_CASE("the bearer token: the exact token only; the token file owner-only and not empty",
