@@ -1,6 +1,7 @@
 // The control API's pure parts: a JSON body read by the loader's checks with its errors at JSON
-// pointers, next-hops read before taken as they are, groups added beside a file's (ownership, collisions), the bearer token check and
-// the token file's refusals, and a group's JSON read back by the loader unchanged.
+// pointers, next-hops read before taken as they are, groups added beside a file's (ownership,
+// collisions), the bearer token check and the token file's refusals, and a group's JSON read
+// back by the loader unchanged.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
