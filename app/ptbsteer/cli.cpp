@@ -19,6 +19,9 @@ std::string parse_cli(int argc, char** argv, Options& out) {
             out.show_version = true;
         } else if (a == "--check") {
             out.check_only = true;
+            // `ptbsteer --check FILE`, as users type it: a following non-option is the file.
+            if (i + 1 < argc && argv[i + 1][0] != '-' && out.config_path.empty())
+                out.config_path = argv[++i];
         } else if (a == "--config" || a == "-c") {
             if (i + 1 >= argc) return "--config needs a file name";
             out.config_path = argv[++i];
@@ -35,14 +38,15 @@ std::string parse_cli(int argc, char** argv, Options& out) {
 
 void print_usage(const char* prog) {
     fmt::print(
-        "Usage: {} --config FILE [--check] [-- EAL-ARGS...]\n"
+        "Usage: {} --config FILE [-- EAL-ARGS...]\n"
+        "       {} --check FILE\n"
         "Steers ICMP Packet Too Big messages to the server that owns the flow.\n\n"
         "  -c, --config FILE  YAML configuration (ports, lcores, groups, next-hops)\n"
-        "      --check        validate the configuration and exit: 0 if valid, 1 with every error\n"
-        "      --version      print the version and exit\n"
+        "      --check [FILE] validate the configuration and exit: 0 if valid, 1 with every error\n"
+        "      --version      print the version (and DPDK's) and exit\n"
         "  -h, --help         this text\n"
         "  -- EAL-ARGS        extra DPDK EAL arguments; they win over the config's eal: list\n",
-        prog);
+        prog, prog);
 }
 
 } // namespace ptbsteer::app

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include <fmt/format.h>
+#include <rte_version.h>
 
 #include "api/auth.h"
 #include "api/server.h"
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (opt.show_version) {
-        fmt::print("ptbsteer {}\n", PTBSTEER_VERSION);
+        fmt::print("ptbsteer {} ({})\n", PTBSTEER_VERSION, rte_version());
         return 0;
     }
     const ptbsteer::config::LoadResult loaded = ptbsteer::config::load_config_file(opt.config_path);

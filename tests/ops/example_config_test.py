@@ -24,6 +24,12 @@ c = Checks("ops-example-config")
 env = dict(os.environ, PTBSTEER_PRESETS_DIR=os.path.join(args.root, "drivers-config"))
 rc, out, err = run([args.ptbsteer, "--check", "--config", EXAMPLE], env=env)
 c.check(rc == 0 and "valid" in out, "ptbsteer --check accepts the example", out + err)
+rc, short, err = run([args.ptbsteer, "--check", EXAMPLE], env=env)
+c.check(rc == 0 and short == out, "ptbsteer --check FILE, as users type it, says the same",
+        short + err)
+rc, out, err = run([args.ptbsteer, "--version"])
+c.check(rc == 0 and re.fullmatch(r"ptbsteer \S+ \(DPDK 22\.11\.\d+\)\n", out) is not None,
+        f"ptbsteer --version names its version and DPDK's: {out.strip()}", out + err)
 
 # Read with regular expressions: python3-yaml is not among the project's Debian packages.
 text = open(EXAMPLE).read()
