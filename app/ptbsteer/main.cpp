@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -18,6 +19,7 @@
 #include "config/config.h"
 #include "control/appliance.h"
 #include "metrics/server.h"
+#include "metrics/telemetry.h"
 
 namespace {
 
@@ -93,16 +95,18 @@ int main(int argc, char** argv) {
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     ptbsteer::control::RunOptions run{
         opt.config_path, opt.eal_args, [started](const ptbsteer::control::Runtime& rt) {
-            // Both listeners live until the lcores stop; each announces itself on its own line.
+            // The listeners and the telemetry commands live until the lcores stop; each
+            // listener announces itself on its own line.
             auto metrics = ptbsteer::metrics::start_metrics(rt, {PTBSTEER_VERSION, started});
             auto api = ptbsteer::api::start_api(rt);
             std::string announce = metrics.announce;
             if (!api.announce.empty())
                 announce += (announce.empty() ? "" : "\nptbsteer: ") + api.announce;
-            return ptbsteer::control::Observation{
-                std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
-                    std::move(metrics.holder), std::move(api.holder)),
-                std::move(announce)};
+            using Holders = std::vector<std::shared_ptr<void>>;
+            auto holders =
+                std::make_shared<Holders>(Holders{std::move(metrics.holder), std::move(api.holder),
+                                                  ptbsteer::metrics::start_telemetry(rt)});
+            return ptbsteer::control::Observation{std::move(holders), std::move(announce)};
         }};
     return ptbsteer::control::run_appliance(cfg, run);
 }

@@ -8,7 +8,8 @@ PY=/usr/bin/python3
 # Everything the build, the tests and the demo use, all from Debian's archive.
 PTBSTEER_PACKAGES=(
     g++ clang libclang-rt-14-dev clang-format meson ninja-build pkg-config
-    libdpdk-dev dpdk libyaml-cpp-dev libfmt-dev prometheus-cpp-dev catch2 libpcap-dev libcivetweb-dev
+    libdpdk-dev dpdk dpdk-dev libyaml-cpp-dev libfmt-dev prometheus-cpp-dev catch2 libpcap-dev
+    libcivetweb-dev
     nlohmann-json3-dev
     python3 python3-scapy iproute2 tcpdump procps prometheus curl shellcheck
 )
