@@ -10,9 +10,19 @@ def prefix(tag):
     return f"ptbsteer-{tag}-{os.getpid()}"
 
 
+# Set by tests/hugepages/hugepages_test.py for the tests it runs: a hugetlbfs mount with 2 MB
+# pages reserved for them. Unset (every other run): no hugepages.
+HUGE_DIR_ENV = "PTBSTEER_TEST_HUGE_DIR"
+
+
 def eal(file_prefix, cores="0", memory=512, telemetry=False, quiet=True, vdevs=()):
-    """The eal: line: no hugepages, no PCI (never the machine's own NIC)."""
-    args = ["--no-huge", "-m", f'"{memory}"', "--no-pci"]
+    """The eal: line: no PCI (never the machine's own NIC); no hugepages unless the environment
+    names a hugetlbfs mount (HUGE_DIR_ENV), then `memory` MB of them, files unlinked once
+    mapped (nothing left in the mount)."""
+    huge_dir = os.environ.get(HUGE_DIR_ENV)
+    memory_args = (["--huge-dir", f'"{huge_dir}"', "--huge-unlink"] if huge_dir
+                   else ["--no-huge"])
+    args = memory_args + ["-m", f'"{memory}"', "--no-pci"]
     if not telemetry:
         args.append("--no-telemetry")
     args += ["--file-prefix", file_prefix]
