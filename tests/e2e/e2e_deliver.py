@@ -17,6 +17,10 @@ from lib.procs import SetupError, run, stop
 M32 = 0xFFFFFFFF
 
 
+class PmdUnavailable(Exception):
+    """The AF_XDP PMD could not start here (kernel, BPF): the test skips, saying why."""
+
+
 def ptb_frame(f, dst_mac, src_mac, seq_offset=0):
     from scapy.all import ICMP, IP, TCP, Ether, ICMPv6PacketTooBig, IPv6, Raw, raw
     # The server->client packet that "did not fit": full size, carrying the next byte the
@@ -46,12 +50,20 @@ def send_frames(ns, iface, frames, workdir, name, gap_us, timeout):
         raise SetupError(f"sent {sent} of {len(frames)} frames on {ns}/{iface}")
 
 
-def ptbsteer_config(topo, mode):
-    devices = ["net_af_packet0,iface=steer-in", "net_af_packet1,iface=steer-out"]
+# The vdevs ptbsteer reads the two kernel interfaces with (--pmd): AF_PACKET sockets, or
+# AF_XDP sockets fed by an XDP program (drivers-config/af_xdp.yaml).
+PMDS = {"af_packet": "net_af_packet", "af_xdp": "net_af_xdp"}
+
+
+def ptbsteer_config(topo, mode, pmd="af_packet"):
+    devices = [f"{PMDS[pmd]}0,iface=steer-in", f"{PMDS[pmd]}1,iface=steer-out"]
+    ports = config.ports(("in", devices[0]), ("out", devices[1]))
+    if pmd == "af_xdp":
+        ports = ports.replace('"}', '", preset: af_xdp}')
     text = ("# Written by tests/e2e/e2e_truth.py. next_hops are in the router's route order\n"
             "# (`ip route show` of the VIP route): hash-threshold selection depends on it.\n"
             + config.eal("ptbe", quiet=False, vdevs=devices)
-            + config.ports(("in", devices[0]), ("out", devices[1]))
+            + ports
             # The loader insists every rx queue has a poller (validate.cpp check_queues), so
             # `out` is polled too; the LAN is quiet and anything read there is not a PTB for
             # our VIPs.
@@ -84,6 +96,17 @@ def packet_sockets_bound(ns, ifaces):
     return bound == set(ifaces)
 
 
+def xdp_attached(ns, ifaces):
+    """Every interface has an XDP program (the AF_XDP PMD attached its redirect program)."""
+    return all("prog/xdp" in run(nsexec(ns, "ip", "-d", "link", "show", i)).stdout
+               for i in ifaces)
+
+
+def ports_open(args, ns, ifaces):
+    xdp = getattr(args, "pmd", "af_packet") == "af_xdp"
+    return xdp_attached(ns, ifaces) if xdp else packet_sockets_bound(ns, ifaces)
+
+
 def deliver(args, topo, flows, procs, workdir):
     """Send the PTBs the chosen way. Returns a note (e.g. ptbsteer output) for the report."""
     if args.deliver in ("oracle", "broadcast-all", "wrong-owner"):
@@ -108,13 +131,16 @@ def deliver(args, topo, flows, procs, workdir):
     p = procs.start("ptbsteer", nsexec(NS_STEER, args.ptbsteer, "--config", cfg),
                     stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + args.startup_timeout
-    while not packet_sockets_bound(NS_STEER, ["steer-in", "steer-out"]):
+    while not ports_open(args, NS_STEER, ["steer-in", "steer-out"]):
         if p.poll() is not None:
             log.close()
-            raise SetupError(f"ptbsteer exited early ({p.returncode}):\n"
-                             + open(log_path, errors="replace").read()[-3000:])
+            text = open(log_path, errors="replace").read()[-3000:]
+            if getattr(args, "pmd", "") == "af_xdp" and ("xdp" in text.lower() or "xsk" in text.lower()):
+                raise PmdUnavailable(f"{' '.join(nsexec(NS_STEER, args.ptbsteer, '--config', cfg))}"
+                                     f" exited {p.returncode}:\n{text}")
+            raise SetupError(f"ptbsteer exited early ({p.returncode}):\n{text}")
         if time.monotonic() > deadline:
-            raise SetupError("ptbsteer did not open af_packet sockets on steer-in/steer-out")
+            raise SetupError(f"ptbsteer did not open its {getattr(args, 'pmd', 'af_packet')} ports on steer-in/steer-out")
         time.sleep(0.1)
     time.sleep(args.settle)
     send_frames(NS_INJ, "inj0", frames, workdir, "ptb-in.pcap", args.gap_us,

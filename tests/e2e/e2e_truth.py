@@ -40,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_deliver import deliver, ptbsteer_config  # noqa: E402
+from e2e_deliver import PmdUnavailable, deliver, ptbsteer_config  # noqa: E402
 from e2e_flows import Capture, find_owners, model_check, open_connections, ptb_view  # noqa: E402
 from e2e_flows import start_servers  # noqa: E402
 from e2e_judge import Timer, icmp_counters, judge, learned_mtus, wait_learned  # noqa: E402
@@ -76,6 +76,8 @@ def parse_args(argv):
                     help="expected/configured delivery (default: replicate for broadcast-all, "
                          "else unicast)")
     ap.add_argument("--ptbsteer", help="ptbsteer binary (for --deliver ptbsteer)")
+    ap.add_argument("--pmd", choices=["af_packet", "af_xdp"], default="af_packet",
+                    help="the vdevs ptbsteer reads steer-in/steer-out with")
     ap.add_argument("--config-out", help="write the ptbsteer YAML config here (any mode)")
     ap.add_argument("--gap-us", type=int, default=100, help="pause between injected frames")
     ap.add_argument("--startup-timeout", type=float, default=20,
@@ -184,7 +186,7 @@ def main_run(args):
 
         if args.config_out:
             with open(args.config_out, "w") as fh:
-                fh.write(ptbsteer_config(topo, args.mode))
+                fh.write(ptbsteer_config(topo, args.mode, args.pmd))
             print(f"ptbsteer config written to {args.config_out}")
 
         before = learned_mtus(topo.n, flows)
@@ -279,6 +281,9 @@ def main():
     except SetupError as e:
         print(f"SETUP ERROR: {e}")
         return 2
+    except PmdUnavailable as e:
+        print(f"SKIP: the AF_XDP PMD cannot run here (docs/deployment.md, \"AF_XDP\"):\n{e}")
+        return 77
     except KeyboardInterrupt:
         print("interrupted")
         return 130
