@@ -19,8 +19,7 @@ namespace ptbsteer::config {
 
 // The presets shipped in drivers-config/ (a test checks this list against the folder).
 inline constexpr std::array<std::string_view, 11> shipped_presets = {
-    "ixgbe", "i40e", "ice", "mlx5", "virtio", "pcap", "af_packet", "af_xdp", "tap", "null",
-    "ring"};
+    "ixgbe", "i40e", "ice", "mlx5", "virtio", "pcap", "af_packet", "af_xdp", "tap", "null", "ring"};
 
 // Environment variable naming a presets directory (searched before the system directories).
 inline constexpr const char* presets_dir_env = "PTBSTEER_PRESETS_DIR";
