@@ -12,6 +12,7 @@ PTBSTEER_PACKAGES=(
     libcivetweb-dev
     nlohmann-json3-dev
     python3 python3-scapy iproute2 tcpdump procps prometheus curl shellcheck
+    debhelper dpkg-dev systemd
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
