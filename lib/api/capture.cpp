@@ -40,13 +40,19 @@ bool plain_name(const std::string& n) {
     return true;
 }
 
-std::string default_name() {
+// ptbsteer-STAMP.pcapng, or ptbsteer-STAMP-N.pcapng for the first N free in dir: two captures
+// in one second must both start (the file is still opened O_EXCL, so a race only refuses).
+std::string default_name(const std::string& dir) {
     const std::time_t now = std::time(nullptr);
     std::tm utc{};
     gmtime_r(&now, &utc);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
-    return fmt::format("ptbsteer-{}.pcapng", stamp);
+    std::string name = fmt::format("ptbsteer-{}.pcapng", stamp);
+    struct stat st {};
+    for (unsigned n = 2; n < 1000 && ::stat((dir + "/" + name).c_str(), &st) == 0; ++n)
+        name = fmt::format("ptbsteer-{}-{}.pcapng", stamp, n);
+    return name;
 }
 
 // The body as a capture, or the refusal naming the field.
@@ -100,7 +106,7 @@ Response start_capture(const control::Runtime& rt, const std::string& body) {
     if (doc.is_discarded())
         return {400, refusal("the body is not JSON (RFC 8259); send {\"file\", \"what\", "
                              "\"max_bytes\"} or nothing")};
-    std::string file = default_name();
+    std::string file;
     Response refused;
     std::optional<config::Capture> c = capture_from(doc, file, refused);
     if (!c) return refused;
@@ -109,6 +115,7 @@ Response start_capture(const control::Runtime& rt, const std::string& body) {
     if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
         return {500, refusal(fmt::format("capture_dir {}: cannot create it: {}", dir,
                                          std::strerror(errno)))};
+    if (file.empty()) file = default_name(dir);
     c->file = dir + "/" + file;
     try {
         return {200, status_json(rt.capture->start(*c, control::CaptureOpen::create_new))};

@@ -332,6 +332,12 @@ def captures(c, p, api):
             and os.path.getsize(small["file"]) == small["file_bytes"] <= 4096,
             f"max_bytes 4096: the file stopped at {small.get('file_bytes')} bytes, "
             f"{small.get('over_limit_packets')} copies over the limit", str(small))
+    # Within the same second as the last: the default name takes a free -N suffix.
+    status, again, _ = api.call("POST", "/v1/capture", {"max_bytes": 4096})
+    api.call("DELETE", "/v1/capture")
+    c.check(status == 200 and again.get("file") not in (None, small.get("file")),
+            f"a second default-named capture at once: {again.get('file')}",
+            f"{status} {again}")
 
 
 def drops_capture(c, api):
