@@ -142,7 +142,11 @@ using steer::Mode;
 struct NextHop {
     std::string name;
     std::size_t port = 0;
-    MacAddr mac{};
+    MacAddr mac{}; // `mac:` (static); all zero when `via` is given
+    // `via:` instead of `mac:`: the address on the port's segment that ptbsteer resolves by ARP
+    // or Neighbor Discovery (lib/control/neighbors.h): the server for l2, the gateway for ipip.
+    std::optional<packet::IpAddr> via;
+    packet::Family via_family = packet::Family::v4;
     std::optional<std::uint16_t> vlan;
     std::uint32_t weight = 1;
     Deliver deliver = Deliver::l2;
@@ -208,6 +212,13 @@ constexpr std::string_view name(ReloadAccess a) {
     return reload_access_names.name(a);
 }
 
+// `neighbors:` — how next-hops given by `via` are resolved and kept fresh (docs/configuration.md).
+struct Neighbors {
+    std::uint32_t reachable_time = 30; // seconds an answer keeps an entry reachable (Linux: 30)
+    std::uint32_t unres_qlen = 3;      // PTBs held per unresolved next-hop (Linux: unres_qlen)
+    friend bool operator==(const Neighbors&, const Neighbors&) = default;
+};
+
 struct Metrics {
     std::string listen = "127.0.0.1:9469";
     ReloadAccess reload = ReloadAccess::loopback;
@@ -252,6 +263,7 @@ struct Config {
     ControlApi control;
     Capture capture;
     Limits limits;
+    Neighbors neighbors;
 };
 
 struct LoadResult {

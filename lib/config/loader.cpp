@@ -29,7 +29,7 @@ LoadResult load(const std::string& text, const std::string& name) {
     l.cfg.file = name;
     Map top(l.r, Node(root), "the configuration",
             {"eal", "presets_dir", "ports", "lcores", "addresses", "groups", "metrics", "control",
-             "capture", "limits"});
+             "capture", "limits", "neighbors"});
     if (!top.valid()) return out;
     try {
         l.eal(top.get("eal"));
@@ -42,6 +42,7 @@ LoadResult load(const std::string& text, const std::string& name) {
         l.control(top.get("control"));
         l.capture(top.get("capture"));
         l.limits(top.get("limits"));
+        l.neighbors(top.get("neighbors"));
     } catch (const YAML::Exception& e) {
         // yaml-cpp throws on a few shapes (e.g. a non-scalar key); report it where it happened.
         out.errors.push_back(

@@ -167,14 +167,33 @@ void Loader::toeplitz_key(const Node& n, std::array<std::uint8_t, 40>& key) {
 }
 
 void Loader::next_hop(const Node& item, Group& g) {
-    Map m(r, item, "a next-hop", {"name", "port", "mac", "vlan", "weight", "deliver", "address"});
+    Map m(r, item, "a next-hop",
+          {"name", "port", "mac", "via", "vlan", "weight", "deliver", "address"});
     if (!m.valid()) return;
     NextHop h;
     h.where = r.at(item);
     if (auto s = r.string(m.get("name", true), "a next-hop's name")) h.name = *s;
     const auto port = port_ref(m.get("port", true), "a next-hop");
     if (port) h.port = *port;
-    if (Node mac = m.get("mac", true)) {
+    const Node via = m.get("via");
+    const Node mac = m.get("mac");
+    if (via && mac)
+        r.error(via, fmt::format("next-hop '{}' gives both mac and via; give one: mac pins the "
+                                 "MAC, via resolves it by ARP/ND",
+                                 h.name));
+    else if (!via && !mac)
+        r.error(item, fmt::format("next-hop '{}' needs mac (static) or via (an address on the "
+                                  "port's segment, resolved by ARP/ND)",
+                                  h.name));
+    if (via) {
+        if (auto s = r.string(via, "via")) {
+            if (auto a = parse_ip(*s, h.via_family))
+                h.via = *a;
+            else
+                r.error(via, fmt::format("'{}' is not an IPv4 or IPv6 address", *s));
+        }
+    }
+    if (mac) {
         if (auto s = r.string(mac, "mac")) {
             if (auto v = parse_mac(*s))
                 h.mac = *v;

@@ -17,6 +17,18 @@ void Loader::limits(const Node& n) {
             cfg.limits.source_slots = std::uint32_t(*x);
 }
 
+// `neighbors:` — the reachable time and the per-next-hop queue of next-hops given by `via`.
+void Loader::neighbors(const Node& n) {
+    if (!n) return;
+    Map m(r, n, "neighbors", {"reachable_time", "unres_qlen"});
+    if (Node t = m.get("reachable_time"))
+        if (auto x = r.unsigned_in(t, "reachable_time (seconds)", 5, 3600))
+            cfg.neighbors.reachable_time = std::uint32_t(*x);
+    if (Node q = m.get("unres_qlen"))
+        if (auto x = r.unsigned_in(q, "unres_qlen", 0, 64))
+            cfg.neighbors.unres_qlen = std::uint32_t(*x);
+}
+
 void Loader::rate_limit(const Node& n, std::string_view what, RateLimit& out) {
     if (!n) return;
     if (n.IsScalar() && n.Scalar() == "off") {

@@ -56,6 +56,7 @@ struct Loader {
     // loader_options.cpp: limits, metrics, control, capture.
     void limits(const Node& n);
     void rate_limit(const Node& n, std::string_view what, RateLimit& out);
+    void neighbors(const Node& n);
     void metrics(const Node& n);
     void control(const Node& n);
     void capture(const Node& n);

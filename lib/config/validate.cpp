@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "config/values.h"
+#include "packet/format.h"
 
 namespace ptbsteer::config {
 namespace {
@@ -82,19 +83,63 @@ void check_tunnel_sources(const Config& cfg, const Group& g, Reader& r) {
     }
 }
 
+bool link_local(const packet::IpAddr& a, packet::Family f) {
+    return f == packet::Family::v6 && a.b[0] == 0xfe && (a.b[1] & 0xc0) == 0x80;
+}
+
+// A `via` is resolved from our own address on its port (RFC 826 needs a sender address; an NS
+// leaves from an address on the link, RFC 4861 §7.2.2), so it must lie in that port's subnet:
+// a typo would otherwise sit unresolved forever. A link-local via needs no address: ptbsteer
+// solicits from the port's EUI-64 link-local address (RFC 4291 §2.5.6).
+void check_vias(const Config& cfg, const Group& g, Reader& r) {
+    for (const NextHop& h : g.next_hops) {
+        if (!h.via) continue;
+        const bool v4 = h.via_family == packet::Family::v4;
+        const std::string text = packet::to_string(*h.via, h.via_family);
+        if (!v4 && h.via->b[0] == 0xff) {
+            r.error(h.where, fmt::format("next-hop '{}': via {} is a multicast address; give the "
+                                         "server's (or gateway's) own address",
+                                         h.name, text));
+            continue;
+        }
+        if (link_local(*h.via, h.via_family)) continue;
+        std::optional<Prefix> own;
+        for (const Address& a : cfg.addresses)
+            if (a.port == h.port) own = v4 ? a.ipv4 : a.ipv6;
+        const Prefix host{h.via_family, *h.via, std::uint8_t(v4 ? 32 : 128)};
+        if (!own)
+            r.error(h.where,
+                    fmt::format("next-hop '{}': via {} is resolved from our {} address on "
+                                "port {}, and addresses gives that port none",
+                                h.name, text, v4 ? "IPv4" : "IPv6", cfg.ports[h.port].name));
+        else if (!contains(*own, host))
+            r.error(h.where, fmt::format("next-hop '{}': via {} is not on port {}'s segment ({}); "
+                                         "a via is resolved by ARP/ND on the link",
+                                         h.name, text, cfg.ports[h.port].name, to_string(*own)));
+        else if (own->addr == *h.via)
+            r.error(h.where, fmt::format("next-hop '{}': via {} is our own address on port {}",
+                                         h.name, text, cfg.ports[h.port].name));
+    }
+}
+
+// What an l2 next-hop is reached at: its MAC, or the address resolved to one.
+std::string target_text(const NextHop& h) {
+    return h.via ? "via " + packet::to_string(*h.via, h.via_family) : "MAC " + mac_text(h.mac);
+}
+
 void check_group(const Group& g, Reader& r) {
     std::set<std::string> names;
-    std::set<std::tuple<std::size_t, MacAddr, int>> targets;
+    std::set<std::tuple<std::size_t, std::string, int>> targets;
     for (const NextHop& h : g.next_hops) {
         if (!names.insert(h.name).second)
             r.error(h.where,
                     fmt::format("next-hop '{}' appears twice in group '{}'", h.name, g.name));
-        const auto target = std::tuple(h.port, h.mac, h.vlan ? int(*h.vlan) : -1);
+        const auto target = std::tuple(h.port, target_text(h), h.vlan ? int(*h.vlan) : -1);
         if (h.deliver == Deliver::l2 && !targets.insert(target).second)
-            r.error(h.where,
-                    fmt::format(
-                        "next-hop '{}' has the same port, MAC {} and VLAN as another in group '{}'",
-                        h.name, mac_text(h.mac), g.name));
+            r.error(
+                h.where,
+                fmt::format("next-hop '{}' has the same port, {} and VLAN as another in group '{}'",
+                            h.name, target_text(h), g.name));
     }
     for (std::size_t i = 0; i < g.prefixes.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
@@ -178,6 +223,7 @@ void validate(const Config& cfg, Reader& r) {
     for (const Group& g : cfg.groups) {
         check_group(g, r);
         check_tunnel_sources(cfg, g, r);
+        check_vias(cfg, g, r);
     }
     check_overlaps(cfg, r);
 }

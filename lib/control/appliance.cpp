@@ -14,10 +14,12 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
+#include <rte_ring_elem.h>
 
 #include "control/affinity.h"
 #include "control/capture.h"
 #include "control/lcores.h"
+#include "control/neighbors.h"
 #include "control/ports.h"
 #include "control/reload.h"
 #include "control/report.h"
@@ -95,6 +97,27 @@ struct Ports {
     ~Ports() { stop_ports(list); }
 };
 
+// The neighbour manager's rings (worker.h: Shared::neighbor_updates, neighbor_tx).
+struct NeighborRings {
+    rte_ring* updates = nullptr;
+    rte_ring* tx = nullptr;
+    void make() {
+        updates = rte_ring_create_elem("ptbsteer_nbr_upd", sizeof(NeighborUpdate), 1024,
+                                       int(rte_socket_id()), RING_F_SC_DEQ);
+        tx = rte_ring_create("ptbsteer_nbr_tx", 1024, int(rte_socket_id()), RING_F_SP_ENQ);
+        if (!updates || !tx)
+            throw std::runtime_error(
+                fmt::format("neighbour manager rings: {}", rte_strerror(rte_errno)));
+    }
+    ~NeighborRings() {
+        void* m;
+        while (tx && rte_ring_dequeue(tx, &m) == 0) // solicitations no TX lcore sent
+            rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+        rte_ring_free(tx);
+        rte_ring_free(updates);
+    }
+};
+
 } // namespace
 
 // Declared in the order things are built; destroyed in reverse: the observer (the metrics
@@ -106,6 +129,7 @@ struct Appliance::State {
     Pools pools;
     LcoreResources lcores;
     Ports ports;
+    NeighborRings neighbor_rings;       // after the reloader's neighbour thread stops
     std::unique_ptr<Capture> capture;   // the taps; a capture runs when started
     std::unique_ptr<Reloader> reloader; // before the observer, whose POST /reload calls it
     std::unique_ptr<ApiStats> api_stats = std::make_unique<ApiStats>(); // the API counts here
@@ -160,6 +184,13 @@ void Appliance::start() {
 
     st.shared.header_pool = st.pools.headers;
     st.shared.drain_cycles = rte_get_tsc_hz() / 10000; // 100 us
+    st.neighbor_rings.make();
+    st.shared.neighbor_updates = st.neighbor_rings.updates;
+    st.shared.neighbor_tx = st.neighbor_rings.tx;
+    st.shared.neighbors = st.reloader->neighbors().words();
+    // A PTB waits for its next-hop at most through a whole resolution (3 solicitations, 1 s
+    // apart) and then some: the manager marks the entry failed first (neighbors.h).
+    st.shared.park_cycles = 5 * rte_get_tsc_hz();
     st.capture = std::make_unique<Capture>(cfg_.lcores.size(), st.shared.qsbr);
     build_workers(cfg_, st.shared, st.ports.list, st.counters, *st.capture, st.lcores);
     if (!cfg_.capture.file.empty()) st.capture->start(cfg_.capture, CaptureOpen::truncate);
@@ -205,8 +236,10 @@ void Appliance::run() {
                    cfg_.capture.file, cfg_.capture.max_bytes);
     std::fflush(stdout);
     st.reloader->start_thread(g_reload_requested, st.shared.stop);
+    st.reloader->neighbors().start(st.shared, st.pools.packets);
     set_thread_cpus(main_lcore_cpus_); // the main lcore may poll (launch_and_wait)
     launch_and_wait(cfg_, st.shared);
+    st.reloader->neighbors().stop();
     st.reloader->stop_thread();
     g_shared = nullptr;
     st.observed.holder.reset(); // no API request starts a capture from here on

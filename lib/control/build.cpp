@@ -1,6 +1,7 @@
 #include "control/build.h"
 
 #include "control/compile_tables.h"
+#include "control/neighbors.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -129,13 +130,12 @@ std::shared_ptr<GuardSet> build_guards(const config::Limits& limits, const std::
     return set;
 }
 
-std::unique_ptr<Generation> build_generation(const config::Config& cfg, std::uint64_t number,
-                                             const std::vector<std::uint16_t>& port_ids,
-                                             const std::vector<Mac>& port_macs, NextHopSlots& slots,
-                                             const std::vector<bool>& rx, std::uint64_t tsc_hz,
-                                             const Generation* previous,
-                                             const config::Limits* previous_limits,
-                                             steer::PrefixRecycler* recycler) {
+std::unique_ptr<Generation>
+build_generation(const config::Config& cfg, std::uint64_t number,
+                 const std::vector<std::uint16_t>& port_ids, const std::vector<Mac>& port_macs,
+                 NextHopSlots& slots, const std::vector<bool>& rx, std::uint64_t tsc_hz,
+                 const Generation* previous, const config::Limits* previous_limits,
+                 steer::PrefixRecycler* recycler, NeighborTable* neighbors) {
     auto gen = std::make_unique<Generation>();
     gen->number = number;
     gen->tables =
@@ -153,6 +153,13 @@ std::unique_ptr<Generation> build_generation(const config::Config& cfg, std::uin
             slots.needed(cfg), slots.capacity()));
     for (std::size_t i = 0; i < gen->tables.next_hops.size(); ++i)
         gen->tables.next_hops[i].counter_slot = (*assigned)[i];
+    if (!neighbors) {
+        own_neighbor_words(gen->tables); // by the slots just assigned
+        return gen;
+    }
+    neighbors->bind(cfg, gen->tables);
+    gen->tables.own_neighbors.reset();
+    gen->tables.neighbors = neighbors->words();
     return gen;
 }
 

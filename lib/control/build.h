@@ -74,17 +74,22 @@ class NextHopSlots {
 std::shared_ptr<GuardSet> build_guards(const config::Limits& limits, const std::vector<bool>& rx,
                                        std::uint64_t tsc_hz);
 
+class NeighborTable; // neighbors.h
+
 // Compiles `cfg` into a generation: Tables (compile_tables), next-hop counter slots, guards
 // (taken over from `previous` when `previous_limits` equal cfg's). Throws std::runtime_error /
 // std::invalid_argument with a sentence when the tables cannot be built, and
 // std::length_error when the counter slots are exhausted (a restart is needed).
 // `previous` (with the limits it was built from) is the generation serving now, if any.
+// `neighbors`: where its next-hops are bound to their MACs or `via` entries (its words become the
+// tables'); without one the tables get their own words (static MACs only resolve).
 std::unique_ptr<Generation> build_generation(const config::Config& cfg, std::uint64_t number,
                                              const std::vector<std::uint16_t>& port_ids,
                                              const std::vector<Mac>& port_macs, NextHopSlots& slots,
                                              const std::vector<bool>& rx, std::uint64_t tsc_hz,
                                              const Generation* previous = nullptr,
                                              const config::Limits* previous_limits = nullptr,
-                                             steer::PrefixRecycler* recycler = nullptr);
+                                             steer::PrefixRecycler* recycler = nullptr,
+                                             NeighborTable* neighbors = nullptr);
 
 } // namespace ptbsteer::control

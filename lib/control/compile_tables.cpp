@@ -1,9 +1,12 @@
 #include "control/compile_tables.h"
 
+#include <algorithm>
 #include <stdexcept>
+#include <tuple>
 
 #include <fmt/format.h>
 
+#include "datapath/neighbor.h"
 #include "datapath/tx.h"
 
 namespace ptbsteer::control {
@@ -24,6 +27,7 @@ NextHopOut resolve(const config::NextHop& h, const config::Config& cfg, const Ta
     out.dst_mac = h.mac;
     out.src_mac = t.ports.at(h.port).mac;
     out.vlan_tci = h.vlan.value_or(0);
+    out.by_address = h.via.has_value();
     out.deliver = h.deliver;
     if (h.deliver == config::Deliver::ipip) {
         out.tunnel_family = *h.tunnel_family;
@@ -56,7 +60,27 @@ steer::Selector make_selector(const config::Group& g) {
                                          steer::Selector::maglev_stable_table_size(weights.size()));
 }
 
+void sort_neighbor_addrs(std::vector<NeighborAddr>& v) {
+    auto key = [](const NeighborAddr& a) { return std::tuple(a.port, a.family, a.addr.b); };
+    std::sort(v.begin(), v.end(), [&](const auto& x, const auto& y) { return key(x) < key(y); });
+    v.erase(std::unique(v.begin(), v.end(),
+                        [&](const auto& x, const auto& y) { return key(x) == key(y); }),
+            v.end());
+}
+
 } // namespace
+
+void own_neighbor_words(Tables& t) {
+    std::size_t n = 0;
+    for (const NextHopOut& nh : t.next_hops)
+        n = std::max<std::size_t>(n, nh.counter_slot + 1);
+    t.own_neighbors = std::shared_ptr<NeighborWord[]>(new NeighborWord[n]());
+    for (const NextHopOut& nh : t.next_hops)
+        t.own_neighbors[nh.counter_slot].store(
+            nh.by_address ? neighbor_word(Mac{}, NeighborState::incomplete)
+                          : neighbor_word(nh.dst_mac, NeighborState::permanent));
+    t.neighbors = t.own_neighbors.get();
+}
 
 Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
                       const std::vector<Mac>& port_macs, const Tables* previous,
@@ -66,6 +90,7 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
     t.ports.resize(cfg.ports.size());
     for (std::size_t i = 0; i < cfg.ports.size(); ++i) {
         t.ports[i].mac = port_macs.at(i);
+        t.ports[i].ipv6_link_local = link_local_of(port_macs[i]);
         t.port_macs.push_back(mac_bits(port_macs[i].data()));
     }
     for (const config::Address& a : cfg.addresses) {
@@ -83,6 +108,9 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
                      std::uint32_t(t.next_hops.size()), std::uint32_t(g.next_hops.size()),
                      g.validation};
         for (const config::NextHop& h : g.next_hops) {
+            if (h.via)
+                t.neighbor_addrs.push_back(
+                    NeighborAddr{std::uint16_t(h.port), h.via_family, *h.via});
             t.next_hops.push_back(resolve(h, cfg, t));
             t.next_hops.back().counter_slot = std::uint32_t(t.next_hops.size() - 1);
             t.next_hop_ports.push_back(t.next_hops.back().port_id);
@@ -94,6 +122,8 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
         t.groups.push_back(std::move(e));
         t.group_names.push_back(g.name);
     }
+    sort_neighbor_addrs(t.neighbor_addrs);
+    own_neighbor_words(t);
     if (previous && previous->prefix_routes == t.prefix_routes) {
         t.prefixes = previous->prefixes.share();
         return t;

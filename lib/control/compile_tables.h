@@ -19,4 +19,9 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
                       const std::vector<Mac>& port_macs, const Tables* previous = nullptr,
                       steer::PrefixRecycler* recycler = nullptr);
 
+// Gives `t` its own neighbour words, by its next-hops' counter slots: static MACs permanent,
+// `via` ones incomplete for good. For tables served without a neighbour manager (unit tests);
+// compile_tables() calls it, and build_generation() again once the slots are assigned.
+void own_neighbor_words(Tables& t);
+
 } // namespace ptbsteer::control

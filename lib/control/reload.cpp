@@ -43,9 +43,9 @@ std::string ReloadResult::summary() const {
 
 Reloader::Reloader(const config::Config& cfg, ReloadSetup setup)
     : setup_(std::move(setup)), running_(std::make_unique<config::Config>(cfg)), file_(cfg),
-      slots_(slot_capacity(cfg)),
+      slots_(slot_capacity(cfg)), neighbors_(slots_.capacity()),
       publisher_(build_generation(cfg, 1, setup_.port_ids, setup_.port_macs, slots_, setup_.rx,
-                                  setup_.tsc_hz, nullptr, nullptr, &recycler_),
+                                  setup_.tsc_hz, nullptr, nullptr, &recycler_, &neighbors_),
                  std::uint32_t(setup_.rx.size()), setup_.grace_timeout) {
     stats_.generation = 1;
     note_changes(config::Config{}, cfg);
@@ -81,7 +81,8 @@ bool Reloader::serve(const config::Config& next, const std::string& origin,
     std::unique_ptr<Generation> gen;
     try {
         gen = build_generation(next, live().number + 1, setup_.port_ids, setup_.port_macs, slots_,
-                               setup_.rx, setup_.tsc_hz, &live(), &running_->limits, &recycler_);
+                               setup_.rx, setup_.tsc_hz, &live(), &running_->limits, &recycler_,
+                               &neighbors_);
     } catch (const std::length_error& e) {
         restart = true;
         messages.push_back(e.what());

@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "control/build.h"
+#include "control/neighbors.h"
 #include "control/publish.h"
 
 struct rte_ring;
@@ -122,6 +123,9 @@ class Reloader {
     }
     const ReloadStats& stats() const { return stats_; }
     const NextHopSlots& slots() const { return slots_; }
+    // The next-hops' neighbour entries (neighbors.h): the appliance starts its thread.
+    NeighborTable& neighbors() { return neighbors_; }
+    const NeighborTable& neighbors() const { return neighbors_; }
     const Generation& live() const { return publisher_.live(); } // control threads only
     // Generations published over but not yet freed (a grace period or ring drain timed out).
     std::size_t retained();
@@ -156,6 +160,8 @@ class Reloader {
     std::map<std::string, GroupChange> changes_;
     void note_changes(const config::Config& before, const config::Config& after);
     NextHopSlots slots_;
+    // Before the publisher: every generation's next-hops are bound here as it is built.
+    NeighborTable neighbors_;
     // Before the publisher: its generations give their prefix tables back to it as they go.
     steer::PrefixRecycler recycler_;
     Publisher publisher_;

@@ -31,8 +31,9 @@ std::string format_report(const LcoreCounters& c,
     s += "  per next-hop (frames sent)\n";
     for (const NextHopSlots::Total& n : next_hops)
         row(fmt::format("    {}/{}", n.name.group, n.name.next_hop), n.unicast + n.copies);
-    const bool balanced = c.rx == c.unicast + c.replicated + c.answered + drops;
-    s += fmt::format("  received == unicast + replicated + answered + dropped: {}\n",
+    const bool balanced =
+        c.rx == c.unicast + c.replicated + c.answered + c.neighbor_updates + drops;
+    s += fmt::format("  received == unicast + replicated + answered + learned + dropped: {}\n",
                      balanced ? "yes" : "NO (a packet was lost uncounted: please report)");
 
     s += "ptbsteer-counters";

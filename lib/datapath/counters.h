@@ -54,7 +54,8 @@ struct MtuHistogram {
 
 struct alignas(64) LcoreCounters {
     // Every frame taken from an RX queue ends in exactly one of: unicast, replicated, answered
-    // (ARP/ND replies) or drops[...]. So rx == unicast + replicated + answered + sum(drops).
+    // (ARP/ND replies), neighbor_updates or drops[...]. So rx == unicast + replicated +
+    // answered + neighbor_updates + sum(drops), once no PTB waits for its neighbour.
     std::uint64_t rx = 0;
     std::uint64_t ptb_v4 = 0; // PTBs parsed, by family
     std::uint64_t ptb_v6 = 0;
@@ -63,6 +64,10 @@ struct alignas(64) LcoreCounters {
     std::uint64_t copies = 0;     // frames emitted for replicated PTBs (one per next-hop)
     std::uint64_t answered = 0;   // ARP requests / Neighbor Solicitations answered
     std::uint64_t tx_failed = 0;  // frames the NIC did not take (unicast, copies or replies)
+    // ARP / Neighbor Advertisements from next-hops' `via`, handed to the neighbour manager.
+    std::uint64_t neighbor_updates = 0;
+    std::uint64_t neighbor_queued = 0;   // PTBs that waited for their next-hop's resolution
+    std::uint64_t copies_unresolved = 0; // replicated copies not made: that next-hop unresolved
     std::array<std::uint64_t, drop_count> drops{};
     std::array<MtuHistogram, 2> mtu{}; // advertised MTU of parsed PTBs: [0] IPv4, [1] IPv6
     // Heartbeat for /healthz: the TSC at the top of the lcore's latest loop iteration.
@@ -91,7 +96,7 @@ struct ScalarCounter {
     std::string_view key; // in the exit report's machine line "ptbsteer-counters key=value ..."
     std::string_view row; // the exit report's human row
 };
-inline constexpr std::array<ScalarCounter, 10> scalar_counters = {{
+inline constexpr std::array<ScalarCounter, 13> scalar_counters = {{
     {&LcoreCounters::rx, "rx", "received"},
     {&LcoreCounters::ptb_v4, "ptb_v4", "PTBs IPv4"},
     {&LcoreCounters::ptb_v6, "ptb_v6", "PTBs IPv6"},
@@ -99,6 +104,9 @@ inline constexpr std::array<ScalarCounter, 10> scalar_counters = {{
     {&LcoreCounters::replicated, "replicated", "replicated (originals)"},
     {&LcoreCounters::copies, "copies", "  copies emitted"},
     {&LcoreCounters::answered, "answered", "ARP/ND answered"},
+    {&LcoreCounters::neighbor_updates, "neighbor_updates", "ARP/ND from next-hops (learned)"},
+    {&LcoreCounters::neighbor_queued, "neighbor_queued", "PTBs that waited for ARP/ND"},
+    {&LcoreCounters::copies_unresolved, "copies_unresolved", "  copies not made (unresolved)"},
     {&LcoreCounters::tx_failed, "tx_failed", "not taken by the NIC (tx_failed)"},
     {&LcoreCounters::capture_copied, "capture_copied", "captured (copies queued)"},
     {&LcoreCounters::capture_lost, "capture_lost", "  lost (capture ring or pool full)"},

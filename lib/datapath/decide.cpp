@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "datapath/neighbor.h"
 #include "datapath/responder.h"
 #include "guard/validate.h"
 #include "packet/parser.h"
@@ -15,6 +16,10 @@ Decision dropped(Drop why, std::uint16_t l3) {
 
 Decision reply(std::uint16_t l3, std::size_t port, packet::Family f) {
     return Decision{Action::reply, Drop::ptb, l3, std::uint32_t(port), f, false};
+}
+
+Decision learn(std::uint16_t l3, packet::Family f) {
+    return Decision{Action::learn, Drop::ptb, l3, 0, f, false};
 }
 
 bool from_us(const Tables& t, std::span<const std::uint8_t> frame) {
@@ -54,11 +59,14 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
     case steer::VerdictKind::unicast: {
         d.target = g.first_next_hop + v.next_hop();
         // Never hand a PTB back to the station it came from (a routing loop through us). The
-        // next-hop's MAC is only read when it sits behind the port the PTB came in on.
-        if (t.next_hop_ports[d.target] == t.port_ids[rx_port] &&
-            mac_bits(t.next_hops[d.target].dst_mac.data()) == mac_bits(frame.data() + 6)) {
-            d.drop = Drop::would_loop;
-            return d;
+        // next-hop's MAC (its neighbour word's: static or resolved) is only read when it sits
+        // behind the port the PTB came in on.
+        if (t.next_hop_ports[d.target] == t.port_ids[rx_port]) {
+            const std::uint64_t w = neighbor_of(t, t.next_hops[d.target]);
+            if (std::memcmp(&w, frame.data() + 6, 6) == 0) {
+                d.drop = Drop::would_loop;
+                return d;
+            }
         }
         d.action = Action::unicast;
         break;
@@ -89,10 +97,14 @@ Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_
     case packet::ParseStatus::arp:
         if (arp_for_us(frame, info.l3_offset, t.ports[rx_port]))
             return reply(info.l3_offset, rx_port, packet::Family::v4);
+        if (neighbor_update(t, frame, info.l3_offset, rx_port))
+            return learn(info.l3_offset, packet::Family::v4);
         return dropped(Drop::arp_not_ours, info.l3_offset);
     case packet::ParseStatus::neighbor_discovery:
         if (ns_for_us(frame, info.l3_offset, t.ports[rx_port]))
             return reply(info.l3_offset, rx_port, packet::Family::v6);
+        if (neighbor_update(t, frame, info.l3_offset, rx_port))
+            return learn(info.l3_offset, packet::Family::v6);
         return dropped(Drop::nd_not_ours, info.l3_offset);
     default: return dropped(drop_from(s), info.l3_offset);
     }

@@ -17,6 +17,7 @@ enum class Action : std::uint8_t {
     unicast,   // target: global next-hop index
     replicate, // target: group index
     reply,     // an ARP request / Neighbor Solicitation for us: answer out the RX port
+    learn,     // ARP or a Neighbor Advertisement from a next-hop's `via`: to the neighbour manager
     drop,      // reason in `drop`
 };
 

@@ -29,6 +29,10 @@ namespace ptbsteer::datapath {
       "a replicate-mode PTB whose copies exceed the budget (limits.replication)")                  \
     X(would_loop, "the owner is behind the port and MAC the PTB came from")                        \
     X(ring_full, "the RX lcore's ring to its TX lcore was full")                                   \
+    X(neighbor_failed, "the owner's via stopped answering ARP/ND (its neighbour entry failed)")    \
+    X(neighbor_unresolved,                                                                         \
+      "the owner's via was not resolved in time, or its queue (neighbors.unres_qlen) was full")    \
+    X(neighbor_ring_full, "an ARP/ND frame of a next-hop found the neighbour manager's ring full") \
     X(no_headroom,                                                                                 \
       "no room before the packet for the new headers (cannot happen with default mbufs)")
 

@@ -28,14 +28,18 @@ bool arp_for_us(std::span<const std::uint8_t> f, std::size_t l3, const PortAddre
 }
 
 bool ns_for_us(std::span<const std::uint8_t> f, std::size_t l3, const PortAddresses& port) {
-    if (!port.ipv6 || f.size() < l3 + ipv6_len + ns_len) return false;
+    if (f.size() < l3 + ipv6_len + ns_len) return false;
     const std::uint8_t* ip = f.data() + l3;
     const std::uint8_t* icmp = ip + ipv6_len;
     static constexpr std::uint8_t unspecified[16] = {};
     // RFC 4861 §7.1.1: hop limit 255 (it came from the link), code 0, type 135. A solicitation
     // from :: is Duplicate Address Detection by someone else: not ours to answer here.
-    return ip[6] == 58 && ip[7] == 255 && icmp[0] == 135 && icmp[1] == 0 &&
-           std::memcmp(icmp + 8, port.ipv6->b.data(), 16) == 0 &&
+    // Our link-local address too: a server whose next-hop ptbsteer solicited from it checks
+    // reachability back (RFC 4861 §7.2.2 sources link-local solicitations there).
+    const bool target_ours = (port.ipv6 && std::memcmp(icmp + 8, port.ipv6->b.data(), 16) == 0) ||
+                             (port.ipv6_link_local.b[0] == 0xfe &&
+                              std::memcmp(icmp + 8, port.ipv6_link_local.b.data(), 16) == 0);
+    return ip[6] == 58 && ip[7] == 255 && icmp[0] == 135 && icmp[1] == 0 && target_ours &&
            std::memcmp(ip + 8, unspecified, 16) != 0;
 }
 
@@ -65,9 +69,9 @@ std::size_t make_neighbor_advert(std::span<std::uint8_t> room, std::size_t len, 
     // Ethernet: back to the solicitor's MAC, from ours.
     std::memcpy(f, f + 6, 6);
     std::memcpy(f + 6, port.mac.data(), 6);
-    // IPv6: to the solicitor, from the solicited address (RFC 4861 §7.2.4).
+    // IPv6: to the solicitor, from the solicited address (RFC 4861 §7.2.4), the target.
     std::memcpy(ip + 24, ip + 8, 16);
-    std::memcpy(ip + 8, port.ipv6->b.data(), 16);
+    std::memcpy(ip + 8, icmp + 8, 16);
     ip[4] = 0;
     ip[5] = std::uint8_t(ns_len + lla_option_len);
     ip[7] = 255;

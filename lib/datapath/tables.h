@@ -4,8 +4,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,10 +31,15 @@ inline std::uint64_t mac_bits(const std::uint8_t* p) noexcept {
     return std::uint64_t{hi} << 16 | lo;
 }
 
+// A next-hop's resolved MAC and neighbour state (datapath/neighbor.h), one per next-hop slot.
+using NeighborWord = std::atomic<std::uint64_t>;
+
 // Everything the TX side needs to emit a PTB towards one next-hop, resolved ahead of time.
 struct NextHopOut {
-    std::uint16_t port_id = 0;  // DPDK port
-    Mac dst_mac{};              // the server's (or, for ipip, the gateway's) MAC
+    std::uint16_t port_id = 0; // DPDK port
+    // The server's (or, for ipip, the gateway's) MAC when static; all zero for a `via`. What is
+    // sent is always the slot's NeighborWord's MAC (neighbor.h), so the two kinds take one path.
+    Mac dst_mac{};
     Mac src_mac{};              // our port's MAC
     std::uint16_t vlan_tci = 0; // 0: untagged
     steer::Deliver deliver = steer::Deliver::l2;
@@ -46,6 +53,7 @@ struct NextHopOut {
     std::array<std::array<std::uint8_t, 18>, 2> eth_header{};
     std::uint8_t eth_len = 14;
     std::uint8_t header_len = 14;
+    bool by_address = false; // `via`: dst_mac is resolved at run time (neighbor.h)
     // Index into LcoreCounters' per-next-hop arrays. compile_tables() sets the next-hop's own
     // index; the appliance remaps it to a slot stable across reloads (generation.h).
     std::uint32_t counter_slot = 0;
@@ -63,6 +71,14 @@ struct PortAddresses {
     Mac mac{};
     std::optional<packet::IpAddr> ipv4;
     std::optional<packet::IpAddr> ipv6;
+    packet::IpAddr ipv6_link_local; // EUI-64 from `mac`: the source of link-local solicitations
+};
+
+// A next-hop's `via` on one port: what RX lcores learn from (ARP, Neighbor Advertisements).
+struct NeighborAddr {
+    std::uint16_t port = 0; // config port index
+    packet::Family family = packet::Family::v4;
+    packet::IpAddr addr;
 };
 
 // One served prefix and the group index it maps to: what `Tables::prefixes` was built from.
@@ -89,6 +105,13 @@ struct Tables {
     // mac_bits() of each port's MAC, apart: the own-frame check reads them for every frame.
     std::vector<std::uint64_t> port_macs;
     std::vector<std::uint16_t> port_ids; // config port index -> DPDK port id
+    // Every next-hop's MAC and neighbour state, by counter slot: the appliance's table, shared
+    // by every generation and written by its neighbour manager (lib/control/neighbors.h), or
+    // `own_neighbors` (tables built without one, e.g. in unit tests: static MACs only).
+    const NeighborWord* neighbors = nullptr;
+    std::shared_ptr<NeighborWord[]> own_neighbors;
+    // The `via` of every next-hop, sorted (port, family, address), no duplicates.
+    std::vector<NeighborAddr> neighbor_addrs;
     // How much of each received frame the RX loop prefetches ahead (prefetch_frame(), decide.h):
     // the headers when no group verifies checksums (all decide() reads of the fast path's
     // shapes), else a whole PTB, as the ICMP checksum reads every byte of the quote.

@@ -12,6 +12,7 @@
 
 #include "datapath/capture_tap.h"
 #include "datapath/decide.h"
+#include "datapath/neighbor.h"
 #include "datapath/responder.h"
 #include "datapath/tx.h"
 
@@ -19,6 +20,9 @@ namespace ptbsteer::datapath {
 namespace {
 
 constexpr unsigned burst = 32;
+// PTBs waiting for their next-hop's resolution on one TX lcore, all next-hops together: a burst
+// of new flows towards a fresh group waits here, a flood towards a dead one is refused.
+constexpr unsigned max_parked = 256;
 
 Handover& handover_of(rte_mbuf* m, int offset) {
     return *RTE_MBUF_DYNFIELD(m, offset, Handover*);
@@ -37,6 +41,7 @@ class Deliverer {
         case Action::unicast: unicast(m, d, t); return;
         case Action::replicate: replicate(m, d, t); return;
         case Action::reply: reply(m, d, t); return;
+        case Action::learn: // handled on the RX lcore (learn()); never handed over
         case Action::drop: break;
         }
         rte_pktmbuf_free(m); // drops were counted where they were decided
@@ -48,23 +53,101 @@ class Deliverer {
                 rte_eth_tx_buffer_flush(std::uint16_t(port), w_.tx_queue, w_.tx_buffers[port]);
     }
 
+    // The neighbour manager's solicitations (ready frames) and the PTBs waiting for it. Called
+    // with the TX buffers' drain (every ~100 us), not per packet.
+    void neighbor_work(std::uint64_t now) {
+        if (s_.neighbor_tx) {
+            rte_mbuf* in[burst];
+            const unsigned n = rte_ring_mc_dequeue_burst(
+                s_.neighbor_tx, reinterpret_cast<void**>(in), burst, nullptr);
+            for (unsigned i = 0; i < n; ++i)
+                send(in[i]->port, in[i]);
+        }
+        for (unsigned i = 0; i < n_parked_;) {
+            Parked& p = parked_[i];
+            const std::uint64_t w = s_.neighbors[p.slot].load(std::memory_order_relaxed);
+            if (usable(w)) {
+                write_dst_mac(rte_pktmbuf_mtod(p.m, std::uint8_t*), w);
+                sent_unicast(p.m, p.port, p.slot);
+            } else if (state_of(w) == NeighborState::failed || now - p.since > s_.park_cycles) {
+                drop(p.m, Drop::neighbor_unresolved);
+            } else {
+                ++i;
+                continue;
+            }
+            p = parked_[--n_parked_];
+        }
+    }
+
+    // Stopping: what still waits will not be resolved by anyone.
+    void drop_parked() {
+        for (unsigned i = 0; i < n_parked_; ++i)
+            drop(parked_[i].m, Drop::neighbor_unresolved);
+        n_parked_ = 0;
+    }
+
   private:
+    struct Parked {
+        rte_mbuf* m;
+        std::uint64_t since; // TSC
+        std::uint32_t slot;  // its next-hop's counter slot (neighbour word)
+        std::uint16_t port;  // DPDK port
+    };
+
     void send(std::uint16_t port, rte_mbuf* m) {
         rte_eth_tx_buffer(port, w_.tx_queue, w_.tx_buffers[port], m);
     }
 
+    void drop(rte_mbuf* m, Drop why) {
+        ++c_.drops[std::size_t(why)];
+        capture_dropped(w_.capture, c_, m);
+        rte_pktmbuf_free(m);
+    }
+
+    void sent_unicast(rte_mbuf* m, std::uint16_t port, std::uint32_t slot) {
+        ++c_.unicast;
+        ++c_.unicast_per_next_hop[slot];
+        capture_sent(w_.capture, c_, m, port, w_.tx_queue);
+        send(port, m);
+    }
+
+    // The frame's destination MAC is its next-hop's neighbour word's, static or resolved: one
+    // path for both kinds (neighbor.h).
     void unicast(rte_mbuf* m, const Decision& d, const Tables& t) {
         const NextHopOut& nh = t.next_hops[d.target];
         if (!rewrite_for(m, d.l3_offset, nh, d.family)) {
-            ++c_.drops[std::size_t(Drop::no_headroom)];
-            capture_dropped(w_.capture, c_, m);
-            rte_pktmbuf_free(m);
+            drop(m, Drop::no_headroom);
             return;
         }
-        ++c_.unicast;
-        ++c_.unicast_per_next_hop[nh.counter_slot];
-        capture_sent(w_.capture, c_, m, nh.port_id, w_.tx_queue);
-        send(nh.port_id, m);
+        const std::uint64_t w = neighbor_of(t, nh);
+        if (!usable(w)) [[unlikely]] {
+            unresolved(m, nh, w);
+            return;
+        }
+        write_dst_mac(rte_pktmbuf_mtod(m, std::uint8_t*), w);
+        sent_unicast(m, nh.port_id, nh.counter_slot);
+    }
+
+    // RFC 4861 §7.2.2: while resolution is in progress, a few packets per neighbour wait for it
+    // (Linux's unres_qlen); the rest, and everything for a failed neighbour, are dropped.
+    [[gnu::noinline]] void unresolved(rte_mbuf* m, const NextHopOut& nh, std::uint64_t w) {
+        if (state_of(w) == NeighborState::failed) {
+            drop(m, Drop::neighbor_failed);
+            return;
+        }
+        if (!s_.neighbors) { // no neighbour manager (unit tests): nobody would resolve it
+            drop(m, Drop::neighbor_unresolved);
+            return;
+        }
+        unsigned waiting = 0;
+        for (unsigned i = 0; i < n_parked_; ++i)
+            waiting += parked_[i].slot == nh.counter_slot;
+        if (n_parked_ == max_parked || waiting >= s_.unres_qlen.load(std::memory_order_relaxed)) {
+            drop(m, Drop::neighbor_unresolved);
+            return;
+        }
+        ++c_.neighbor_queued;
+        parked_[n_parked_++] = Parked{m, rte_rdtsc(), nh.counter_slot, nh.port_id};
     }
 
     // One header mbuf + one indirect clone per next-hop: the PTB's bytes are never copied.
@@ -75,11 +158,17 @@ class Deliverer {
         for (std::uint32_t i = 0; i < g.next_hop_count; ++i) {
             const std::uint32_t idx = g.first_next_hop + i;
             const NextHopOut& nh = t.next_hops[idx];
+            const std::uint64_t w = neighbor_of(t, nh);
+            if (!usable(w)) {
+                ++c_.copies_unresolved;
+                continue;
+            }
             rte_mbuf* copy = copy_for(m, s_.header_pool, nh, d.family);
             if (!copy) {
                 ++c_.tx_failed;
                 continue;
             }
+            write_dst_mac(rte_pktmbuf_mtod(copy, std::uint8_t*), w);
             ++c_.copies;
             ++c_.copies_per_next_hop[nh.counter_slot];
             capture_sent(w_.capture, c_, copy, nh.port_id, w_.tx_queue);
@@ -111,7 +200,28 @@ class Deliverer {
     const Shared& s_;
     WorkerConfig& w_;
     LcoreCounters& c_;
+    Parked parked_[max_parked];
+    unsigned n_parked_ = 0;
 };
+
+// An ARP or Neighbor Advertisement of a next-hop's `via`: what it says goes to the neighbour
+// manager; the frame itself is done with.
+void learn(const Tables& t, const RxQueue& q, rte_mbuf* m, const Decision& d, LcoreCounters& c,
+           rte_ring* updates, CaptureTap* capture) {
+    const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                              rte_pktmbuf_data_len(m));
+    const std::optional<NeighborUpdate> u = neighbor_update(t, frame, d.l3_offset, q.port_index);
+    if (u && updates &&
+        rte_ring_mp_enqueue_elem(updates, const_cast<NeighborUpdate*>(&*u),
+                                 sizeof(NeighborUpdate)) == 0) {
+        ++c.neighbor_updates;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    ++c.drops[std::size_t(Drop::neighbor_ring_full)];
+    capture_dropped(capture, c, m);
+    rte_pktmbuf_free(m);
+}
 
 // A parsed PTB, by family, and its advertised MTU into that family's histogram.
 void count_ptb(LcoreCounters& c, const packet::PtbInfo& info) {
@@ -133,7 +243,8 @@ struct BurstScratch {
 // Parses and decides a burst; drops are counted and freed here, the rest stay in `pkts` with
 // their Decision. Returns how many are left.
 unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n, Decision* out,
-                      LcoreCounters& c, CaptureTap* capture, Guard& guard, packet::PtbInfo& info) {
+                      LcoreCounters& c, CaptureTap* capture, Guard& guard, packet::PtbInfo& info,
+                      rte_ring* updates) {
     const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i) {
@@ -152,6 +263,10 @@ unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsign
             ++c.drops[std::size_t(d.drop)];
             capture_dropped(capture, c, m);
             rte_pktmbuf_free(m);
+            continue;
+        }
+        if (d.action == Action::learn) [[unlikely]] {
+            learn(t, q, m, d, c, updates, capture);
             continue;
         }
         pkts[kept] = m;
@@ -180,7 +295,7 @@ void poll_rx(const Shared& s, const Generation& g, WorkerConfig& w, Deliverer* o
         if (n == 0) continue;
         w.counters->rx += n;
         const unsigned kept = decide_burst(g.tables, q, pkts, n, decisions, *w.counters, w.capture,
-                                           guard, scratch.info);
+                                           guard, scratch.info, s.neighbor_updates);
         if (out) {
             for (unsigned i = 0; i < kept; ++i)
                 out->deliver(pkts[i], decisions[i], g.tables);
@@ -244,6 +359,7 @@ void run(Shared& s, WorkerConfig& w) {
         const std::uint64_t now = rte_rdtsc();
         w.counters->heartbeat_tsc = now; // once per loop iteration: the /healthz heartbeat
         if (now - last_drain > s.drain_cycles) {
+            out.neighbor_work(now);
             out.flush_all();
             last_drain = now;
         }
@@ -262,6 +378,7 @@ void run(Shared& s, WorkerConfig& w) {
         maybe_flush();
         quiescent(s, w);
     }
+    out.drop_parked();
     out.flush_all();
 }
 

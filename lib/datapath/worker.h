@@ -72,7 +72,18 @@ struct Shared {
     std::atomic<bool> stop{false};
     std::atomic<int> rx_running{0};
     std::atomic<unsigned> lcores_returned{0}; // every launched lcore adds 1 as it returns
-    std::vector<WorkerConfig> workers;        // indexed by position; find by lcore id
+    // Next-hops by address (neighbor.h, lib/control/neighbors.h). RX lcores enqueue what ARP/NA
+    // frames of next-hops say (MP/SC ring of NeighborUpdate); the manager's ARP requests and
+    // Neighbor Solicitations come back as ready frames (SP/MC ring of mbufs, m->port the DPDK
+    // port) that TX lcores send. Null rings: no neighbour manager (unit tests).
+    rte_ring* neighbor_updates = nullptr;
+    rte_ring* neighbor_tx = nullptr;
+    const NeighborWord* neighbors = nullptr; // = every generation's Tables::neighbors
+    // PTBs for an unresolved next-hop wait on their TX lcore, at most unres_qlen per next-hop
+    // (the manager stores it at reload), for at most park_cycles.
+    std::atomic<std::uint32_t> unres_qlen{3};
+    std::uint64_t park_cycles = 0;
+    std::vector<WorkerConfig> workers; // indexed by position; find by lcore id
 };
 
 // The function every lcore runs (rte_eal_mp_remote_launch). Returns when stopped and drained.

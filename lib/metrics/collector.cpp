@@ -263,6 +263,48 @@ void live_groups(const control::Runtime& rt, std::vector<MetricFamily>& out) {
     out.push_back(std::move(requests));
 }
 
+// Every serving next-hop's neighbour state and last MAC change, and the manager's counts.
+void neighbors(const control::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
+    struct Hop {
+        std::string group, name;
+        std::uint32_t slot;
+    };
+    const std::vector<Hop> hops = rt.reloader->with_live([](const datapath::Generation& g) {
+        std::vector<Hop> v;
+        const datapath::Tables& tb = g.tables;
+        for (std::size_t gi = 0; gi < tb.groups.size(); ++gi)
+            for (std::uint32_t i = 0; i < tb.groups[gi].next_hop_count; ++i) {
+                const std::uint32_t idx = tb.groups[gi].first_next_hop + i;
+                v.push_back({tb.group_names[gi],
+                             tb.next_hop_names[idx].substr(tb.group_names[gi].size() + 1),
+                             tb.next_hops[idx].counter_slot});
+            }
+        return v;
+    });
+    const control::NeighborTable& table = rt.reloader->neighbors();
+    MetricFamily state = family(families::neighbor_state);
+    MetricFamily changed = family(families::neighbor_mac_changed);
+    for (const Hop& h : hops) {
+        const control::NeighborTable::View v = table.view(h.slot);
+        for (const datapath::NeighborState s : datapath::neighbor_states)
+            gauge(state,
+                  {{"group", h.group}, {"next_hop", h.name}, {"state", std::string(name(s))}},
+                  v.state == s ? 1 : 0);
+        gauge(changed, {{"group", h.group}, {"next_hop", h.name}}, v.mac_changed);
+    }
+    out.push_back(std::move(state));
+    out.push_back(std::move(changed));
+    const control::NeighborTable::Stats s = table.stats();
+    MetricFamily sent = family(families::neighbor_solicitations);
+    counter(sent, {{"family", "ipv4"}}, double(s.solicitations_v4));
+    counter(sent, {{"family", "ipv6"}}, double(s.solicitations_v6));
+    out.push_back(std::move(sent));
+    out.push_back(one_counter(families::neighbor_solicitations_lost, double(s.solicitations_lost)));
+    out.push_back(total(families::neighbor_updates, t));
+    out.push_back(total(families::neighbor_queued, t));
+    out.push_back(total(families::copies_unresolved, t));
+}
+
 } // namespace
 
 std::vector<MetricFamily> Collector::Collect() const {
@@ -274,6 +316,7 @@ std::vector<MetricFamily> Collector::Collect() const {
     std::vector<MetricFamily> out;
     traffic(rt_, total, out);
     lcores(rt_, per, out);
+    neighbors(rt_, total, out);
     {
         const std::lock_guard lock(dpdk_);
         ports(rt_, out);

@@ -70,6 +70,37 @@ inline constexpr Family lcore_heartbeat_age{
     "ptbsteer_lcore_heartbeat_age_seconds", T::Gauge, "lcore",
     "time since the lcore last went round its loop; /healthz fails above 1 s"};
 
+// Next-hops by address (docs/configuration.md, "Next-hops by address").
+inline constexpr Family neighbor_state{
+    "ptbsteer_next_hop_neighbor_state", T::Gauge, "group, next_hop, state",
+    "1 for the serving next-hop's neighbour state, 0 for the others: incomplete (never "
+    "resolved), reachable, probe (reachable_time passed, being solicited, still used), failed "
+    "(its PTBs are dropped as neighbor_failed), permanent (a static mac)"};
+inline constexpr Family neighbor_mac_changed{
+    "ptbsteer_next_hop_neighbor_mac_change_timestamp_seconds", T::Gauge, "group, next_hop",
+    "when the serving next-hop's resolved MAC last changed, seconds since the Unix epoch; 0 "
+    "when it never changed"};
+inline constexpr Family neighbor_solicitations{
+    "ptbsteer_neighbor_solicitations_total", T::Counter, "family",
+    "ARP requests (ipv4) and Neighbor Solicitations (ipv6) sent to resolve or refresh next-hops"};
+inline constexpr Family neighbor_solicitations_lost{
+    "ptbsteer_neighbor_solicitations_lost_total", T::Counter, "",
+    "solicitations not sent: no mbuf, or the ring to the TX lcores was full"};
+inline constexpr Family neighbor_updates{
+    "ptbsteer_neighbor_updates_total", T::Counter, "",
+    "ARP and Neighbor Advertisements from next-hops' via addresses, taken by the neighbour "
+    "manager (not counted as dropped)",
+    &C::neighbor_updates};
+inline constexpr Family neighbor_queued{
+    "ptbsteer_neighbor_queued_packets_total", T::Counter, "",
+    "PTBs that waited for their next-hop's resolution (each then sent or dropped as "
+    "neighbor_unresolved)",
+    &C::neighbor_queued};
+inline constexpr Family copies_unresolved{
+    "ptbsteer_replicated_copies_unresolved_total", T::Counter, "",
+    "copies of replicated PTBs not made because that next-hop was not resolved or failed",
+    &C::copies_unresolved};
+
 // Ports, rings, pools (from DPDK).
 inline constexpr Family port_rx_packets{"ptbsteer_port_rx_packets_total", T::Counter, "port",
                                         "rte_eth_stats.ipackets"};
@@ -157,7 +188,7 @@ inline constexpr Family api_requests{
 } // namespace families
 
 // Every family, in the order /metrics serves them.
-inline constexpr std::array<const Family*, 38> all_families = {
+inline constexpr std::array<const Family*, 45> all_families = {
     &families::received,
     &families::ptbs,
     &families::delivered,
@@ -170,6 +201,13 @@ inline constexpr std::array<const Family*, 38> all_families = {
     &families::advertised_mtu,
     &families::lcore_received,
     &families::lcore_heartbeat_age,
+    &families::neighbor_state,
+    &families::neighbor_mac_changed,
+    &families::neighbor_solicitations,
+    &families::neighbor_solicitations_lost,
+    &families::neighbor_updates,
+    &families::neighbor_queued,
+    &families::copies_unresolved,
     &families::port_rx_packets,
     &families::port_tx_packets,
     &families::port_rx_bytes,

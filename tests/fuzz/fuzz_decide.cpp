@@ -20,6 +20,7 @@
 
 #include "control/compile_tables.h"
 #include "datapath/decide.h"
+#include "datapath/neighbor.h"
 #include "datapath/responder.h"
 #include "datapath/tables.h"
 #include "decide_site.h"
@@ -94,6 +95,10 @@ void check_decision(const datapath::Tables& t, std::span<const std::uint8_t> fra
     case Action::reply:
         FUZZ_CHECK(!d.ptb);
         FUZZ_CHECK(d.target == rx_port);
+        break;
+    case Action::learn: // an ARP/NA of a next-hop's via: what the RX lcore hands on must parse
+        FUZZ_CHECK(!d.ptb);
+        FUZZ_CHECK(datapath::neighbor_update(t, frame, d.l3_offset, rx_port).has_value());
         break;
     case Action::drop:
         FUZZ_CHECK(datapath::is_drop(d.drop));

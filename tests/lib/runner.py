@@ -15,7 +15,7 @@ from .prom import http, reload_counts, scrape
 
 METRICS_LINE = r"metrics on (http://\S+)/metrics"
 # The exit report's own balance line (app/ptbsteer prints it after the counters).
-BALANCED = "received == unicast + replicated + answered + dropped: yes"
+BALANCED = "received == unicast + replicated + answered + learned + dropped: yes"
 
 
 class Ptbsteer:

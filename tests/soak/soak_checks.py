@@ -30,8 +30,9 @@ def check_report(out, capture, run, failures):
     drops = {k[5:]: v for k, v in c.items() if k.startswith("drop.")}
     nh = {k[3:]: v for k, v in c.items() if k.startswith("nh.")}
     rx = c["rx"]
-    if rx != c["unicast"] + c["replicated"] + c["answered"] + c["dropped"]:
-        failures.append(f"rx {rx} != unicast + replicated + answered + dropped")
+    if rx != (c["unicast"] + c["replicated"] + c["answered"] + c["neighbor_updates"]
+              + c["dropped"]):
+        failures.append(f"rx {rx} != unicast + replicated + answered + neighbor_updates + dropped")
     if BALANCED not in out:
         failures.append("ptbsteer reports unbalanced counters")
     if c["dropped"] != sum(drops.values()):

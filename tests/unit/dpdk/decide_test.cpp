@@ -75,6 +75,7 @@ std::string outcome(const Tables& t, const test::Bytes& f, Guard* g = nullptr,
     case Action::unicast: return "unicast";
     case Action::replicate: return "replicate";
     case Action::reply: return "reply";
+    case Action::learn: return "learn";
     case Action::drop: return std::string(name(d.drop));
     }
     return "?";
