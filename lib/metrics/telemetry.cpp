@@ -108,6 +108,24 @@ int next_hops(const char*, const char* params, rte_tel_data* d) {
         rte_tel_data_add_dict_u64(d, (key + "/unicast").c_str(), n.unicast);
         rte_tel_data_add_dict_u64(d, (key + "/copies").c_str(), n.copies);
     }
+    // The serving next-hops' neighbour states (docs/configuration.md, "Next-hops by address").
+    const auto slots = g_runtime->reloader->with_live([&](const datapath::Generation& g) {
+        std::vector<std::pair<std::string, std::uint32_t>> v;
+        const datapath::Tables& t = g.tables;
+        for (std::size_t gi = 0; gi < t.groups.size(); ++gi)
+            if (t.group_names[gi] == params)
+                for (std::uint32_t i = 0; i < t.groups[gi].next_hop_count; ++i) {
+                    const std::uint32_t idx = t.groups[gi].first_next_hop + i;
+                    v.emplace_back(t.next_hop_names[idx].substr(t.group_names[gi].size() + 1),
+                                   t.next_hops[idx].counter_slot);
+                }
+        return v;
+    });
+    for (const auto& [name, slot] : slots) {
+        const auto state = g_runtime->reloader->neighbors().view(slot).state;
+        rte_tel_data_add_dict_string(d, (telemetry_name(name) + "/state").c_str(),
+                                     std::string(datapath::name(state)).c_str());
+    }
     return any ? 0 : -1;
 }
 
@@ -120,7 +138,8 @@ void register_commands() {
                                "The serving groups' names. No parameters");
     rte_telemetry_register_cmd("/ptbsteer/group", group, "One serving group. Parameters: its name");
     rte_telemetry_register_cmd("/ptbsteer/next_hops", next_hops,
-                               "One group's next-hops: unicast packets and copies. Parameters: "
+                               "One group's next-hops: unicast packets, copies and neighbour "
+                               "state. Parameters: "
                                "the group's name");
 }
 

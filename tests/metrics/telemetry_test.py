@@ -93,6 +93,8 @@ def main():
                 and hops.get("w2/unicast", 0) > 0,
                 f"/ptbsteer/next_hops,web: w1 {hops.get('w1/unicast')} + w2 "
                 f"{hops.get('w2/unicast')} = {OWNED}", str(hops))
+        c.check(hops.get("w1/state") == hops.get("w2/state") == "permanent",
+                "/ptbsteer/next_hops,web: static MACs read permanent", str(hops))
         c.check(nosuch is None, "/ptbsteer/group,nosuch: an error (null)", str(nosuch))
     c.finish()
 

@@ -280,3 +280,61 @@ TEST_CASE("control: on when given, with a token file; its mistakes are refused",
         CHECK(all_errors(r).find(says) != std::string::npos);
     }
 }
+
+TEST_CASE("via: next-hops by address load, and each mistake is named", "[config][via]") {
+    const std::string srv1 = R"({name: srv1, port: out0, mac: "02:00:00:00:01:01", weight: 2})";
+    auto via = [&](const std::string& hop) { return with(srv1, hop); };
+    const LoadResult ok = load_config_text(via("{name: srv1, port: out0, via: 192.0.2.11}") +
+                                               "neighbors: {reachable_time: 60, unres_qlen: 8}\n",
+                                           "site.yaml");
+    INFO(all_errors(ok));
+    REQUIRE(ok.config);
+    const NextHop& h = ok.config->groups[0].next_hops[0];
+    REQUIRE(h.via);
+    CHECK(h.via_family == packet::Family::v4);
+    packet::Family f = packet::Family::v6;
+    CHECK(*h.via == *parse_ip("192.0.2.11", f));
+    CHECK(f == packet::Family::v4);
+    CHECK(h.mac == MacAddr{});
+    CHECK(ok.config->neighbors == Neighbors{60, 8});
+    // A link-local via needs no IPv6 address on its port (out0 has none).
+    CHECK(load_config_text(via("{name: srv1, port: out0, via: \"fe80::1\"}"), "s").config);
+    CHECK(load_config_text(via("{name: srv1, port: in0, via: \"2001:db8:ff::9\"}"), "s").config);
+
+    const std::vector<std::pair<std::string, const char*>> bad = {
+        {via(R"({name: srv1, port: out0, mac: "02:00:00:00:01:01", via: 192.0.2.11})"),
+         "gives both mac and via"},
+        {via("{name: srv1, port: out0}"), "needs mac (static) or via"},
+        {via("{name: srv1, port: out0, via: server1}"), "'server1' is not an IPv4 or IPv6"},
+        {via("{name: srv1, port: out0, via: 198.51.100.7}"),
+         "via 198.51.100.7 is not on port out0's segment (192.0.2.1/24)"},
+        {via("{name: srv1, port: out0, via: \"2001:db8:ff::9\"}"),
+         "addresses gives that port none"},
+        {via("{name: srv1, port: out0, via: \"ff02::1\"}"), "is a multicast address"},
+        {via("{name: srv1, port: out0, via: 192.0.2.1}"), "is our own address on port out0"},
+        {valid + "neighbors: {reachable_time: 1}\n", "between 5 and 3600"},
+        {valid + "neighbors: {unres_qlen: 65}\n", "between 0 and 64"},
+    };
+    for (const auto& [text, says] : bad) {
+        const LoadResult r = load_config_text(text, "site.yaml");
+        INFO(says << "\n" << all_errors(r));
+        CHECK_FALSE(r.config);
+        bool found = false;
+        for (const auto& e : r.errors)
+            found |= e.message.find(says) != std::string::npos;
+        CHECK(found);
+    }
+    // Two next-hops of one group at the same via and VLAN: the same server twice.
+    const std::string twice =
+        with(R"(mac: "02:00:00:00:01:02", vlan: 100)", "via: 192.0.2.11, vlan: 100");
+    const std::string both = with(srv1, "{name: srv1, port: out0, via: 192.0.2.11, vlan: 100}");
+    std::string dup = twice;
+    dup.replace(dup.find(srv1), srv1.size(),
+                "{name: srv1, port: out0, via: 192.0.2.11, vlan: 100}");
+    CHECK(load_config_text(twice, "s").config);
+    CHECK(load_config_text(both, "s").config);
+    const LoadResult r = load_config_text(dup, "site.yaml");
+    INFO(all_errors(r));
+    REQUIRE_FALSE(r.config);
+    CHECK(r.errors.front().message.find("same port, via 192.0.2.11 and VLAN") != std::string::npos);
+}
