@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "datapath/neighbor.h"
+
 namespace ptbsteer::api {
 namespace {
 
@@ -117,6 +119,15 @@ json decide_json(const datapath::Tables& t, const packet::FlowKey& k) {
         const std::string& full = t.next_hop_names.at(g.first_next_hop + v.next_hop());
         out["next_hop"] = full.substr(full.find('/') + 1);
         out["next_hop_index"] = v.next_hop();
+        // Where it would go now: a failed next-hop's PTBs are dropped (neighbor_failed).
+        const std::uint64_t w =
+            datapath::neighbor_of(t, t.next_hops.at(g.first_next_hop + v.next_hop()));
+        out["neighbor"] = std::string(datapath::name(datapath::state_of(w)));
+        if (datapath::usable(w)) {
+            const datapath::Mac m = datapath::mac_of(w);
+            out["mac"] = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2],
+                                     m[3], m[4], m[5]);
+        }
         break;
     }
     case steer::VerdictKind::replicate:

@@ -44,6 +44,7 @@ def file_config(tmp, extra_group=""):
                                                      infinite=True)),
                            ("out", config.pcap_device(1, f"{tmp}/empty.pcap", "/dev/null")))
             + config.lcores(1)
+            + "addresses:\n  - {port: out, ipv4: 192.0.2.1/24}\n"
             + "groups:\n"
             + config.group("web", [FILE_PREFIX], [config.hop("w1", "02:00:00:00:01:01")],
                            policy=1, seed=7)
@@ -213,6 +214,37 @@ def churn(c, api, rounds=200, hops=100):
             "the counter slots: every PUT served", "\n".join(refused))
     status, answer, _ = api.call("PUT", "/v1/groups/api", shape(0))
     c.check(status == 200, "back to the first shape", str(answer))
+
+
+def via_group(c, api):
+    """A group whose next-hops are given by address: checked like the file's, GET gives the via
+    back, and /v1/decide says its owner's neighbour state (nobody answers on the pcap port: it
+    is incomplete, then failed, never reachable)."""
+    def group(via):
+        return {"prefixes": ["203.0.113.128/25"], "hash": {"model": "linux", "policy": 1,
+                                                            "seed": 5},
+                "next_hops": [{"name": "v1", "port": "out", "via": via},
+                              {"name": "v2", "port": "out", "mac": "02:00:00:00:08:02"}]}
+    status, answer, _ = api.call("PUT", "/v1/groups/vg", group("198.51.100.99"))
+    c.check(status == 400 and "not on port out's segment" in answer.get("error", "")
+            and answer.get("path") == "/next_hops/0",
+            "PUT with a via off the port's segment: 400 at /next_hops/0", f"{status} {answer}")
+    status, answer, _ = api.call("PUT", "/v1/groups/vg", group("192.0.2.50"))
+    _, got, _ = api.call("GET", "/v1/groups/vg")
+    hops = {h["name"]: h for h in got.get("next_hops", [])}
+    c.check(status == 200 and hops.get("v1", {}).get("via") == "192.0.2.50"
+            and "mac" not in hops.get("v1", {}) and hops.get("v2", {}).get("mac"),
+            "PUT a group with a via next-hop; GET gives the via back", f"{status} {got}")
+    tuples = [{"src": f"192.0.2.{1 + i}", "dst": f"203.0.113.{130 + i}", "proto": "tcp",
+               "sport": 1024 + i, "dport": 443} for i in range(64)]
+    _, answer, _ = api.call("POST", "/v1/decide", {"flows": tuples})
+    seen = {(d.get("next_hop"), d.get("neighbor"), d.get("mac")) for d in answer["decisions"]}
+    c.check({h for h, _, _ in seen} == {"v1", "v2"}
+            and all(s in ("incomplete", "failed") and m is None for h, s, m in seen if h == "v1")
+            and ("v2", "permanent", "02:00:00:00:08:02") in seen,
+            "decide: v1 unresolved (no MAC), v2 permanent at its MAC", str(seen))
+    status, _, _ = api.call("DELETE", "/v1/groups/vg")
+    c.check(status == 200, "DELETE the via group")
 
 
 def maglev_disruption(c, api, n=20, flows=10000):
@@ -410,6 +442,7 @@ def main():
 
             metrics_after_updates(c, p, api, args.updates)
             maglev_disruption(c, api)
+            via_group(c, api)
             status, answer, _ = api.call("POST", "/v1/reload")
             names = [(g["name"], g["source"]) for g in api.call("GET", "/v1/groups")[1]["groups"]]
             c.check(status == 200 and names == [("web", "file"), ("api", "api")],
