@@ -70,23 +70,20 @@ void NeighborTable::bind(const config::Config& cfg, const Tables& t) {
                 continue;
             }
             Key k{std::uint16_t(h.port), h.vlan.value_or(0), h.via_family, h.via->b};
-            if (bound_[slot] == k) continue;
-            unbind(slot);
+            if (bound_[slot] != k) unbind(slot);
             auto [it, fresh] = entries_.try_emplace(k);
             Entry& e = it->second;
-            if (fresh) {
-                const PortAddresses& own = t.ports.at(h.port);
-                const bool ll = h.via_family == packet::Family::v6 && h.via->b[0] == 0xfe &&
-                                (h.via->b[1] & 0xc0) == 0x80;
-                e.from.mac = own.mac;
-                e.from.vlan = k.vlan;
-                e.from.addr = h.via_family == packet::Family::v4
-                                  ? own.ipv4.value_or(packet::IpAddr{})
-                              : ll ? own.ipv6_link_local
-                                   : own.ipv6.value_or(packet::IpAddr{});
-                e.port_id = t.port_ids.at(h.port);
-                e.next_send = Clock::now(); // solicited at the thread's next step
-            }
+            if (fresh) e.next_send = Clock::now(); // solicited at the thread's next step
+            // Every time: a reload may have changed the port's own address.
+            const PortAddresses& own = t.ports.at(h.port);
+            const bool ll = h.via_family == packet::Family::v6 && h.via->b[0] == 0xfe &&
+                            (h.via->b[1] & 0xc0) == 0x80;
+            e.from.mac = own.mac;
+            e.from.vlan = k.vlan;
+            e.from.addr = h.via_family == packet::Family::v4 ? own.ipv4.value_or(packet::IpAddr{})
+                          : ll                               ? own.ipv6_link_local
+                                                             : own.ipv6.value_or(packet::IpAddr{});
+            e.port_id = t.port_ids.at(h.port);
             e.slots.insert(slot);
             bound_[slot] = k;
             publish(e);
