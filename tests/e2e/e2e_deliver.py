@@ -8,10 +8,10 @@ import time
 
 from e2e_judge import wait_learned
 from e2e_topology import (INJ_MAC, NS_INJ, NS_STEER, ORIG_LEN, PTB_MTU, PTB_SRC, PY, QUOTE_LEN,
-                          ROLES, SERVICE_PORT, STEER_IN_MAC, STEER_OUT_MAC, VIP, VIP_PREFIX,
-                          lan_mac)
-from lib import config, pcapfile
-from lib.netns import nsexec
+                          ROLES, SERVICE_PORT, STEER_IN_MAC, STEER_LAN, STEER_OUT_MAC, VIP,
+                          VIP_PREFIX, lan_addr, lan_mac, link_local)
+from lib import config, pcapfile, prom
+from lib.netns import InNetns, nsexec
 from lib.procs import SetupError, run, stop
 
 M32 = 0xFFFFFFFF
@@ -55,7 +55,21 @@ def send_frames(ns, iface, frames, workdir, name, gap_us, timeout):
 PMDS = {"af_packet": "net_af_packet", "af_xdp": "net_af_xdp"}
 
 
-def ptbsteer_config(topo, mode, pmd="af_packet"):
+# How the config names srvK (--via): its LAN MAC, or an address ptbsteer resolves by ARP (4) or
+# Neighbor Discovery (6: global, ll: the EUI-64 link-local address the kernel derived from it).
+VIAS = ("mac", "4", "6", "ll")
+
+
+def hop_target(via, k):
+    """The hop() keyword that reaches srvK: mac=, or via= its LAN address."""
+    if via == "mac":
+        return {"mac": lan_mac(k)}
+    return {"via": link_local(lan_mac(k)) if via == "ll" else lan_addr(int(via), k)}
+
+
+def ptbsteer_config(topo, mode, pmd="af_packet", via="mac", reachable_time=None):
+    """The e2e config; with a via mode the `out` port gets our LAN addresses (the ARP/NS
+    source) and `neighbors:` the reachable time, when given."""
     devices = [f"{PMDS[pmd]}0,iface=steer-in", f"{PMDS[pmd]}1,iface=steer-out"]
     ports = config.ports(("in", devices[0]), ("out", devices[1]))
     if pmd == "af_xdp":
@@ -67,15 +81,18 @@ def ptbsteer_config(topo, mode, pmd="af_packet"):
             # The loader insists every rx queue has a poller (validate.cpp check_queues), so
             # `out` is polled too; the LAN is quiet and anything read there is not a PTB for
             # our VIPs.
-            + config.lcores(1)
-            + "groups:\n")
+            + config.lcores(1))
+    if via != "mac":
+        text += (config.addresses(("out", STEER_LAN[4], STEER_LAN[6]))
+                 + config.neighbors(reachable_time))
+    text += "groups:\n"
     fams = [4, 6]
     if topo.route_order[4] == topo.route_order[6]:
         sets = [("site", fams)]
     else:       # the kernel listed the families in different orders: one group per family
         sets = [(f"site{fam}", [fam]) for fam in fams]
     for name, fs in sets:
-        hops = [config.hop(f"srv{k}", lan_mac(k), weight=topo.weights[k - 1])
+        hops = [config.hop(f"srv{k}", weight=topo.weights[k - 1], **hop_target(via, k))
                 for k in topo.route_order[fs[0]]]
         text += config.group(name, [VIP_PREFIX[f] for f in fs], hops, topo.policy, topo.seed,
                              0x37, mode, "hash-threshold")
@@ -121,41 +138,122 @@ def deliver(args, topo, flows, procs, workdir):
         return ""
 
     frames = [ptb_frame(f, STEER_IN_MAC, INJ_MAC, args.seq_offset) for f in flows]
-    cfg = args.config_out
-    check = run(nsexec(NS_STEER, args.ptbsteer, "--config", cfg, "--check"), check=False,
-                timeout=30)
-    if check.returncode != 0:
-        raise SetupError(f"ptbsteer --check rejected {cfg}:\n{check.stdout}{check.stderr}")
-    log_path = os.path.join(workdir, "ptbsteer.log")
-    log = open(log_path, "wb")
-    p = procs.start("ptbsteer", nsexec(NS_STEER, args.ptbsteer, "--config", cfg),
-                    stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + args.startup_timeout
-    while not ports_open(args, NS_STEER, ["steer-in", "steer-out"]):
-        if p.poll() is not None:
-            log.close()
-            text = open(log_path, errors="replace").read()[-3000:]
-            if getattr(args, "pmd", "") == "af_xdp" and ("xdp" in text.lower() or "xsk" in text.lower()):
-                raise PmdUnavailable(f"{' '.join(nsexec(NS_STEER, args.ptbsteer, '--config', cfg))}"
-                                     f" exited {p.returncode}:\n{text}")
-            raise SetupError(f"ptbsteer exited early ({p.returncode}):\n{text}")
-        if time.monotonic() > deadline:
-            raise SetupError(f"ptbsteer did not open its {getattr(args, 'pmd', 'af_packet')} ports on steer-in/steer-out")
-        time.sleep(0.1)
-    time.sleep(args.settle)
+    steer = SteerRun(args, procs, workdir)
+    resolved = ""
+    if getattr(args, "via", "mac") != "mac":
+        # Every next-hop resolved before the first PTB: none waits in the unresolved queue.
+        ok, _, states = wait_neighbors(lambda st: all_in(st, "reachable"), 10)
+        took = time.monotonic() - steer.opened
+        resolved = (f"every next-hop reachable by {took:.1f} s after ptbsteer opened its ports"
+                    if ok else f"not every next-hop reachable {took:.1f} s after ptbsteer "
+                    f"opened its ports: {format_states(states)}") + "\n"
     send_frames(NS_INJ, "inj0", frames, workdir, "ptb-in.pcap", args.gap_us,
                 timeout=10 + len(frames) * (args.gap_us / 1e6 + 0.001))
     wait_learned(topo.n, flows, True, args.learn_timeout)
     if args.show_metrics:
         show_metrics()
-    rc = stop(p, signal.SIGTERM, timeout=10)
-    log.close()
-    out = open(log_path, errors="replace").read()
-    return f"ptbsteer exit status {rc}; output (last 40 lines):\n" + \
-        "\n".join(out.splitlines()[-40:])
+    return resolved + steer.stop()
 
 
-def show_metrics(listen="127.0.0.1:9469"):
+class SteerRun:
+    """ptbsteer on args.config_out inside ptbe-steer: checked (--check), started, and ready once
+    its ports are open on steer-in/steer-out (at .opened, monotonic) + args.settle seconds.
+    stop() ends it (SIGTERM) and returns a note with its exit status and the tail of its
+    output."""
+
+    def __init__(self, args, procs, workdir):
+        cfg = args.config_out
+        check = run(nsexec(NS_STEER, args.ptbsteer, "--config", cfg, "--check"), check=False,
+                    timeout=30)
+        if check.returncode != 0:
+            raise SetupError(f"ptbsteer --check rejected {cfg}:\n{check.stdout}{check.stderr}")
+        self.log_path = os.path.join(workdir, "ptbsteer.log")
+        self.log = open(self.log_path, "wb")
+        cmd = nsexec(NS_STEER, args.ptbsteer, "--config", cfg)
+        self.p = p = procs.start("ptbsteer", cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        pmd = getattr(args, "pmd", "af_packet")
+        deadline = time.monotonic() + args.startup_timeout
+        while not ports_open(args, NS_STEER, ["steer-in", "steer-out"]):
+            if p.poll() is not None:
+                self.log.close()
+                text = self.output()[-3000:]
+                if pmd == "af_xdp" and ("xdp" in text.lower() or "xsk" in text.lower()):
+                    raise PmdUnavailable(f"{' '.join(cmd)} exited {p.returncode}:\n{text}")
+                raise SetupError(f"ptbsteer exited early ({p.returncode}):\n{text}")
+            if time.monotonic() > deadline:
+                raise SetupError(f"ptbsteer did not open its {pmd} ports on steer-in/steer-out")
+            time.sleep(0.1)
+        self.opened = time.monotonic()
+        time.sleep(args.settle)
+
+    def output(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self, lines=40):
+        rc = stop(self.p, signal.SIGTERM, timeout=10)
+        self.log.close()
+        return f"ptbsteer exit status {rc}; output (last {lines} lines):\n" + \
+            "\n".join(self.output().splitlines()[-lines:])
+
+
+# Where ptbsteer serves /metrics inside ptbe-steer (the default listen address).
+METRICS_LISTEN = "127.0.0.1:9469"
+
+
+def scrape_steer(timeout=5):
+    """ptbsteer's metric samples (lib.prom), scraped from inside its namespace."""
+    with InNetns(NS_STEER):
+        return prom.scrape(f"http://{METRICS_LISTEN}", timeout=timeout)
+
+
+NEIGHBOR_STATE = "ptbsteer_next_hop_neighbor_state"
+
+
+def neighbor_states(samples):
+    """{(group, next_hop): state} from ptbsteer_next_hop_neighbor_state, the state whose series
+    reads 1 ("?" and the list when not exactly one does)."""
+    ones = {}
+    for (name, labels), v in samples.items():
+        if name == NEIGHBOR_STATE:
+            d = dict(labels)
+            got = ones.setdefault((d.get("group"), d.get("next_hop")), [])
+            if v == 1:
+                got.append(d.get("state"))
+    return {k: v[0] if len(v) == 1 else "?" + ",".join(v) for k, v in ones.items()}
+
+
+def all_in(states, state, hop=None):
+    """True when there are states and every one (of next-hop `hop`, if given) is `state`."""
+    mine = [s for (_, h), s in states.items() if hop is None or h == hop]
+    return bool(mine) and all(s == state for s in mine)
+
+
+def format_states(states):
+    return ", ".join(f"{g}/{h}={s}" for (g, h), s in sorted(states.items())) or "(no series)"
+
+
+def states_now():
+    """ptbsteer's neighbor states now ({} when the scrape fails)."""
+    try:
+        return neighbor_states(scrape_steer())
+    except (OSError, RuntimeError, ValueError):
+        return {}
+
+
+def wait_neighbors(done, timeout, every=0.1):
+    """Scrapes ptbsteer until done(neighbor_states) or `timeout` seconds:
+    (done, seconds waited, last states)."""
+    t0 = time.monotonic()
+    while True:
+        states = states_now()
+        took = time.monotonic() - t0
+        if done(states) or took > timeout:
+            return done(states), took, states
+        time.sleep(every)
+
+
+def show_metrics(listen=METRICS_LISTEN):
     """Prints a few of ptbsteer's Prometheus metrics, scraped inside its namespace."""
     cmd = f"nsenter --net=/run/netns/{NS_STEER} curl -s {listen}/metrics"
     r = run(nsexec(NS_STEER, "curl", "-s", "--max-time", "5", f"http://{listen}/metrics"),

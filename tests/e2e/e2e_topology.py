@@ -51,6 +51,30 @@ def lan_mac(k):
     return f"02:70:74:62:00:{k:02x}"     # locally administered, "ptb"
 
 
+def lan_addr(fam, k):
+    """srvK's address on the delivery LAN (a next-hop's `via` in the via modes)."""
+    return f"203.0.113.{10 + k}" if fam == 4 else f"2001:db8:ff::{10 + k:x}"
+
+
+def link_local(mac):
+    """The EUI-64 link-local address the kernel gives an interface with this MAC (RFC 4291
+    2.5.1, appendix A: the universal/local bit flipped, ff:fe in the middle)."""
+    b = bytes.fromhex(mac.replace(":", ""))
+    iid = bytes([b[0] ^ 0x02]) + b[1:3] + b"\xff\xfe" + b[3:6]
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + iid))
+
+
+def lan_setup(k, mac):
+    """`ip -batch` lines inside srvK: its LAN end gets `mac` and its addresses, then comes up
+    (addresses first: arp_notify / ndisc_notify announce them when the link comes up)."""
+    return [f"link set srv{k}-lan address {mac}",
+            f"addr add {lan_addr(4, k)}/24 dev srv{k}-lan",
+            f"addr add {lan_addr(6, k)}/64 dev srv{k}-lan nodad",
+            f"link set srv{k}-lan up"]
+
+
+# ptbsteer's own addresses on the LAN (`addresses:` of its `out` port in the via modes).
+STEER_LAN = {4: "203.0.113.2/24", 6: "2001:db8:ff::2/64"}
 STEER_IN_MAC, STEER_OUT_MAC, INJ_MAC = ("02:70:74:62:01:01", "02:70:74:62:01:02",
                                         "02:70:74:62:01:03")
 
@@ -160,10 +184,8 @@ class Topology(Namespaces):
                 "link set lo up", f"addr add {VIP[4]}/32 dev lo", f"addr add {VIP[6]}/128 dev lo",
                 f"link set srv{k}-r up", f"addr add {s4}/30 dev srv{k}-r",
                 f"addr add {s6}/64 dev srv{k}-r nodad",
-                f"route add default via {r4}", f"route add default via {r6}",
-                f"link set srv{k}-lan address {lan_mac(k)}", f"link set srv{k}-lan up",
-                f"addr add 203.0.113.{10 + k}/24 dev srv{k}-lan",
-                f"addr add 2001:db8:ff::{10 + k:x}/64 dev srv{k}-lan nodad"])
+                f"route add default via {r4}", f"route add default via {r6}"]
+                + lan_setup(k, lan_mac(k)))
 
     def _read_route_order(self):
         """The next-hop order as the kernel lists it (= the order hash-threshold walks)."""

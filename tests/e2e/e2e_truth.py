@@ -19,7 +19,9 @@ Delivery is pluggable:
   --deliver broadcast-all one copy per server (the replicate-mode expectation).
   --deliver ptbsteer      writes a ptbsteer config, runs `BIN --config FILE` inside ptbe-steer
                           (af_packet vdevs on steer-in / steer-out) and injects every PTB into
-                          steer-in; ptbsteer must do the steering.
+                          steer-in; ptbsteer must do the steering. With --via 4|6|ll the config
+                          names each server by its LAN address (IPv4, IPv6, EUI-64
+                          link-local) instead of its MAC: ptbsteer resolves them by ARP/ND.
 
 A Python re-implementation of the kernel's multipath hash (written from
 /work/shared/reference/linux-multipath-hash.md) predicts each flow's owner from the router's
@@ -40,7 +42,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_deliver import PmdUnavailable, deliver, ptbsteer_config  # noqa: E402
+from e2e_deliver import VIAS, PmdUnavailable, deliver, ptbsteer_config  # noqa: E402
 from e2e_flows import Capture, find_owners, model_check, open_connections, ptb_view  # noqa: E402
 from e2e_flows import start_servers  # noqa: E402
 from e2e_judge import Timer, icmp_counters, judge, learned_mtus, wait_learned  # noqa: E402
@@ -79,6 +81,10 @@ def parse_args(argv):
     ap.add_argument("--pmd", choices=["af_packet", "af_xdp"], default="af_packet",
                     help="the vdevs ptbsteer reads steer-in/steer-out with")
     ap.add_argument("--config-out", help="write the ptbsteer YAML config here (any mode)")
+    ap.add_argument("--via", choices=VIAS, default="mac",
+                    help="how the config names each server: its LAN MAC (mac), or its LAN "
+                         "address for ptbsteer to resolve: IPv4 (4, by ARP), IPv6 (6) or the "
+                         "EUI-64 link-local address (ll, both by Neighbor Discovery)")
     ap.add_argument("--gap-us", type=int, default=100, help="pause between injected frames")
     ap.add_argument("--startup-timeout", type=float, default=20,
                     help="seconds for ptbsteer to bind its af_packet sockets")
@@ -141,13 +147,7 @@ def main_run(args):
     client_proc = None
     failures = 0
 
-    def on_signal(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    # A background job may inherit SIGINT ignored; we want Ctrl-C / kill -INT to tear down.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    catch_signals()
     try:
         topo.create()
         print(f"topology: {topo.n} servers, weights {','.join(map(str, topo.weights))}, "
@@ -186,7 +186,7 @@ def main_run(args):
 
         if args.config_out:
             with open(args.config_out, "w") as fh:
-                fh.write(ptbsteer_config(topo, args.mode, args.pmd))
+                fh.write(ptbsteer_config(topo, args.mode, args.pmd, args.via))
             print(f"ptbsteer config written to {args.config_out}")
 
         before = learned_mtus(topo.n, flows)
@@ -243,28 +243,51 @@ def main_run(args):
             input(f"paused; namespaces {PREFIX}*, work dir {workdir}. Enter to tear down: ")
         return 1 if failures else 0
     finally:
-        # Tear-down must not be cut short by a second Ctrl-C / SIGTERM.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if client_proc is not None and client_proc.poll() is None:
-            try:
-                client_proc.stdin.close()
-            except OSError:
-                pass
-        procs.stop_all()
-        if args.deliver == "ptbsteer":
-            # EAL leaves its runtime dir for our --file-prefix behind after a clean exit.
-            remove_eal_dirs("ptbe")
-        if args.keep:
-            print(f"--keep: namespaces {topo.created} and {workdir} left in place; "
-                  f"remove with: {SELF} --cleanup")
-        else:
-            topo.destroy()
-            shutil.rmtree(workdir, ignore_errors=True)
+        tear_down(args, topo, procs, workdir, client_proc)
+
+
+def catch_signals():
+    """SIGTERM/SIGHUP end the run through its finally (exit 128+N); so does SIGINT, which a
+    background job may inherit ignored."""
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def tear_down(args, topo, procs, workdir, client_proc=None, script=SELF):
+    """Stops our processes (the client first: closing its stdin ends it), removes EAL's runtime
+    dirs, the namespaces and the work dir (unless --keep). Not cut short by a second Ctrl-C or
+    SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if client_proc is not None and client_proc.poll() is None:
+        try:
+            client_proc.stdin.close()
+        except OSError:
+            pass
+    procs.stop_all()
+    if args.deliver == "ptbsteer":
+        # EAL leaves its runtime dir for our --file-prefix behind after a clean exit.
+        remove_eal_dirs("ptbe")
+    if args.keep:
+        print(f"--keep: namespaces {topo.created} and {workdir} left in place; "
+              f"remove with: {script} --cleanup")
+    else:
+        topo.destroy()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main():
-    args = parse_args(sys.argv[1:])
+    return guarded(parse_args(sys.argv[1:]), main_run)
+
+
+def guarded(args, run, script=SELF):
+    """run(args) with the exit statuses of the e2e scripts: 77 not root, 2 when ptbe-*
+    namespaces are left over or on a SetupError, 77 when the AF_XDP PMD cannot run, 130 on
+    Ctrl-C; --cleanup only removes left-over namespaces."""
     if os.geteuid() != 0:
         print("skipped: needs root (network namespaces)")
         return 77
@@ -274,10 +297,10 @@ def main():
     stale = netns.listed(PREFIX)
     if stale:
         print(f"left-over namespaces {stale}: another run is active or crashed; "
-              f"remove them with {SELF} --cleanup")
+              f"remove them with {script} --cleanup")
         return 2
     try:
-        return main_run(args)
+        return run(args)
     except SetupError as e:
         print(f"SETUP ERROR: {e}")
         return 2

@@ -63,9 +63,14 @@ def lcores(n):
     return "lcores:\n" + body
 
 
-def hop(name, mac, port="out", weight=None, vlan=None, **more):
-    """One next-hop in flow style; `more` adds fields as given (deliver, address)."""
-    text = f'{{name: {name}, port: {port}, mac: "{mac}"'
+def hop(name, mac=None, port="out", weight=None, vlan=None, via=None, **more):
+    """One next-hop in flow style, reached at a static `mac` or at `via` (an address ptbsteer
+    resolves by ARP / Neighbor Discovery): exactly one of the two; `more` adds fields as given
+    (deliver, address)."""
+    if (mac is None) == (via is None):
+        raise ValueError(f"next-hop {name}: give mac or via, exactly one")
+    target = f'mac: "{mac}"' if mac is not None else f'via: "{via}"'
+    text = f"{{name: {name}, port: {port}, {target}"
     if weight is not None:
         text += f", weight: {weight}"
     if vlan:
@@ -91,6 +96,22 @@ def group(name, prefixes, next_hops, policy, seed, fields=None, mode=None, selec
     if mode:
         text += f"    mode: {mode}\n"
     return text + "    next_hops:\n" + "".join(f"      - {h}\n" for h in next_hops)
+
+
+def addresses(*entries):
+    """addresses: from (port, IPv4/len or None, IPv6/len or None) tuples."""
+    text = "addresses:\n"
+    for port, v4, v6 in entries:
+        text += f"  - {{port: {port}" + (f", ipv4: {v4}" if v4 else "") + \
+            (f', ipv6: "{v6}"' if v6 else "") + "}\n"
+    return text
+
+
+def neighbors(reachable_time=None, unres_qlen=None):
+    """neighbors: (how next-hops given by via are kept resolved); empty when both default."""
+    fields = [f"{k}: {v}" for k, v in (("reachable_time", reachable_time),
+                                       ("unres_qlen", unres_qlen)) if v is not None]
+    return f"neighbors: {{{', '.join(fields)}}}\n" if fields else ""
 
 
 def metrics(listen="127.0.0.1:0"):
