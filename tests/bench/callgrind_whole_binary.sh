@@ -26,7 +26,7 @@ text = b.config(f"{out}/ptbs.pcap", 4, "unicast").replace(f"bench-ps-{os.getpid(
 with open(f"{out}/cfg.yaml", "w") as f:
     f.write(text)
 EOF
-timeout -s INT "$seconds" valgrind --tool=callgrind --max-threads=2000 --callgrind-out-file="$out/cg" \
+timeout -s INT "$seconds" valgrind --tool=callgrind --max-threads=2000 --fair-sched=yes --callgrind-out-file="$out/cg" \
     "$bin" --config "$out/cfg.yaml" >"$out/log" 2>&1 || true
 rx=$(sed -n 's/^ptbsteer-counters rx=\([0-9]*\).*/\1/p' "$out/log")
 ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p; s/^totals: *\([0-9]*\).*/\1/p' "$out/cg" | head -1)

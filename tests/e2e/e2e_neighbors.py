@@ -14,6 +14,13 @@ ptbe-*, ptbsteer on af_packet in ptbe-steer; see README.md).
       (3 unanswered probes) + 5 s of its last answer, its PTBs must be dropped and counted
       (neighbor_failed), every PTB for the other servers must still arrive; when the link comes
       back it must become reachable again and get its PTBs.
+  --case unresolved-queue  (IPv4, via 4) srvK does not answer ARP at first (arp_ignore=8 on
+      srvK-lan): while its entry is `incomplete`, 5 PTBs for 5 of its flows come in; the first
+      unres_qlen (3) must wait (ptbsteer_neighbor_queued_packets_total +3), the other 2 must be
+      dropped at once (neighbor_unresolved +2). srvK then answers (arp_ignore=0) before its
+      entry would fail: it must turn reachable, the 3 queued PTBs must reach it (and only them)
+      and its kernel must learn mtu 1400 for exactly those 3 flows; ptbsteer's exit report must
+      balance.
 
 Arrivals are timed by AF_PACKET sockets in the servers' namespaces (PTB frames to the
 interface's own MAC only: ptbsteer's ARP/NS broadcasts are not counted), the ARP/ND traffic by
@@ -34,28 +41,34 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_deliver import (SteerRun, all_in, format_states, ptb_frame, ptbsteer_config,  # noqa: E402
-                         scrape_steer, send_frames, states_now, wait_neighbors)
-from e2e_flows import find_owners, open_connections, start_servers  # noqa: E402
+from e2e_deliver import (SteerRun, all_in, format_states, neighbor_states,  # noqa: E402
+                         ptb_frame, ptbsteer_config, scrape_steer, send_frames, states_now,
+                         wait_neighbors)
+from e2e_flows import find_owners, open_connections, ptb_view, start_servers  # noqa: E402
 from e2e_judge import Timer, learned_mtus  # noqa: E402
-from e2e_lan import (MAC_CHANGE, FrameWatch, announcements_from, answers_from,  # noqa: E402
-                     drops, is_nd, is_ptb, per_hop, ptbs_at, replace_lan_link, set_lan_link,
-                     solicitations_for)
+from e2e_lan import (MAC_CHANGE, PACKET_HOST, FrameWatch, announcements_from,  # noqa: E402
+                     answers_from, drops, is_nd, is_ptb, per_hop, ptbs_at, replace_lan_link,
+                     set_lan_link, solicitations_for)
 from e2e_topology import (INJ_MAC, NS_INJ, NS_LAN, PTB_MTU, PY, ROLES, STEER_IN_MAC,  # noqa: E402
                           Topology, lan_addr, lan_mac, link_local, srv_ns)
 from e2e_truth import catch_signals, guarded, parse_args as truth_parse_args  # noqa: E402
 from e2e_truth import tear_down  # noqa: E402
-from lib import pcapfile  # noqa: E402
+from lib import config, pcapfile, prom  # noqa: E402
 from lib.checks import Checks  # noqa: E402
 from lib.netns import nsexec, sysctl  # noqa: E402
-from lib.procs import Procs, SetupError  # noqa: E402
+from lib.procs import Procs, SetupError, run as run_cmd  # noqa: E402
+from lib.runner import BALANCED, report  # noqa: E402
 
 SELF = os.path.abspath(__file__)
-CASES = ("mac-change-notify", "mac-change-silent", "failure")
+CASES = ("mac-change-notify", "mac-change-silent", "failure", "unresolved-queue")
 NOTIFY_DEADLINE = 2.0          # s from the new link coming up to the first PTB on it
 SILENT_SLACK = 4.0             # + reachable_time without announcements
 FAILED_SLACK = 5.0             # + reachable_time + 3 probes after the last answer
 BACK_DEADLINE = 4.0            # s from the link coming back up to `reachable`
+UNRES_QLEN = 3                 # neighbors.unres_qlen of the unresolved-queue case
+HELD = 5                       # PTBs sent for srvK while it is unresolved: 3 wait, 2 dropped
+MAX_SOLICIT = 3                # unanswered ARP requests before `failed` (mcast_solicit)
+SILENT_MIN = 0.05              # s srvK stays silent after ptbsteer's first request, at least
 
 
 def parse_args(argv):
@@ -66,11 +79,14 @@ def parse_args(argv):
     ap.add_argument("--via", choices=["4", "6", "ll"],
                     help="the next-hops' via (default: the family's global address; ll: the "
                          "EUI-64 link-local address, with --family v6)")
-    ap.add_argument("--servers", type=int, help="default 3 (mac-change), 4 (failure)")
-    ap.add_argument("--flows", type=int, default=8, help="connections")
+    ap.add_argument("--servers", type=int,
+                    help="default 3 (mac-change, unresolved-queue), 4 (failure)")
+    ap.add_argument("--flows", type=int,
+                    help="connections (default 8; 24 for unresolved-queue, whose srvK needs 5)")
     ap.add_argument("--reachable-time", type=int,
                     help="neighbors.reachable_time (default: 30, ptbsteer's own, for "
-                         "mac-change-notify: only the announcement can then be in time; 5 else)")
+                         "mac-change-notify (only the announcement can then be in time) and "
+                         "unresolved-queue; 5 else)")
     ap.add_argument("--gap-ms", type=int, default=50, help="between injected PTBs")
     ap.add_argument("--no-announce", action="store_true",
                     help="negative control: mac-change-notify with arp_notify / ndisc_notify "
@@ -88,12 +104,16 @@ def parse_args(argv):
     a.via = a.via or str(a.fam)
     if (a.via == "4") != (a.fam == 4):
         ap.error("--via must be of the flows' family")
+    if a.case == "unresolved-queue" and a.via != "4":
+        ap.error("--case unresolved-queue is IPv4 with --via 4 (srvK is kept silent by "
+                 "arp_ignore)")
     if a.via == "ll" and a.case != "failure":
         ap.error("--via ll: the EUI-64 link-local address changes with the MAC (e2e_truth.py "
                  "--via ll covers link-local next-hops)")
     a.servers = a.servers or (4 if a.case == "failure" else 3)
+    a.flows = a.flows or (24 if a.case == "unresolved-queue" else 8)
     if a.reachable_time is None:
-        a.reachable_time = 30 if a.case == "mac-change-notify" else 5
+        a.reachable_time = 30 if a.case in ("mac-change-notify", "unresolved-queue") else 5
     return a
 
 
@@ -102,6 +122,8 @@ def truth_args(a, workdir):
     argv = ["--family", a.family, "--servers", str(a.servers), "--flows", str(a.flows),
             "--deliver", "ptbsteer", "--ptbsteer", a.ptbsteer, "--via", a.via,
             "--config-out", a.config_out or os.path.join(workdir, "ptbsteer.yaml")]
+    if a.case == "unresolved-queue":
+        argv += ["--settle", "0"]        # srvK must still be unresolved when the PTBs come
     return truth_parse_args(argv + (["--keep"] if a.keep else []))
 
 
@@ -359,6 +381,204 @@ def deliver_all(a, flows, srv, workdir, name, skip=None):
     return not bad
 
 
+# ------------------------------------------------------------------------------------------
+# unresolved-queue
+
+QUEUED = "ptbsteer_neighbor_queued_packets_total"
+DELIVERED = "ptbsteer_delivered_packets_total"
+UNRESOLVED = "neighbor_unresolved"
+
+
+def case_unresolved_queue(a, targs, topo, flows, procs, workdir, watches, c):
+    """PTBs for a next-hop that does not answer ARP yet: unres_qlen of them wait and go out when
+    it answers, the others are dropped at once (see the module doc). Times are printed from
+    ptbsteer's first ARP request for srvK as seen at the bridge port lan-steer."""
+    k = busiest(flows, range(1, topo.n + 1), HELD)
+    hop, iface, addrs = f"srv{k}", f"srv{k}-lan", {lan_addr(4, k)}
+    held = [f for f in flows if f.owner == k][:HELD]
+    queued, dropped = held[:UNRES_QLEN], held[UNRES_QLEN:]
+    frames = [ptb_frame(f, STEER_IN_MAC, INJ_MAC) for f in held]   # scapy: before ptbsteer
+    if any(v is not None for v in learned_mtus(topo.n, flows).values()):
+        raise SetupError("an MTU was learned before any PTB was sent")
+    knob = f"net.ipv4.conf.{iface}.arp_ignore"
+    # The kernel obeys max(all, iface): `all` must stay 0 (it would silence srvK-r too).
+    all_knob = run_cmd(nsexec(srv_ns(k), "sysctl", "-n", "net.ipv4.conf.all.arp_ignore"))
+    if all_knob.stdout.strip() != "0":
+        raise SetupError(f"net.ipv4.conf.all.arp_ignore is not 0 in {srv_ns(k)}")
+    sysctl(srv_ns(k), [(knob, 8)])
+    print(f"srv{k} owns {sum(1 for f in flows if f.owner == k)}/{len(flows)} flows and answers "
+          f"no ARP ({knob}=8); unres_qlen {UNRES_QLEN}; PTBs for its flows "
+          f"{', '.join(map(str, held))} in this order: the first {UNRES_QLEN} should wait, the "
+          f"other {len(dropped)} be dropped")
+    lan = FrameWatch(NS_LAN, is_nd, outgoing=True)
+    watches.append(lan)
+    srv = {j: FrameWatch(srv_ns(j), is_ptb) for j in range(1, topo.n + 1)}
+    watches.extend(srv.values())
+    write_config(a, targs, topo, UNRES_QLEN)
+    steer = SteerRun(targs, procs, workdir)
+    marks = [("ports open", steer.opened)]
+
+    samples, t = first_scrape(3)
+    marks.append(("first /metrics", t))
+    if samples is None:
+        raise SetupError("ptbsteer's /metrics listed no neighbour states within 3 s of "
+                         "opening its ports")
+    first = {g: s for (g, h), s in neighbor_states(samples).items() if h == hop}
+    if "failed" in first.values():
+        print_times(marks, lan, addrs, srv, k)
+        raise SetupError(f"set-up too slow: srv{k} was already failed at the first /metrics "
+                         f"scrape ({format_states(neighbor_states(samples))})")
+    ok = c.check(bool(first) and all(s == "incomplete" for s in first.values()),
+                 f"srv{k} incomplete at ptbsteer's first /metrics "
+                 f"(+{t - steer.opened:.2f} s after it opened its ports)",
+                 format_states(neighbor_states(samples)))
+    if not ok:
+        return
+    before = counts(samples, hop)
+
+    marks.append(("PTBs sent", time.monotonic()))
+    t_sent = marks[-1][1]
+    send_frames(NS_INJ, "inj0", frames, workdir, "held.pcap", 1000, timeout=10)
+
+    def all_counted():
+        d = grown(counts(scrape_steer(timeout=1), hop), before)
+        return d if d["queued"] + d["unresolved"] >= HELD else None
+    d = wait_until(all_counted, 1, 0.01) or grown(counts(scrape_steer(), hop), before)
+    marks.append(("counters read", time.monotonic()))
+    c.check(d["queued"] == UNRES_QLEN, f"{QUEUED} grew by {UNRES_QLEN} while srv{k} is "
+            f"incomplete: by {d['queued']:.0f}")
+    c.check(d["unresolved"] == HELD - UNRES_QLEN,
+            f"dropped{{reason=\"{UNRESOLVED}\"}} grew by {HELD - UNRES_QLEN} (the queue was "
+            f"full): by {d['unresolved']:.0f}")
+    c.check(d["delivered"] == 0, f"nothing delivered to srv{k} yet: {d['delivered']:.0f}")
+
+    # The negative control needs a request that srvK saw and let pass: one at least, and
+    # SILENT_MIN s after it (the others answer theirs within a few ms).
+    asked = wait_until(lambda: solicitations_for(lan, addrs), 1, 0.01)
+    if asked:
+        time.sleep(max(0.0, asked[0][0] + SILENT_MIN - time.monotonic()))
+    sysctl(srv_ns(k), [(knob, 0)])
+    t_allow = time.monotonic()
+    marks.append(("arp_ignore=0", t_allow))
+    asked = [t for t, _, _ in solicitations_for(lan, addrs)]
+    if len(asked) >= MAX_SOLICIT and asked[MAX_SOLICIT - 1] <= t_allow:
+        print_times(marks, lan, addrs, srv, k)
+        raise SetupError(f"set-up too slow: srv{k} was let answer ARP only after ptbsteer's "
+                         f"request #{MAX_SOLICIT} for it, the last before it turns failed")
+    delays = {}
+    for j in (j for j in srv if j != k):
+        req, ans = (f(lan, {lan_addr(4, j)}) for f in (solicitations_for, answers_from))
+        if req and ans:
+            delays[j] = ans[0][0] - req[0][0]
+    c.check(len(delays) == topo.n - 1, "the other servers answered ptbsteer's ARP: " +
+            (", ".join(f"srv{j} {1000 * d:.2f} ms after its first request"
+                       for j, d in sorted(delays.items())) or "none"))
+    answered = [x for x in answers_from(lan, addrs) if x[0] < t_allow]
+    blocked = [t for t in asked if t < t_allow]
+    c.check(bool(blocked) and not answered,
+            f"negative control: srv{k} answered none of ptbsteer's {len(blocked)} ARP "
+            f"request(s) for it in the {t_allow - asked[0] if asked else 0:.3f} s from the "
+            "first to arp_ignore=0", f"answers: {answered}")
+
+    seen = watch_states(hop, "reachable", t_allow + 3)
+    marks += [(f"{s} seen", t) for s, t in seen.items()]
+    c.check("reachable" in seen and "failed" not in seen,
+            f"srv{k} turned reachable without failing first (states seen: "
+            f"{', '.join(sorted(seen)) or 'none'})")
+
+    wait_until(lambda: len(srv[k].since(t_sent)) >= UNRES_QLEN, 2)
+    time.sleep(0.3)                      # more than the queue held would show up too
+    got = [(t, ifname, ptype, ptb_view(fr)) for t, ifname, ptype, fr in srv[k].since(t_sent)]
+    mine = [v[1:] for _, ifname, ptype, v in got
+            if ifname == iface and ptype == PACKET_HOST and v[0] == lan_mac(k)]
+    c.check(len(got) == UNRES_QLEN and sorted(mine) == sorted(f.key for f in queued),
+            f"exactly the {UNRES_QLEN} queued PTBs reached {iface} ({lan_mac(k)}), once each",
+            f"arrived: {[(round(t - t_sent, 3), i, p, v) for t, i, p, v in got]}")
+    c.check(all(t >= t_allow for t, _, _, _ in got),
+            f"none reached srv{k} before it was let answer ARP")
+    stray = {j: len(srv[j].since(t_sent)) for j in srv if j != k and srv[j].since(t_sent)}
+    c.check(not stray, "no PTB reached another server", f"{stray}")
+
+    wait_until(lambda: all(learned_mtus(topo.n, [f]).get((k, 4, f.client)) == PTB_MTU
+                           for f in queued), 3, 0.2)
+    mtus = learned_mtus(topo.n, flows)
+    c.check(all(mtus.get((k, 4, f.client)) == PTB_MTU for f in queued),
+            f"srv{k}'s kernel learned mtu {PTB_MTU} for the {UNRES_QLEN} queued flows",
+            f"{[(str(f), mtus.get((k, 4, f.client))) for f in queued]}")
+    c.check(all(mtus.get((k, 4, f.client)) is None for f in dropped),
+            f"srv{k} learned nothing for the {len(dropped)} dropped flows",
+            f"{[(str(f), mtus.get((k, 4, f.client))) for f in dropped]}")
+    wrong = sorted(key for key, v in mtus.items() if v is not None and key[0] != k)
+    c.check(not wrong, "no other server learned anything", f"{wrong}")
+
+    d = grown(counts(scrape_steer(), hop), before)
+    c.check(d == {"queued": UNRES_QLEN, "unresolved": HELD - UNRES_QLEN,
+                  "delivered": UNRES_QLEN},
+            f"at the end: queued +{UNRES_QLEN}, neighbor_unresolved +{HELD - UNRES_QLEN}, "
+            f"delivered to srv{k} +{UNRES_QLEN}", f"{d}")
+    print_times(marks, lan, addrs, srv, k)
+
+    note = steer.stop()
+    out = steer.output()
+    print("  " + next((ln for ln in out.splitlines() if ln.startswith("ptbsteer-counters")),
+                      "(no ptbsteer-counters line)"))
+    c.check(steer.p.returncode == 0 and BALANCED in out and report(out) is not None,
+            f"ptbsteer exited {steer.p.returncode} and its exit report balances", note)
+
+
+def write_config(a, targs, topo, unres_qlen):
+    """The via config of start_steer() with neighbors.unres_qlen given."""
+    text = ptbsteer_config(topo, "unicast", via=a.via, reachable_time=a.reachable_time)
+    line = config.neighbors(a.reachable_time)
+    if line not in text:
+        raise SetupError(f"no {line.strip()!r} line in the written config")
+    with open(targs.config_out, "w") as fh:
+        fh.write(text.replace(line, config.neighbors(a.reachable_time, unres_qlen)))
+
+
+def first_scrape(timeout):
+    """ptbsteer's first /metrics that lists neighbour states, polled every 10 ms up to timeout:
+    (samples or None, when)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            samples = scrape_steer(timeout=1)
+            if neighbor_states(samples):
+                return samples, time.monotonic()
+        except (OSError, RuntimeError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            return None, time.monotonic()
+        time.sleep(0.01)
+
+
+def counts(samples, hop):
+    """What the case watches: PTBs that waited, drops as neighbor_unresolved, PTBs delivered
+    (unicast) to next-hop `hop`."""
+    return {"queued": prom.total(samples, QUEUED), "unresolved": drops(samples, UNRESOLVED)[1],
+            "delivered": sum(v for (n, labels), v in samples.items() if n == DELIVERED
+                             and dict(labels).get("next_hop") == hop
+                             and dict(labels).get("mode") == "unicast")}
+
+
+def grown(now, before):
+    return {key: now[key] - before[key] for key in before}
+
+
+def print_times(marks, lan, addrs, srv, k):
+    """The case's moments, ptbsteer's ARP requests for srvK, srvK's answers and the PTBs'
+    arrivals at srvK, in seconds from the first request (from the ports opening without one)."""
+    asked = solicitations_for(lan, addrs)
+    t0 = asked[0][0] if asked else marks[0][1]
+    origin = "ptbsteer's first ARP request for srv%d" % k if asked else "ports open"
+    items = [(t, name) for name, t in marks]
+    items += [(t, f"ARP request #{i + 1}") for i, (t, _, _) in enumerate(asked[:6])]
+    items += [(t, f"srv{k} answered") for t, _, _ in answers_from(lan, addrs)[:3]]
+    items += [(t, f"PTB at srv{k}-lan") for t, _, _, _ in srv[k].frames[:HELD + 2]]
+    print(f"times from {origin}: " + ", ".join(f"{name} {t - t0:+.3f}"
+                                               for t, name in sorted(items)))
+
+
 def main_run(a):
     timer = Timer()
     procs = Procs()
@@ -373,7 +593,8 @@ def main_run(a):
         topo.create()
         flows, client = connect(procs, topo, workdir)
         timer.mark("setup")
-        run = case_failure if a.case == "failure" else case_mac_change
+        run = {"failure": case_failure,
+               "unresolved-queue": case_unresolved_queue}.get(a.case, case_mac_change)
         run(a, targs, topo, flows, procs, workdir, watches, c)
         timer.mark(a.case)
         print(timer.summary())
