@@ -250,3 +250,24 @@ TEST_CASE("rebinding: a removed via stops being resolved; a static MAC is perman
     CHECK(n.stats().updates == before); // no entry holds that address any more
     CHECK(word(n, t2, 0) == neighbor_word(server1, NeighborState::permanent));
 }
+
+TEST_CASE("a via on a VLAN is learned from that VLAN only", "[neighbors]") {
+    std::string text = config_text;
+    text.replace(text.find("via: 203.0.113.11}"), 18, "via: 203.0.113.11, vlan: 100}");
+    const config::Config cfg = load(text.c_str());
+    const Tables t = tables(cfg);
+    NeighborTable n(16);
+    n.bind(cfg, t);
+    const Bytes untagged = arp(2, server1, "203.0.113.11", "203.0.113.2");
+    Bytes tagged = untagged;
+    const std::uint8_t tag[] = {0x81, 0x00, 0x00, 0x64}; // 802.1Q, VLAN 100
+    tagged.insert(tagged.begin() + 12, std::begin(tag), std::end(tag));
+    const auto now = NeighborTable::Clock::now();
+    n.apply(update_from(t, untagged), now); // RX hands it on; the entry is VLAN 100's
+    CHECK(state_of(word(n, t, 0)) == NeighborState::incomplete);
+    const auto u = neighbor_update(t, tagged, 18, 1);
+    REQUIRE(u);
+    CHECK(u->vlan == 100);
+    n.apply(*u, now);
+    CHECK(word(n, t, 0) == neighbor_word(server1, NeighborState::reachable));
+}
