@@ -16,6 +16,7 @@ constexpr unsigned max_sent = 3;      // unanswered solicitations before failed 
 constexpr auto refresh_lead = 3s;     // re-solicit a reachable entry this long before it expires
 constexpr std::size_t min_frame = 60; // IEEE 802.3's minimum, without the FCS
 constexpr auto period = 10ms;
+constexpr unsigned ring_size = 1024; // Shared::neighbor_updates' (appliance.cpp)
 
 double unix_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
@@ -25,16 +26,16 @@ double unix_now() {
 } // namespace
 
 NeighborTable::NeighborTable(std::size_t slots)
-    : words_(new NeighborWord[slots]()), slots_(slots), bound_(slots) {}
+    : words_(new NeighborWord[slots]()), slots_(slots), bound_(slots), binding_(slots) {}
 
 NeighborTable::~NeighborTable() {
     stop();
 }
 
 void NeighborTable::publish(const Entry& e) {
-    const std::uint64_t w = neighbor_word(e.mac, e.state);
     for (const std::uint32_t slot : e.slots)
-        words_[slot].store(w, std::memory_order_relaxed);
+        words_[slot].store(neighbor_word(e.mac, e.state, binding_[slot]),
+                           std::memory_order_relaxed);
 }
 
 void NeighborTable::set_state(Entry& e, NeighborState s) {
@@ -43,13 +44,14 @@ void NeighborTable::set_state(Entry& e, NeighborState s) {
     publish(e);
 }
 
+// The slot leaves its entry (erased later, by bind(), if nobody else names it) and gets a new
+// binding number: what waits for its old next-hop is dropped, never sent to the new one.
 void NeighborTable::unbind(std::uint32_t slot) {
+    ++binding_[slot];
     if (!bound_[slot]) return;
     const auto it = entries_.find(*bound_[slot]);
     bound_[slot].reset();
-    if (it == entries_.end()) return;
-    it->second.slots.erase(slot);
-    if (it->second.slots.empty()) entries_.erase(it); // nobody is reached through it any more
+    if (it != entries_.end()) it->second.slots.erase(slot);
 }
 
 void NeighborTable::bind(const config::Config& cfg, const Tables& t) {
@@ -64,8 +66,11 @@ void NeighborTable::bind(const config::Config& cfg, const Tables& t) {
             const std::uint32_t slot = nh.counter_slot;
             in_t.at(slot) = true;
             if (!h.via) {
-                unbind(slot);
-                words_[slot].store(neighbor_word(h.mac, NeighborState::permanent),
+                const std::uint64_t was = words_[slot].load(std::memory_order_relaxed);
+                if (bound_[slot] || mac_of(was) != h.mac ||
+                    state_of(was) != NeighborState::permanent)
+                    unbind(slot);
+                words_[slot].store(neighbor_word(h.mac, NeighborState::permanent, binding_[slot]),
                                    std::memory_order_relaxed);
                 continue;
             }
@@ -90,7 +95,9 @@ void NeighborTable::bind(const config::Config& cfg, const Tables& t) {
         }
     }
     for (std::uint32_t slot = 0; slot < slots_; ++slot)
-        if (!in_t[slot]) unbind(slot);
+        if (!in_t[slot] && bound_[slot]) unbind(slot);
+    // Last: an address one next-hop left and another took in the same change keeps its entry.
+    std::erase_if(entries_, [](const auto& kv) { return kv.second.slots.empty(); });
 }
 
 void NeighborTable::apply(const NeighborUpdate& u, Clock::time_point now) {
@@ -106,6 +113,10 @@ void NeighborTable::apply(const NeighborUpdate& u, Clock::time_point now) {
         if (!u.solicited || e.state == NeighborState::incomplete ||
             e.state == NeighborState::failed)
             return;
+    } else if (u.mac != e.mac && !u.override && e.mac != Mac{}) {
+        // RFC 4861 §7.2.5: an advertisement without the Override flag does not replace a MAC
+        // we hold, nor confirm it.
+        return;
     } else if (u.mac != e.mac) {
         if (e.mac != Mac{}) { // a first resolution is not a change
             e.mac_changed = unix_now();
@@ -132,7 +143,6 @@ void NeighborTable::solicit(const Key& k, Entry& e, bool unicast) {
                           ? make_arp_request(frame, e.from, target, to)
                           : make_neighbor_solicitation(frame, e.from, target, to);
     len = std::max(len, min_frame); // zero padding (frame{} is zeroed)
-    (k.family == packet::Family::v4 ? stats_.solicitations_v4 : stats_.solicitations_v6)++;
     rte_mbuf* m = pool_ ? rte_pktmbuf_alloc(pool_) : nullptr;
     char* p = m ? rte_pktmbuf_append(m, std::uint16_t(len)) : nullptr;
     if (!p) {
@@ -145,7 +155,9 @@ void NeighborTable::solicit(const Key& k, Entry& e, bool unicast) {
     if (rte_ring_sp_enqueue(shared_->neighbor_tx, m) != 0) {
         rte_pktmbuf_free(m);
         ++stats_.solicitations_lost;
+        return;
     }
+    (k.family == packet::Family::v4 ? stats_.solicitations_v4 : stats_.solicitations_v6)++;
 }
 
 void NeighborTable::tick(Clock::time_point now) {
@@ -181,7 +193,9 @@ void NeighborTable::run() {
     std::array<NeighborUpdate, 64> in;
     while (!stop_.load(std::memory_order_relaxed)) {
         const auto now = Clock::now();
-        for (;;) {
+        // At most a ring's worth per step: a flood of ARP claiming a next-hop's address must
+        // not keep the timers (solicitations, expiry) from running.
+        for (unsigned round = 0; round < ring_size / in.size(); ++round) {
             const unsigned n = rte_ring_sc_dequeue_burst_elem(
                 shared_->neighbor_updates, in.data(), sizeof(NeighborUpdate), in.size(), nullptr);
             for (unsigned i = 0; i < n; ++i)
@@ -193,13 +207,15 @@ void NeighborTable::run() {
     }
 }
 
+void NeighborTable::attach(Shared& s, rte_mempool* pool) {
+    const std::lock_guard lock(m_);
+    shared_ = &s;
+    pool_ = pool;
+    s.unres_qlen.store(params_.unres_qlen, std::memory_order_relaxed);
+}
+
 void NeighborTable::start(Shared& s, rte_mempool* pool) {
-    {
-        const std::lock_guard lock(m_);
-        shared_ = &s;
-        pool_ = pool;
-        s.unres_qlen.store(params_.unres_qlen, std::memory_order_relaxed);
-    }
+    attach(s, pool);
     thread_ = std::thread([this] { run(); });
 }
 

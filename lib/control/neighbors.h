@@ -64,6 +64,8 @@ class NeighborTable {
     // solicitations' mbufs.
     void start(Shared& s, rte_mempool* pool);
     void stop();
+    // What start() does but the thread: where solicitations go (tests drive tick() themselves).
+    void attach(Shared& s, rte_mempool* pool);
 
     struct View {
         NeighborState state = NeighborState::incomplete;
@@ -116,6 +118,7 @@ class NeighborTable {
     std::size_t slots_;
     std::map<Key, Entry> entries_;
     std::vector<std::optional<Key>> bound_; // by slot: its entry, or none (static or free)
+    std::vector<std::uint8_t> binding_;     // by slot: bumped at each rebinding (neighbor.h)
     config::Neighbors params_;
     Stats stats_;
     Shared* shared_ = nullptr;

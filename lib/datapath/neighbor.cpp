@@ -53,6 +53,24 @@ std::size_t write_ethernet(std::uint8_t* f, const Mac& dst, const SolicitFrom& f
     return eth_len + vlan_len;
 }
 
+// A station's own MAC: not zero, not a group address (RFC 826 learns the sender's unicast MAC).
+bool station_mac(const std::uint8_t* m) {
+    static constexpr std::uint8_t zero[6] = {};
+    return (m[0] & 0x01) == 0 && std::memcmp(m, zero, 6) != 0;
+}
+
+// Over the pseudo-header (RFC 4443 §2.3), summed in native byte order (RFC 1071 §2(B)).
+std::uint64_t icmp6_sum(const std::uint8_t* ip, const std::uint8_t* icmp, std::size_t len) {
+    std::uint64_t sum = guard::ones_sum(ip + 8, 32, 0);
+    sum += guard::ones_word(std::uint16_t(len)) + guard::ones_word(58);
+    return guard::ones_sum(icmp, len, sum);
+}
+
+// The stored checksum included, a correct message sums to all ones.
+bool icmp6_checksum_ok(const std::uint8_t* ip, const std::uint8_t* icmp, std::size_t len) {
+    return guard::ones_fold(icmp6_sum(ip, icmp, len)) == 0xffff;
+}
+
 std::optional<NeighborUpdate> from_arp(const Tables& t, std::span<const std::uint8_t> f,
                                        std::size_t l3, std::size_t port) {
     if (f.size() < l3 + arp_len) return std::nullopt;
@@ -62,7 +80,8 @@ std::optional<NeighborUpdate> from_arp(const Tables& t, std::span<const std::uin
     const unsigned op = be16(a + 6);
     if (be16(a) != 1 || be16(a + 2) != 0x0800 || a[4] != 6 || a[5] != 4 || (op != 1 && op != 2))
         return std::nullopt;
-    if (!is_neighbor(t, port, packet::Family::v4, a + 14)) return std::nullopt;
+    if (!is_neighbor(t, port, packet::Family::v4, a + 14) || !station_mac(a + 8))
+        return std::nullopt;
     NeighborUpdate u;
     u.port = std::uint16_t(port);
     u.vlan = vlan_of(f, l3);
@@ -82,18 +101,25 @@ std::optional<NeighborUpdate> from_advert(const Tables& t, std::span<const std::
     // RFC 4861 §7.1.2: hop limit 255 (sent on the link), code 0.
     if (ip[6] != 58 || ip[7] != 255 || icmp[0] != icmp6_na || icmp[1] != 0) return std::nullopt;
     if (!is_neighbor(t, port, packet::Family::v6, icmp + 8)) return std::nullopt;
+    // The whole message must be in the frame and its checksum right (§7.1.2): a learned MAC
+    // steers PTBs for as long as the entry lives.
+    const std::size_t icmp_len = be16(ip + 4);
+    if (icmp_len < nd_len || f.size() < l3 + ipv6_len + icmp_len) return std::nullopt;
+    if (!icmp6_checksum_ok(ip, icmp, icmp_len)) return std::nullopt;
     NeighborUpdate u;
     u.port = std::uint16_t(port);
     u.vlan = vlan_of(f, l3);
     u.family = packet::Family::v6;
     u.solicited = (icmp[4] & 0x40) != 0;
+    u.override = (icmp[4] & 0x20) != 0;
     std::memcpy(u.addr.b.data(), icmp + 8, 16);
-    // Options up to the payload length (bounded by the frame): the Target Link-Layer Address.
-    const std::size_t end = std::min(f.size(), l3 + ipv6_len + be16(ip + 4));
+    // Options up to the payload length: the Target Link-Layer Address.
+    const std::size_t end = l3 + ipv6_len + icmp_len;
     for (std::size_t o = l3 + ipv6_len + nd_len; o + 2 <= end;) {
         const std::size_t len = std::size_t(f[o + 1]) * 8;
         if (len == 0 || o + len > end) break; // §4.6: a zero length is invalid
         if (f[o] == option_tlla && len >= lla_option_len) {
+            if (!station_mac(f.data() + o + 2)) return std::nullopt;
             std::memcpy(u.mac.data(), f.data() + o + 2, 6);
             u.has_mac = true;
         }
@@ -103,11 +129,7 @@ std::optional<NeighborUpdate> from_advert(const Tables& t, std::span<const std::
 }
 
 std::uint16_t icmp6_checksum(const std::uint8_t* ip, const std::uint8_t* icmp, std::size_t len) {
-    // Over the pseudo-header (RFC 4443 §2.3), summed in native byte order (RFC 1071 §2(B)).
-    std::uint64_t sum = guard::ones_sum(ip + 8, 32, 0);
-    sum += guard::ones_word(std::uint16_t(len)) + guard::ones_word(58);
-    sum = guard::ones_sum(icmp, len, sum);
-    return std::uint16_t(~guard::ones_fold(sum));
+    return std::uint16_t(~guard::ones_fold(icmp6_sum(ip, icmp, len)));
 }
 
 } // namespace

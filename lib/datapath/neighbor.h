@@ -43,13 +43,19 @@ constexpr std::string_view name(NeighborState s) {
 }
 
 // NeighborWord (tables.h): bytes 0-5 the MAC (in wire order on a little-endian CPU: the word is
-// stored as it is laid out in memory), byte 7 the state.
+// stored as it is laid out in memory), byte 6 the slot's binding (bumped whenever the slot is
+// bound to another address or MAC: a PTB parked for the slot's earlier next-hop must not leave
+// for its next one), byte 7 the state.
 static_assert(NeighborWord::is_always_lock_free);
 
-inline std::uint64_t neighbor_word(const Mac& mac, NeighborState s) noexcept {
+inline std::uint64_t neighbor_word(const Mac& mac, NeighborState s,
+                                   std::uint8_t binding = 0) noexcept {
     std::uint64_t w = 0;
     std::memcpy(&w, mac.data(), 6);
-    return w | std::uint64_t(s) << 56;
+    return w | std::uint64_t(binding) << 48 | std::uint64_t(s) << 56;
+}
+inline std::uint8_t binding_of(std::uint64_t w) noexcept {
+    return std::uint8_t(w >> 48);
 }
 inline NeighborState state_of(std::uint64_t w) noexcept {
     return NeighborState(w >> 56);
@@ -80,7 +86,7 @@ struct NeighborUpdate {
     packet::Family family = packet::Family::v4;
     bool has_mac = false;
     bool solicited = false; // NA S flag, or an ARP reply
-    std::uint8_t pad = 0;
+    bool override = true;   // NA O flag (RFC 4861 §7.2.5); ARP always overrides (RFC 826)
     Mac mac{};
     std::uint8_t pad2[2]{};
     packet::IpAddr addr;
@@ -91,8 +97,9 @@ static_assert(sizeof(NeighborUpdate) == 32); // an rte_ring element: a multiple 
 bool is_neighbor(const Tables& t, std::size_t port, packet::Family f, const std::uint8_t* addr);
 
 // The update an ARP packet (request, reply, gratuitous) from a next-hop's address carries, or
-// a Neighbor Advertisement for one (RFC 4861 §7.2.5): nullopt for anything else. `l3` is the
-// ARP or IPv6 header's offset.
+// a valid Neighbor Advertisement for one (RFC 4861 §7.1.2: hop limit 255, code 0, checksum;
+// §7.2.5): nullopt for anything else, and for a zero or group sender MAC, which no station has.
+// `l3` is the ARP or IPv6 header's offset.
 std::optional<NeighborUpdate> neighbor_update(const Tables& t, std::span<const std::uint8_t> frame,
                                               std::size_t l3, std::size_t port);
 

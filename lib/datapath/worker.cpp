@@ -66,7 +66,11 @@ class Deliverer {
         for (unsigned i = 0; i < n_parked_;) {
             Parked& p = parked_[i];
             const std::uint64_t w = s_.neighbors[p.slot].load(std::memory_order_relaxed);
-            if (usable(w)) {
+            if (binding_of(w) != p.binding) {
+                // The slot now names another next-hop (a reload or API change since): this PTB's
+                // owner is gone from it.
+                drop(p.m, Drop::neighbor_unresolved);
+            } else if (usable(w)) {
                 write_dst_mac(rte_pktmbuf_mtod(p.m, std::uint8_t*), w);
                 sent_unicast(p.m, p.port, p.slot);
             } else if (state_of(w) == NeighborState::failed || now - p.since > s_.park_cycles) {
@@ -89,9 +93,10 @@ class Deliverer {
   private:
     struct Parked {
         rte_mbuf* m;
-        std::uint64_t since; // TSC
-        std::uint32_t slot;  // its next-hop's counter slot (neighbour word)
-        std::uint16_t port;  // DPDK port
+        std::uint64_t since;  // TSC
+        std::uint32_t slot;   // its next-hop's counter slot (neighbour word)
+        std::uint16_t port;   // DPDK port
+        std::uint8_t binding; // the slot's binding when it was parked (neighbor.h)
     };
 
     void send(std::uint16_t port, rte_mbuf* m) {
@@ -147,7 +152,7 @@ class Deliverer {
             return;
         }
         ++c_.neighbor_queued;
-        parked_[n_parked_++] = Parked{m, rte_rdtsc(), nh.counter_slot, nh.port_id};
+        parked_[n_parked_++] = Parked{m, rte_rdtsc(), nh.counter_slot, nh.port_id, binding_of(w)};
     }
 
     // One header mbuf + one indirect clone per next-hop: the PTB's bytes are never copied.
@@ -182,6 +187,10 @@ class Deliverer {
         auto* data = rte_pktmbuf_mtod(m, std::uint8_t*);
         const std::size_t room = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
         const std::size_t len = rte_pktmbuf_data_len(m);
+        // A next-hop asking for us tells its MAC too (RFC 826's merge), before we overwrite it.
+        if (d.family == packet::Family::v4 && s_.neighbor_updates)
+            if (auto u = neighbor_update(t, {data, len}, d.l3_offset, d.target))
+                rte_ring_mp_enqueue_elem(s_.neighbor_updates, &*u, sizeof(NeighborUpdate));
         const std::span<std::uint8_t> buf(data, room);
         const std::size_t n = d.family == packet::Family::v4
                                   ? make_arp_reply(buf, len, d.l3_offset, own)

@@ -13,6 +13,9 @@
 #include "datapath/neighbor.h"
 #include "frame_builder.h"
 
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
 using namespace ptbsteer;
 using namespace ptbsteer::datapath;
 using namespace ptbsteer::control;
@@ -72,7 +75,7 @@ Bytes arp(unsigned op, const Mac& sender, const char* sender_ip, const char* tar
 // A Neighbor Advertisement for `target` from `mac`, solicited or not, with or without the
 // Target Link-Layer Address option.
 Bytes advert(const char* target, const Mac& mac, bool solicited, bool tlla,
-             std::uint8_t hop_limit = 255) {
+             std::uint8_t hop_limit = 255, bool override = true) {
     Bytes f(port_out.begin(), port_out.end());
     f.insert(f.end(), mac.begin(), mac.end());
     const std::uint8_t plen = tlla ? 32 : 24;
@@ -80,12 +83,20 @@ Bytes advert(const char* target, const Mac& mac, bool solicited, bool tlla,
     const auto src = test::addr(target), dst = test::addr("2001:db8:ff::2");
     f.insert(f.end(), src.b.begin(), src.b.end());
     f.insert(f.end(), dst.b.begin(), dst.b.end());
-    f.insert(f.end(), {136, 0, 0, 0, std::uint8_t(solicited ? 0x60 : 0x20), 0, 0, 0});
+    f.insert(f.end(),
+             {136, 0, 0, 0, std::uint8_t((solicited ? 0x40 : 0) | (override ? 0x20 : 0)), 0, 0, 0});
     f.insert(f.end(), src.b.begin(), src.b.end());
     if (tlla) {
         f.insert(f.end(), {2, 1});
         f.insert(f.end(), mac.begin(), mac.end());
     }
+    // The ICMPv6 checksum over the pseudo-header (RFC 4443 §2.3).
+    std::uint32_t sum = 58 + plen;
+    for (std::size_t i = 14 + 8; i < 14 + 40; i += 2)
+        sum += std::uint32_t(f[i] << 8 | f[i + 1]);
+    const std::uint16_t c = test::internet_checksum(f.data() + 54, plen, sum);
+    f[56] = std::uint8_t(c >> 8);
+    f[57] = std::uint8_t(c);
     return f;
 }
 
@@ -97,6 +108,41 @@ NeighborUpdate update_from(const Tables& t, const Bytes& f) {
 
 std::uint64_t word(const NeighborTable& n, const Tables& t, std::size_t hop) {
     return n.words()[t.next_hops[hop].counter_slot].load();
+}
+
+// Where the manager's solicitations go: a real ring and mbuf pool, as the appliance gives it.
+struct Solicitations {
+    Shared shared;
+    rte_mempool* pool = rte_pktmbuf_pool_create("nbr_test", 255, 0, 0, 256, 0);
+    std::vector<std::uint16_t> ports;
+    Solicitations() {
+        REQUIRE(pool);
+        shared.neighbor_tx = rte_ring_create("nbr_test_tx", 256, 0, RING_F_SP_ENQ);
+        REQUIRE(shared.neighbor_tx);
+    }
+    ~Solicitations() {
+        take();
+        rte_ring_free(shared.neighbor_tx);
+        rte_mempool_free(pool);
+    }
+    // The frames handed to TX so far (their ports in `ports`), freed.
+    std::vector<Bytes> take() {
+        std::vector<Bytes> got;
+        ports.clear();
+        void* m;
+        while (rte_ring_dequeue(shared.neighbor_tx, &m) == 0) {
+            auto* mb = static_cast<rte_mbuf*>(m);
+            const auto* p = rte_pktmbuf_mtod(mb, const std::uint8_t*);
+            got.emplace_back(p, p + rte_pktmbuf_data_len(mb));
+            ports.push_back(mb->port);
+            rte_pktmbuf_free(mb);
+        }
+        return got;
+    }
+};
+
+bool is(std::uint64_t w, const Mac& mac, NeighborState s) {
+    return mac_of(w) == mac && state_of(w) == s;
 }
 
 } // namespace
@@ -139,6 +185,14 @@ TEST_CASE("ARP and Neighbor Advertisements of next-hops' vias are learned; other
     CHECK_FALSE(neighbor_update(t, advert("2001:db8:ff::c", server1, true, true, 64), 14, 1));
     CHECK(decide(t, advert("2001:db8:ff::99", server1, true, true), 1, info).drop ==
           Drop::nd_not_ours);
+    // Not learned: a wrong ICMPv6 checksum (RFC 4861 §7.1.2), a zero or group sender MAC.
+    Bytes corrupt = advert("2001:db8:ff::c", server1, true, true);
+    corrupt[57] ^= 1;
+    CHECK_FALSE(neighbor_update(t, corrupt, 14, 1));
+    CHECK_FALSE(neighbor_update(t, arp(2, Mac{}, "203.0.113.11", "203.0.113.2"), 14, 1));
+    CHECK_FALSE(
+        neighbor_update(t, advert("2001:db8:ff::c", {0x33, 0x33, 0, 0, 0, 1}, true, true), 14, 1));
+    CHECK_FALSE(update_from(t, advert("2001:db8:ff::c", server1, true, true, 255, false)).override);
     // Every truncation of a learnable frame is refused, never read past.
     const Bytes full = advert("2001:db8:ff::c", server1, true, true);
     for (std::size_t n = 0; n < full.size(); ++n) {
@@ -186,13 +240,35 @@ TEST_CASE("the manager's timers: incomplete, failed, reachable, refresh, probe, 
     const Tables t = tables(cfg);
     NeighborTable n(16);
     n.bind(cfg, t);
+    Solicitations out;
+    n.attach(out.shared, out.pool);
     CHECK(state_of(word(n, t, 0)) == NeighborState::incomplete);
-    CHECK(word(n, t, 3) ==
-          neighbor_word({0x02, 0x70, 0x74, 0x62, 0x00, 0x04}, NeighborState::permanent));
+    CHECK(is(word(n, t, 3), {0x02, 0x70, 0x74, 0x62, 0x00, 0x04}, NeighborState::permanent));
     const auto t0 = NeighborTable::Clock::now() + 1s;
     n.tick(t0);
     CHECK(n.stats().solicitations_v4 == 1);
     CHECK(n.stats().solicitations_v6 == 2);
+    // What went to the TX lcores: a broadcast ARP request for s1 from our address on `out`
+    // (DPDK port 1), and multicast solicitations for s2 (from our global address) and s3 (from
+    // our link-local one).
+    const std::vector<Bytes> first = out.take();
+    REQUIRE(first.size() == 3);
+    std::size_t arps = 0, from_ll = 0;
+    for (const Bytes& f : first) {
+        if (f[12] == 0x08 && f[13] == 0x06) {
+            ++arps;
+            CHECK(f.size() == 60);
+            CHECK(Bytes(f.begin(), f.begin() + 6) == Bytes(6, 0xff));
+            CHECK(Bytes(f.begin() + 14 + 24, f.begin() + 14 + 28) == Bytes{203, 0, 113, 11});
+            CHECK(Bytes(f.begin() + 14 + 14, f.begin() + 14 + 18) == Bytes{203, 0, 113, 2});
+        } else {
+            from_ll += f[14 + 8] == 0xfe;
+            CHECK(f[0] == 0x33);
+        }
+    }
+    CHECK(arps == 1);
+    CHECK(from_ll == 1);
+    CHECK(out.ports == std::vector<std::uint16_t>(3, 1));
     n.tick(t0 + 1s);
     n.tick(t0 + 2s);
     CHECK(state_of(word(n, t, 0)) == NeighborState::incomplete);
@@ -203,7 +279,7 @@ TEST_CASE("the manager's timers: incomplete, failed, reachable, refresh, probe, 
     const Bytes reply = arp(2, server1, "203.0.113.11", "203.0.113.2");
     const auto t1 = t0 + 3500ms;
     n.apply(update_from(t, reply), t1);
-    CHECK(word(n, t, 0) == neighbor_word(server1, NeighborState::reachable));
+    CHECK(is(word(n, t, 0), server1, NeighborState::reachable));
     CHECK(n.view(t.next_hops[0].counter_slot).mac_changed == 0); // resolved, not changed
     // Refreshed in the last 3 s of reachable_time (10 s): unicast, unicast, broadcast.
     const auto sent = n.stats().solicitations_v4;
@@ -214,7 +290,7 @@ TEST_CASE("the manager's timers: incomplete, failed, reachable, refresh, probe, 
     n.tick(t1 + 9s);
     CHECK(n.stats().solicitations_v4 == sent + 3);
     n.tick(t1 + 10s); // expired unanswered: still used while asked
-    CHECK(word(n, t, 0) == neighbor_word(server1, NeighborState::probe));
+    CHECK(is(word(n, t, 0), server1, NeighborState::probe));
     n.tick(t1 + 11s);
     n.tick(t1 + 12s);
     CHECK(state_of(word(n, t, 0)) == NeighborState::probe);
@@ -223,9 +299,18 @@ TEST_CASE("the manager's timers: incomplete, failed, reachable, refresh, probe, 
 
     // A gratuitous ARP from a new MAC: reachable there at once, and the change is recorded.
     n.apply(update_from(t, arp(1, server1_new, "203.0.113.11", "203.0.113.11")), t1 + 14s);
-    CHECK(word(n, t, 0) == neighbor_word(server1_new, NeighborState::reachable));
+    CHECK(is(word(n, t, 0), server1_new, NeighborState::reachable));
     CHECK(n.view(t.next_hops[0].counter_slot).mac_changed > 0);
     CHECK(n.stats().mac_changes == 1);
+
+    // An NA without the Override flag neither replaces the MAC held nor confirms it (§7.2.5).
+    const auto before = n.stats().updates;
+    n.apply(update_from(t, arp(1, server1_new, "203.0.113.11", "203.0.113.11")), t1 + 14s);
+    n.apply(update_from(t, advert("2001:db8:ff::c", server1, true, true)), t1 + 14s);
+    n.apply(update_from(t, advert("2001:db8:ff::c", server1_new, true, true, 255, false)),
+            t1 + 15s);
+    CHECK(is(word(n, t, 1), server1, NeighborState::reachable));
+    CHECK(n.stats().updates == before + 2);
 
     // An NA without a link-layer address cannot resolve an entry that has none.
     n.apply(update_from(t, advert("fe80::70:74ff:fe62:3", server1, true, false)), t1);
@@ -242,13 +327,19 @@ TEST_CASE("rebinding: a removed via stops being resolved; a static MAC is perman
     text.replace(text.find("via: 203.0.113.11"), 17, "mac: \"02:70:74:62:00:01\"");
     const config::Config next = load(text.c_str());
     const Tables t2 = tables(next);
+    const std::uint8_t was = binding_of(word(n, t, 0));
     n.bind(next, t2);
-    CHECK(word(n, t2, 0) == neighbor_word(server1, NeighborState::permanent));
+    // What waited for the via next-hop must not leave for the static one (worker.cpp).
+    CHECK(binding_of(word(n, t2, 0)) != was);
+    const std::uint8_t now = binding_of(word(n, t2, 0));
+    n.bind(next, t2); // the same again: nothing rebinds
+    CHECK(binding_of(word(n, t2, 0)) == now);
+    CHECK(is(word(n, t2, 0), server1, NeighborState::permanent));
     const auto before = n.stats().updates;
     n.apply(update_from(t, arp(2, server1, "203.0.113.11", "203.0.113.2")),
             NeighborTable::Clock::now());
     CHECK(n.stats().updates == before); // no entry holds that address any more
-    CHECK(word(n, t2, 0) == neighbor_word(server1, NeighborState::permanent));
+    CHECK(is(word(n, t2, 0), server1, NeighborState::permanent));
 }
 
 TEST_CASE("a via on a VLAN is learned from that VLAN only", "[neighbors]") {
@@ -269,5 +360,5 @@ TEST_CASE("a via on a VLAN is learned from that VLAN only", "[neighbors]") {
     REQUIRE(u);
     CHECK(u->vlan == 100);
     n.apply(*u, now);
-    CHECK(word(n, t, 0) == neighbor_word(server1, NeighborState::reachable));
+    CHECK(is(word(n, t, 0), server1, NeighborState::reachable));
 }
