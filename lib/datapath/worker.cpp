@@ -13,6 +13,7 @@
 #include "datapath/capture_tap.h"
 #include "datapath/decide.h"
 #include "datapath/neighbor.h"
+#include "datapath/parked.h"
 #include "datapath/responder.h"
 #include "datapath/tx.h"
 
@@ -20,9 +21,6 @@ namespace ptbsteer::datapath {
 namespace {
 
 constexpr unsigned burst = 32;
-// PTBs waiting for their next-hop's resolution on one TX lcore, all next-hops together: a burst
-// of new flows towards a fresh group waits here, a flood towards a dead one is refused.
-constexpr unsigned max_parked = 256;
 
 Handover& handover_of(rte_mbuf* m, int offset) {
     return *RTE_MBUF_DYNFIELD(m, offset, Handover*);
@@ -63,42 +61,22 @@ class Deliverer {
             for (unsigned i = 0; i < n; ++i)
                 send(in[i]->port, in[i]);
         }
-        for (unsigned i = 0; i < n_parked_;) {
-            Parked& p = parked_[i];
-            const std::uint64_t w = s_.neighbors[p.slot].load(std::memory_order_relaxed);
-            if (binding_of(w) != p.binding) {
-                // The slot now names another next-hop (a reload or API change since): this PTB's
-                // owner is gone from it.
-                drop(p.m, Drop::neighbor_unresolved);
-            } else if (usable(w)) {
-                write_dst_mac(rte_pktmbuf_mtod(p.m, std::uint8_t*), w);
-                sent_unicast(p.m, p.port, p.slot);
-            } else if (state_of(w) == NeighborState::failed || now - p.since > s_.park_cycles) {
-                drop(p.m, Drop::neighbor_unresolved);
-            } else {
-                ++i;
-                continue;
-            }
-            p = parked_[--n_parked_];
-        }
+        parked_.recheck(
+            s_.neighbors, now, s_.park_cycles,
+            [&](const ParkedFrames::Frame& f, std::uint64_t w) {
+                write_dst_mac(rte_pktmbuf_mtod(f.m, std::uint8_t*), w);
+                sent_unicast(f.m, f.port, f.slot);
+            },
+            [&](const ParkedFrames::Frame& f) { drop(f.m, Drop::neighbor_unresolved); });
     }
 
     // Stopping: what still waits will not be resolved by anyone.
     void drop_parked() {
-        for (unsigned i = 0; i < n_parked_; ++i)
-            drop(parked_[i].m, Drop::neighbor_unresolved);
-        n_parked_ = 0;
+        parked_.drop_all(
+            [&](const ParkedFrames::Frame& f) { drop(f.m, Drop::neighbor_unresolved); });
     }
 
   private:
-    struct Parked {
-        rte_mbuf* m;
-        std::uint64_t since;  // TSC
-        std::uint32_t slot;   // its next-hop's counter slot (neighbour word)
-        std::uint16_t port;   // DPDK port
-        std::uint8_t binding; // the slot's binding when it was parked (neighbor.h)
-    };
-
     void send(std::uint16_t port, rte_mbuf* m) {
         rte_eth_tx_buffer(port, w_.tx_queue, w_.tx_buffers[port], m);
     }
@@ -144,15 +122,12 @@ class Deliverer {
             drop(m, Drop::neighbor_unresolved);
             return;
         }
-        unsigned waiting = 0;
-        for (unsigned i = 0; i < n_parked_; ++i)
-            waiting += parked_[i].slot == nh.counter_slot;
-        if (n_parked_ == max_parked || waiting >= s_.unres_qlen.load(std::memory_order_relaxed)) {
+        const ParkedFrames::Frame f{m, rte_rdtsc(), nh.counter_slot, nh.port_id, binding_of(w)};
+        if (!parked_.park(f, s_.unres_qlen.load(std::memory_order_relaxed))) {
             drop(m, Drop::neighbor_unresolved);
             return;
         }
         ++c_.neighbor_queued;
-        parked_[n_parked_++] = Parked{m, rte_rdtsc(), nh.counter_slot, nh.port_id, binding_of(w)};
     }
 
     // One header mbuf + one indirect clone per next-hop: the PTB's bytes are never copied.
@@ -209,8 +184,7 @@ class Deliverer {
     const Shared& s_;
     WorkerConfig& w_;
     LcoreCounters& c_;
-    Parked parked_[max_parked];
-    unsigned n_parked_ = 0;
+    ParkedFrames parked_;
 };
 
 // An ARP or Neighbor Advertisement of a next-hop's `via`: what it says goes to the neighbour
