@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "datapath/neighbor.h"
+#include "packet/format.h"
 
 namespace ptbsteer::api {
 namespace {
@@ -123,11 +124,7 @@ json decide_json(const datapath::Tables& t, const packet::FlowKey& k) {
         const std::uint64_t w =
             datapath::neighbor_of(t, t.next_hops.at(g.first_next_hop + v.next_hop()));
         out["neighbor"] = std::string(datapath::name(datapath::state_of(w)));
-        if (datapath::usable(w)) {
-            const datapath::Mac m = datapath::mac_of(w);
-            out["mac"] = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2],
-                                     m[3], m[4], m[5]);
-        }
+        if (datapath::usable(w)) out["mac"] = packet::mac_text(datapath::mac_of(w));
         break;
     }
     case steer::VerdictKind::replicate:

@@ -39,7 +39,6 @@ json hash_json(const config::HashConfig& h) {
 }
 
 json next_hop_json(const config::Config& cfg, const config::NextHop& h) {
-    const auto& m = h.mac;
     json j = {{"name", h.name},
               {"port", cfg.ports.at(h.port).name},
               {"weight", h.weight},
@@ -47,8 +46,7 @@ json next_hop_json(const config::Config& cfg, const config::NextHop& h) {
     if (h.via)
         j["via"] = packet::to_string(*h.via, h.via_family);
     else
-        j["mac"] = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3],
-                               m[4], m[5]);
+        j["mac"] = packet::mac_text(h.mac);
     if (h.vlan) j["vlan"] = *h.vlan;
     if (h.tunnel_dst && h.tunnel_family)
         j["address"] = packet::to_string(*h.tunnel_dst, *h.tunnel_family);

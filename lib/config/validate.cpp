@@ -16,11 +16,6 @@
 namespace ptbsteer::config {
 namespace {
 
-std::string mac_text(const MacAddr& m) {
-    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4],
-                       m[5]);
-}
-
 // Every RX queue is polled by exactly one lcore: an unpolled queue fills up and drops silently at
 // the NIC, two pollers of one queue corrupt it (DPDK queues are single-consumer).
 void check_queues(const Config& cfg, Reader& r) {
@@ -83,10 +78,6 @@ void check_tunnel_sources(const Config& cfg, const Group& g, Reader& r) {
     }
 }
 
-bool link_local(const packet::IpAddr& a, packet::Family f) {
-    return f == packet::Family::v6 && a.b[0] == 0xfe && (a.b[1] & 0xc0) == 0x80;
-}
-
 // A `via` is resolved from our own address on its port (RFC 826 needs a sender address; an NS
 // leaves from an address on the link, RFC 4861 §7.2.2), so it must lie in that port's subnet:
 // a typo would otherwise sit unresolved forever. A link-local via needs no address: ptbsteer
@@ -102,7 +93,7 @@ void check_vias(const Config& cfg, const Group& g, Reader& r) {
                                          h.name, text));
             continue;
         }
-        if (link_local(*h.via, h.via_family)) continue;
+        if (packet::is_link_local(*h.via, h.via_family)) continue;
         std::optional<Prefix> own;
         for (const Address& a : cfg.addresses)
             if (a.port == h.port) own = v4 ? a.ipv4 : a.ipv6;
@@ -124,7 +115,8 @@ void check_vias(const Config& cfg, const Group& g, Reader& r) {
 
 // What an l2 next-hop is reached at: its MAC, or the address resolved to one.
 std::string target_text(const NextHop& h) {
-    return h.via ? "via " + packet::to_string(*h.via, h.via_family) : "MAC " + mac_text(h.mac);
+    return h.via ? "via " + packet::to_string(*h.via, h.via_family)
+                 : "MAC " + packet::mac_text(h.mac);
 }
 
 void check_group(const Group& g, Reader& r) {

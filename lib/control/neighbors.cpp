@@ -6,6 +6,8 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "packet/format.h"
+
 namespace ptbsteer::control {
 namespace {
 
@@ -81,8 +83,7 @@ void NeighborTable::bind(const config::Config& cfg, const Tables& t) {
             if (fresh) e.next_send = Clock::now(); // solicited at the thread's next step
             // Every time: a reload may have changed the port's own address.
             const PortAddresses& own = t.ports.at(h.port);
-            const bool ll = h.via_family == packet::Family::v6 && h.via->b[0] == 0xfe &&
-                            (h.via->b[1] & 0xc0) == 0x80;
+            const bool ll = packet::is_link_local(*h.via, h.via_family);
             e.from.mac = own.mac;
             e.from.vlan = k.vlan;
             e.from.addr = h.via_family == packet::Family::v4 ? own.ipv4.value_or(packet::IpAddr{})

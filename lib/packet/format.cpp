@@ -16,6 +16,11 @@ std::string to_string(const IpAddr& a, Family f) {
     return inet_ntop(af, a.b.data(), buf, sizeof buf) ? std::string(buf) : std::string("?");
 }
 
+std::string mac_text(const std::array<std::uint8_t, 6>& m) {
+    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4],
+                       m[5]);
+}
+
 std::string to_string(L4 l4) {
     switch (l4) {
     case L4::ports: return "ports";
