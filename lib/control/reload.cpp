@@ -63,6 +63,23 @@ ReloadResult Reloader::reload() {
     return r;
 }
 
+std::vector<ServingHop> Reloader::serving_hops(const std::string* group) {
+    return with_live([&](const Generation& g) {
+        std::vector<ServingHop> v;
+        const Tables& t = g.tables;
+        for (std::size_t gi = 0; gi < t.groups.size(); ++gi) {
+            if (group && t.group_names[gi] != *group) continue;
+            for (std::uint32_t i = 0; i < t.groups[gi].next_hop_count; ++i) {
+                const std::uint32_t idx = t.groups[gi].first_next_hop + i;
+                v.push_back({t.group_names[gi],
+                             t.next_hop_names[idx].substr(t.group_names[gi].size() + 1),
+                             t.next_hops[idx].counter_slot});
+            }
+        }
+        return v;
+    });
+}
+
 std::size_t Reloader::retained() {
     const std::lock_guard lock(m_);
     return publisher_.retained();

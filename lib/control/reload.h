@@ -68,6 +68,13 @@ struct UpdateResult {
     std::optional<config::Group> group; // put_group: the group as it now serves
 };
 
+// A next-hop of the serving generation, with the slot its counters and neighbour word use.
+struct ServingHop {
+    std::string group;
+    std::string name;
+    std::uint32_t slot = 0;
+};
+
 // When a serving group last changed (ptbsteer_group_generation and _updated_timestamp_seconds).
 struct GroupChange {
     std::uint64_t generation = 0; // the first generation that serves it as it is now
@@ -121,6 +128,9 @@ class Reloader {
         const std::lock_guard lock(m_);
         return f(live());
     }
+    // Every next-hop of the serving generation, group after group; `group` (when given) only
+    // that group's. Any thread.
+    std::vector<ServingHop> serving_hops(const std::string* group = nullptr);
     const ReloadStats& stats() const { return stats_; }
     const NextHopSlots& slots() const { return slots_; }
     // The next-hops' neighbour entries (neighbors.h): the appliance starts its thread.

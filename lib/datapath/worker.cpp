@@ -193,10 +193,8 @@ void learn(const Tables& t, const RxQueue& q, rte_mbuf* m, const Decision& d, Lc
            rte_ring* updates, CaptureTap* capture) {
     const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
                                               rte_pktmbuf_data_len(m));
-    const std::optional<NeighborUpdate> u = neighbor_update(t, frame, d.l3_offset, q.port_index);
-    if (u && updates &&
-        rte_ring_mp_enqueue_elem(updates, const_cast<NeighborUpdate*>(&*u),
-                                 sizeof(NeighborUpdate)) == 0) {
+    std::optional<NeighborUpdate> u = neighbor_update(t, frame, d.l3_offset, q.port_index);
+    if (u && updates && rte_ring_mp_enqueue_elem(updates, &*u, sizeof(NeighborUpdate)) == 0) {
         ++c.neighbor_updates;
         rte_pktmbuf_free(m);
         return;

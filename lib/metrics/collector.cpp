@@ -265,26 +265,10 @@ void live_groups(const control::Runtime& rt, std::vector<MetricFamily>& out) {
 
 // Every serving next-hop's neighbour state and last MAC change, and the manager's counts.
 void neighbors(const control::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
-    struct Hop {
-        std::string group, name;
-        std::uint32_t slot;
-    };
-    const std::vector<Hop> hops = rt.reloader->with_live([](const datapath::Generation& g) {
-        std::vector<Hop> v;
-        const datapath::Tables& tb = g.tables;
-        for (std::size_t gi = 0; gi < tb.groups.size(); ++gi)
-            for (std::uint32_t i = 0; i < tb.groups[gi].next_hop_count; ++i) {
-                const std::uint32_t idx = tb.groups[gi].first_next_hop + i;
-                v.push_back({tb.group_names[gi],
-                             tb.next_hop_names[idx].substr(tb.group_names[gi].size() + 1),
-                             tb.next_hops[idx].counter_slot});
-            }
-        return v;
-    });
     const control::NeighborTable& table = rt.reloader->neighbors();
     MetricFamily state = family(families::neighbor_state);
     MetricFamily changed = family(families::neighbor_mac_changed);
-    for (const Hop& h : hops) {
+    for (const control::ServingHop& h : rt.reloader->serving_hops()) {
         const control::NeighborTable::View v = table.view(h.slot);
         for (const datapath::NeighborState s : datapath::neighbor_states)
             gauge(state,

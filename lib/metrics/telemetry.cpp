@@ -109,21 +109,10 @@ int next_hops(const char*, const char* params, rte_tel_data* d) {
         rte_tel_data_add_dict_u64(d, (key + "/copies").c_str(), n.copies);
     }
     // The serving next-hops' neighbour states (docs/configuration.md, "Next-hops by address").
-    const auto slots = g_runtime->reloader->with_live([&](const datapath::Generation& g) {
-        std::vector<std::pair<std::string, std::uint32_t>> v;
-        const datapath::Tables& t = g.tables;
-        for (std::size_t gi = 0; gi < t.groups.size(); ++gi)
-            if (t.group_names[gi] == params)
-                for (std::uint32_t i = 0; i < t.groups[gi].next_hop_count; ++i) {
-                    const std::uint32_t idx = t.groups[gi].first_next_hop + i;
-                    v.emplace_back(t.next_hop_names[idx].substr(t.group_names[gi].size() + 1),
-                                   t.next_hops[idx].counter_slot);
-                }
-        return v;
-    });
-    for (const auto& [name, slot] : slots) {
-        const auto state = g_runtime->reloader->neighbors().view(slot).state;
-        rte_tel_data_add_dict_string(d, (telemetry_name(name) + "/state").c_str(),
+    const std::string group = params;
+    for (const control::ServingHop& h : g_runtime->reloader->serving_hops(&group)) {
+        const auto state = g_runtime->reloader->neighbors().view(h.slot).state;
+        rte_tel_data_add_dict_string(d, (telemetry_name(h.name) + "/state").c_str(),
                                      std::string(datapath::name(state)).c_str());
     }
     return any ? 0 : -1;
