@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "datapath/neighbor.h"
+#include "datapath/transition.h"
 #include "packet/format.h"
 
 namespace ptbsteer::api {
@@ -53,6 +54,12 @@ bool address(const json& j, packet::Family& family, packet::IpAddr& out) {
         return true;
     }
     return false;
+}
+
+// A next-hop's own name (Tables::next_hop_names holds "group/name").
+std::string short_name(const datapath::Tables& t, std::uint32_t idx) {
+    const std::string& full = t.next_hop_names.at(idx);
+    return full.substr(full.find('/') + 1);
 }
 
 } // namespace
@@ -103,7 +110,7 @@ std::optional<packet::FlowKey> flow_from(const json& j, std::string& error, std:
     return k;
 }
 
-json decide_json(const datapath::Tables& t, const packet::FlowKey& k) {
+json decide_json(const datapath::Tables& t, const packet::FlowKey& k, std::uint64_t now) {
     const auto gi = t.prefixes.lookup(k.family, k.dst);
     if (!gi)
         return {{"verdict", "drop"},
@@ -117,9 +124,18 @@ json decide_json(const datapath::Tables& t, const packet::FlowKey& k) {
     out["verdict"] = name(v.kind);
     switch (v.kind) {
     case steer::VerdictKind::unicast: {
-        const std::string& full = t.next_hop_names.at(g.first_next_hop + v.next_hop());
-        out["next_hop"] = full.substr(full.find('/') + 1);
+        const std::uint32_t newest = g.first_next_hop + v.next_hop();
+        out["next_hop"] = short_name(t, newest);
         out["next_hop_index"] = v.next_hop();
+        // Copies go to the flow's earlier owners too, within the replication budget.
+        std::uint32_t past[datapath::max_past_owners];
+        const unsigned n = datapath::past_owners(t, g, k, newest, now, past);
+        if (n > 0) {
+            json owners = json::array();
+            for (unsigned i = 0; i < n; ++i)
+                owners.push_back(short_name(t, past[i]));
+            out["transition"] = std::move(owners);
+        }
         // Where it would go now: a failed next-hop's PTBs are dropped (neighbor_failed).
         const std::uint64_t w =
             datapath::neighbor_of(t, t.next_hops.at(g.first_next_hop + v.next_hop()));

@@ -22,7 +22,9 @@ inline constexpr std::size_t max_decide_flows = 10000;
 std::optional<packet::FlowKey> flow_from(const nlohmann::json& j, std::string& error,
                                          std::string& path);
 
-// The decision of `tables` for `flow`.
-nlohmann::json decide_json(const datapath::Tables& tables, const packet::FlowKey& flow);
+// The decision of `tables` for `flow` at `now` (TSC): during a transition, the flow's earlier
+// owners that get copies too (datapath/transition.h).
+nlohmann::json decide_json(const datapath::Tables& tables, const packet::FlowKey& flow,
+                           std::uint64_t now);
 
 } // namespace ptbsteer::api

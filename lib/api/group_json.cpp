@@ -70,6 +70,8 @@ json group_json(const config::Config& cfg, const config::Group& g) {
             {"mode", name(g.mode)},
             {"fallback", name(g.fallback)},
             {"next_hops", hops},
+            {"transition", g.transition},
+            {"transition_copies", g.transition_copies},
             {"validate",
              {{"mtu_floor_v4", g.validation.v4_floor},
               {"mtu_ceiling", g.validation.ceiling},

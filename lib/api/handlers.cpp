@@ -2,6 +2,7 @@
 
 #include <civetweb.h>
 #include <fmt/format.h>
+#include <rte_cycles.h>
 
 #include "api/capture.h"
 #include "api/decide.h"
@@ -152,7 +153,7 @@ Response decide_one(const control::Runtime& rt, const std::string& query) {
     const auto k = flow_from(flow, error, path);
     if (!k) return {400, refusal(error, path)};
     return rt.reloader->with_live([&](const control::Generation& g) {
-        json d = decide_json(g.tables, *k);
+        json d = decide_json(g.tables, *k, rte_rdtsc());
         d["generation"] = g.number;
         return Response{200, std::move(d)};
     });
@@ -180,8 +181,9 @@ Response decide_many(const control::Runtime& rt, const std::string& body) {
     }
     return rt.reloader->with_live([&](const control::Generation& g) {
         json out = json::array();
+        const std::uint64_t now = rte_rdtsc(); // one instant for the whole list
         for (const packet::FlowKey& k : keys)
-            out.push_back(decide_json(g.tables, k));
+            out.push_back(decide_json(g.tables, k, now));
         return Response{200, {{"generation", g.number}, {"decisions", std::move(out)}}};
     });
 }
@@ -199,7 +201,9 @@ Response counters(const control::Runtime& rt) {
     j["drops"] = std::move(drops);
     json hops = json::object();
     for (const control::NextHopSlots::Total& n : rt.reloader->slots().totals(t))
-        hops[n.name.group + "/" + n.name.next_hop] = {{"unicast", n.unicast}, {"copies", n.copies}};
+        hops[n.name.group + "/" + n.name.next_hop] = {{"unicast", n.sent.unicast},
+                                                      {"copies", n.sent.copies},
+                                                      {"transition", n.sent.transition}};
     j["next_hops"] = std::move(hops);
     return {200, std::move(j)};
 }

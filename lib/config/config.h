@@ -182,8 +182,17 @@ struct Group {
     Fallback fallback = Fallback::replicate;
     std::vector<NextHop> next_hops;
     guard::ValidationPolicy validation; // the group's `validate:` key (docs/security.md)
+    // After a change that moves ownership, the versions that served in the last `transition`
+    // seconds still own their flows: a PTB goes to each distinct owner, newest first, at most
+    // `transition_copies` frames (lib/control/transition.h). 0 seconds: no transition.
+    std::uint32_t transition = 60;
+    std::uint32_t transition_copies = 2;
     Location where;
 };
+// Bounds of the transition keys: an hour is longer than any connection a PTB matters to before
+// its client retries; four copies keep a transition within a small replication budget.
+inline constexpr std::uint32_t max_transition = 3600;
+inline constexpr std::uint32_t max_transition_copies = 4;
 
 // A rate with its burst; `rate == 0` means no limit (the key was set to `off`).
 struct RateLimit {

@@ -19,7 +19,8 @@ void Loader::groups(const Node& n) {
 
 void Loader::group(const Node& item) {
     Map m(r, item, "a group",
-          {"name", "prefixes", "hash", "select", "mode", "fallback", "next_hops", "validate"});
+          {"name", "prefixes", "hash", "select", "mode", "fallback", "next_hops", "validate",
+           "transition", "transition_copies"});
     if (!m.valid()) return;
     Group g;
     g.where = r.at(item);
@@ -62,6 +63,12 @@ void Loader::group(const Node& item) {
         }
     }
     validation(m.get("validate"), g.validation);
+    if (Node t = m.get("transition"))
+        if (auto v = r.unsigned_in(t, "transition (seconds)", 0, max_transition))
+            g.transition = std::uint32_t(*v);
+    if (Node c = m.get("transition_copies"))
+        if (auto v = r.unsigned_in(c, "transition_copies", 1, max_transition_copies))
+            g.transition_copies = std::uint32_t(*v);
     cfg.groups.push_back(std::move(g));
 }
 

@@ -98,6 +98,11 @@ void others(const Config& a, const Config& b, std::vector<std::string>& out) {
     changed(out, "capture.max_bytes", a.capture.max_bytes, b.capture.max_bytes);
 }
 
+auto hash_key(const HashConfig& h) {
+    return std::tie(h.kind, h.linux_params.seed, h.linux_params.policy, h.linux_params.fields,
+                    h.toeplitz.key, h.toeplitz.fields, h.crc32c.seed, h.crc32c.fields);
+}
+
 } // namespace
 
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
@@ -111,22 +116,30 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
 
 bool same_group(const Group& a, const Group& b) {
     auto hop = [](const NextHop& h) {
-        return std::tie(h.name, h.port, h.mac, h.vlan, h.weight, h.deliver, h.tunnel_dst,
-                        h.tunnel_family);
-    };
-    auto hash = [](const HashConfig& h) {
-        return std::tie(h.kind, h.linux_params.seed, h.linux_params.policy, h.linux_params.fields,
-                        h.toeplitz.key, h.toeplitz.fields, h.crc32c.seed, h.crc32c.fields);
+        return std::tie(h.name, h.port, h.mac, h.via, h.via_family, h.vlan, h.weight, h.deliver,
+                        h.tunnel_dst, h.tunnel_family);
     };
     auto checks = [](const guard::ValidationPolicy& v) {
         return std::tie(v.v4_floor, v.ceiling, v.verify_checksum);
     };
-    if (a.name != b.name || a.prefixes != b.prefixes || hash(a.hash) != hash(b.hash) ||
+    if (a.name != b.name || a.prefixes != b.prefixes || hash_key(a.hash) != hash_key(b.hash) ||
         a.select != b.select || a.mode != b.mode || a.fallback != b.fallback ||
-        checks(a.validation) != checks(b.validation) || a.next_hops.size() != b.next_hops.size())
+        checks(a.validation) != checks(b.validation) || a.transition != b.transition ||
+        a.transition_copies != b.transition_copies || a.next_hops.size() != b.next_hops.size())
         return false;
     for (std::size_t i = 0; i < a.next_hops.size(); ++i)
         if (hop(a.next_hops[i]) != hop(b.next_hops[i])) return false;
+    return true;
+}
+
+bool same_owners(const Group& a, const Group& b) {
+    if (hash_key(a.hash) != hash_key(b.hash) || a.select != b.select || a.mode != b.mode ||
+        a.next_hops.size() != b.next_hops.size())
+        return false;
+    for (std::size_t i = 0; i < a.next_hops.size(); ++i)
+        if (a.next_hops[i].name != b.next_hops[i].name ||
+            a.next_hops[i].weight != b.next_hops[i].weight)
+            return false;
     return true;
 }
 

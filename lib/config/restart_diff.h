@@ -21,8 +21,14 @@ namespace ptbsteer::config {
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
 
 // Whether two groups steer alike: the same name, prefixes, hash, selection, mode, fallback,
-// next-hops (names, ports, MACs, VLANs, weights, delivery) and checks. Where they were written
-// (file positions, the source) does not count.
+// next-hops (names, ports, MACs or vias, VLANs, weights, delivery), checks and transition.
+// Where they were written (file positions, the source) does not count.
 bool same_group(const Group& a, const Group& b);
+
+// Whether two groups give every flow the same owner: the same hash, selection, mode and
+// next-hop names and weights in the same order. How a next-hop is reached (port, MAC, via,
+// delivery) does not count: its flows stay its own. A change that is not same_owners starts a
+// transition (lib/control/transition.h).
+bool same_owners(const Group& a, const Group& b);
 
 } // namespace ptbsteer::config

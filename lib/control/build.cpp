@@ -19,21 +19,38 @@ guard::Gcra share(const config::RateLimit& l, std::uint64_t n, std::uint64_t hz)
                        std::max<std::uint64_t>(l.burst / n, 1), hz);
 }
 
+// Slot i's counts in `c` (0 where its arrays are shorter), each read with `load`.
+template <typename Load>
+NextHopSlots::Counts counts_of(const LcoreCounters& c, std::size_t i, Load load) {
+    auto at = [&](const std::vector<std::uint64_t>& v) { return i < v.size() ? load(v[i]) : 0; };
+    return {at(c.unicast_per_next_hop), at(c.copies_per_next_hop), at(c.transition_per_next_hop)};
+}
+
 } // namespace
+
+std::vector<NextHopSlots::Name> hop_names(const config::Config& cfg,
+                                          const std::vector<DepartedHop>& departed) {
+    std::vector<NextHopSlots::Name> names;
+    for (const config::Group& g : cfg.groups)
+        for (const config::NextHop& h : g.next_hops)
+            names.push_back({g.name, h.name});
+    for (const DepartedHop& d : departed)
+        names.push_back({cfg.groups[d.group].name, d.hop->name});
+    return names;
+}
 
 std::size_t NextHopSlots::find(const std::string& group, const std::string& next_hop) const {
     const auto it = slot_of_.find(Name{group, next_hop});
     return it == slot_of_.end() ? names_.size() : it->second;
 }
 
-std::size_t NextHopSlots::needed(const config::Config& cfg) const {
+std::size_t NextHopSlots::needed(const std::vector<Name>& names) const {
     const std::lock_guard lock(m_);
     std::size_t held = 0, fresh = 0;
     for (const Name& n : names_)
         held += !n.group.empty();
-    for (const config::Group& g : cfg.groups)
-        for (const config::NextHop& h : g.next_hops)
-            fresh += find(g.name, h.name) == names_.size();
+    for (const Name& n : names)
+        fresh += find(n.group, n.next_hop) == names_.size();
     return held + fresh;
 }
 
@@ -43,27 +60,26 @@ std::size_t NextHopSlots::in_use() const {
                                      [](const Name& n) { return !n.group.empty(); }));
 }
 
-std::optional<std::vector<std::uint32_t>> NextHopSlots::assign(const config::Config& cfg) {
-    if (needed(cfg) > capacity_) return std::nullopt;
+std::optional<std::vector<std::uint32_t>> NextHopSlots::assign(const std::vector<Name>& names) {
+    if (needed(names) > capacity_) return std::nullopt;
     const std::lock_guard lock(m_);
     std::vector<std::uint32_t> slots;
     std::size_t next_free = 0;
-    for (const config::Group& g : cfg.groups)
-        for (const config::NextHop& h : g.next_hops) {
-            std::size_t i = find(g.name, h.name);
+    for (const Name& n : names) {
+        std::size_t i = find(n.group, n.next_hop);
+        if (i == names_.size()) {
+            while (next_free < names_.size() && !names_[next_free].group.empty())
+                ++next_free;
+            i = next_free;
             if (i == names_.size()) {
-                while (next_free < names_.size() && !names_[next_free].group.empty())
-                    ++next_free;
-                i = next_free;
-                if (i == names_.size()) {
-                    names_.emplace_back();
-                    base_.emplace_back();
-                }
-                names_[i] = Name{g.name, h.name};
-                slot_of_[names_[i]] = i;
+                names_.emplace_back();
+                base_.emplace_back();
             }
-            slots.push_back(std::uint32_t(i));
+            names_[i] = n;
+            slot_of_[names_[i]] = i;
         }
+        slots.push_back(std::uint32_t(i));
+    }
     return slots;
 }
 
@@ -79,15 +95,18 @@ void NextHopSlots::sweep(const std::vector<const Generation*>& alive,
     for (std::size_t i = 0; i < names_.size(); ++i) {
         if (names_[i].group.empty() || (i < used.size() && used[i])) continue;
         // No generation an lcore may read names slot i: its counts stop here.
-        std::uint64_t u = 0, c = 0;
+        Counts now;
         for (const LcoreCounters& l : counters) {
-            if (i < l.unicast_per_next_hop.size()) u += load_counter(l.unicast_per_next_hop[i]);
-            if (i < l.copies_per_next_hop.size()) c += load_counter(l.copies_per_next_hop[i]);
+            const Counts c = counts_of(l, i, load_counter);
+            now.unicast += c.unicast;
+            now.copies += c.copies;
+            now.transition += c.transition;
         }
-        auto& kept = retired_[names_[i]];
-        kept.first += u - base_[i].first;
-        kept.second += c - base_[i].second;
-        base_[i] = {u, c};
+        Counts& kept = retired_[names_[i]];
+        kept.unicast += now.unicast - base_[i].unicast;
+        kept.copies += now.copies - base_[i].copies;
+        kept.transition += now.transition - base_[i].transition;
+        base_[i] = now;
         slot_of_.erase(names_[i]);
         names_[i] = Name{};
     }
@@ -95,20 +114,20 @@ void NextHopSlots::sweep(const std::vector<const Generation*>& alive,
 
 std::vector<NextHopSlots::Total> NextHopSlots::totals(const LcoreCounters& sum) const {
     const std::lock_guard lock(m_);
-    std::map<Name, std::pair<std::uint64_t, std::uint64_t>> all = retired_;
+    std::map<Name, Counts> all = retired_;
+    // A scrape's snapshot may predate a sweep that raised the baseline: never below zero.
+    auto since = [](std::uint64_t v, std::uint64_t base) { return v > base ? v - base : 0; };
     for (std::size_t i = 0; i < names_.size(); ++i) {
         if (names_[i].group.empty()) continue;
-        const std::uint64_t u =
-            i < sum.unicast_per_next_hop.size() ? sum.unicast_per_next_hop[i] : 0;
-        const std::uint64_t c = i < sum.copies_per_next_hop.size() ? sum.copies_per_next_hop[i] : 0;
-        // A scrape's snapshot may predate a sweep that raised the baseline: never below zero.
-        auto& t = all[names_[i]];
-        t.first += u > base_[i].first ? u - base_[i].first : 0;
-        t.second += c > base_[i].second ? c - base_[i].second : 0;
+        const Counts c = counts_of(sum, i, [](const std::uint64_t& v) { return v; });
+        Counts& t = all[names_[i]];
+        t.unicast += since(c.unicast, base_[i].unicast);
+        t.copies += since(c.copies, base_[i].copies);
+        t.transition += since(c.transition, base_[i].transition);
     }
     std::vector<Total> out;
     for (const auto& [name, t] : all)
-        out.push_back(Total{name, t.first, t.second});
+        out.push_back(Total{name, t});
     return out;
 }
 
@@ -135,29 +154,32 @@ build_generation(const config::Config& cfg, std::uint64_t number,
                  const std::vector<std::uint16_t>& port_ids, const std::vector<Mac>& port_macs,
                  NextHopSlots& slots, const std::vector<bool>& rx, std::uint64_t tsc_hz,
                  const Generation* previous, const config::Limits* previous_limits,
-                 steer::PrefixRecycler* recycler, NeighborTable* neighbors) {
+                 steer::PrefixRecycler* recycler, NeighborTable* neighbors, const PastState* past) {
     auto gen = std::make_unique<Generation>();
     gen->number = number;
-    gen->tables =
-        compile_tables(cfg, port_ids, port_macs, previous ? &previous->tables : nullptr, recycler);
+    const std::vector<DepartedHop> departed =
+        past ? departed_hops(cfg, *past->history) : std::vector<DepartedHop>{};
+    gen->tables = compile_tables(cfg, port_ids, port_macs, previous ? &previous->tables : nullptr,
+                                 recycler, past, &departed);
     const bool same_limits = previous && previous_limits && *previous_limits == cfg.limits;
     gen->guards = same_limits ? previous->guards : build_guards(cfg.limits, rx, tsc_hz);
     // Last: the only step that changes shared state (new names take slots for good), so a
     // generation that failed to build never shows up in the metrics.
-    const auto assigned = slots.assign(cfg);
+    const std::vector<NextHopSlots::Name> names = hop_names(cfg, departed);
+    const auto assigned = slots.assign(names);
     if (!assigned)
         throw std::length_error(fmt::format(
             "next-hop counters: this change would need {} group/next-hop names at once (those "
-            "serving or still draining, and its new ones), over the {} counter slots sized at "
-            "start",
-            slots.needed(cfg), slots.capacity()));
+            "serving, still draining or in a transition, and its new ones), over the {} counter "
+            "slots sized at start",
+            slots.needed(names), slots.capacity()));
     for (std::size_t i = 0; i < gen->tables.next_hops.size(); ++i)
         gen->tables.next_hops[i].counter_slot = (*assigned)[i];
     if (!neighbors) {
         own_neighbor_words(gen->tables); // by the slots just assigned
         return gen;
     }
-    neighbors->bind(cfg, gen->tables);
+    neighbors->bind(cfg, gen->tables, departed);
     gen->tables.own_neighbors.reset();
     gen->tables.neighbors = neighbors->words();
     return gen;

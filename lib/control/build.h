@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "config/config.h"
+#include "control/compile_tables.h"
+#include "control/transition.h"
 #include "datapath/generation.h"
 #include "datapath/tables.h"
 
@@ -34,18 +36,24 @@ class NextHopSlots {
         std::string next_hop;
         friend auto operator<=>(const Name&, const Name&) = default;
     };
+    // Frames sent to one next-hop, by how (ptbsteer_delivered_packets_total's modes).
+    struct Counts {
+        std::uint64_t unicast = 0;
+        std::uint64_t copies = 0;     // of replicated PTBs
+        std::uint64_t transition = 0; // to an earlier owner during a transition
+        std::uint64_t all() const { return unicast + copies + transition; }
+    };
     struct Total {
         Name name;
-        std::uint64_t unicast = 0;
-        std::uint64_t copies = 0;
+        Counts sent;
     };
 
     explicit NextHopSlots(std::size_t capacity) : capacity_(capacity) {}
 
-    // The slot of each next-hop of `cfg`, in Tables order (group after group). Names holding a
+    // The slot of each name, in the order given (Tables order: hop_names()). Names holding a
     // slot keep it; new names take free slots. nullopt, and nothing assigned, when the new
     // names would not fit in `capacity`.
-    std::optional<std::vector<std::uint32_t>> assign(const config::Config& cfg);
+    std::optional<std::vector<std::uint32_t>> assign(const std::vector<Name>& names);
     // Frees the slots no generation in `alive` refers to (counter_slot of their next-hops),
     // keeping their names' counts so far from `counters` (every lcore's).
     void sweep(const std::vector<const Generation*>& alive,
@@ -55,8 +63,8 @@ class NextHopSlots {
     // (the lcores' counters summed) since the name took it, plus its retired totals. By name.
     std::vector<Total> totals(const LcoreCounters& sum) const;
     std::size_t capacity() const { return capacity_; }
-    // How many slots `cfg` would use in all (held names + its new ones).
-    std::size_t needed(const config::Config& cfg) const;
+    // How many slots `names` would use in all (held names + its new ones).
+    std::size_t needed(const std::vector<Name>& names) const;
     std::size_t in_use() const;
 
   private:
@@ -64,8 +72,8 @@ class NextHopSlots {
     mutable std::mutex m_;
     std::vector<Name> names_;             // by slot; an empty group: free
     std::map<Name, std::size_t> slot_of_; // the held names' slots: find() is O(log n)
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> base_; // by slot: (unicast, copies)
-    std::map<Name, std::pair<std::uint64_t, std::uint64_t>> retired_;
+    std::vector<Counts> base_;            // by slot: its counts when its name took it
+    std::map<Name, Counts> retired_;
     std::size_t capacity_;
 };
 
@@ -76,6 +84,11 @@ std::shared_ptr<GuardSet> build_guards(const config::Limits& limits, const std::
 
 class NeighborTable; // neighbors.h
 
+// The "group/next_hop" names of the next-hops `cfg` and `departed` give, in Tables order: every
+// group's next-hops, then the departed ones (transition.h).
+std::vector<NextHopSlots::Name> hop_names(const config::Config& cfg,
+                                          const std::vector<DepartedHop>& departed);
+
 // Compiles `cfg` into a generation: Tables (compile_tables), next-hop counter slots, guards
 // (taken over from `previous` when `previous_limits` equal cfg's). Throws std::runtime_error /
 // std::invalid_argument with a sentence when the tables cannot be built, and
@@ -83,13 +96,12 @@ class NeighborTable; // neighbors.h
 // `previous` (with the limits it was built from) is the generation serving now, if any.
 // `neighbors`: where its next-hops are bound to their MACs or `via` entries (its words become the
 // tables'); without one the tables get their own words (static MACs only resolve).
-std::unique_ptr<Generation> build_generation(const config::Config& cfg, std::uint64_t number,
-                                             const std::vector<std::uint16_t>& port_ids,
-                                             const std::vector<Mac>& port_macs, NextHopSlots& slots,
-                                             const std::vector<bool>& rx, std::uint64_t tsc_hz,
-                                             const Generation* previous = nullptr,
-                                             const config::Limits* previous_limits = nullptr,
-                                             steer::PrefixRecycler* recycler = nullptr,
-                                             NeighborTable* neighbors = nullptr);
+// `past` (nullable): the versions of cfg's groups that served before, for their transitions.
+std::unique_ptr<Generation> build_generation(
+    const config::Config& cfg, std::uint64_t number, const std::vector<std::uint16_t>& port_ids,
+    const std::vector<Mac>& port_macs, NextHopSlots& slots, const std::vector<bool>& rx,
+    std::uint64_t tsc_hz, const Generation* previous = nullptr,
+    const config::Limits* previous_limits = nullptr, steer::PrefixRecycler* recycler = nullptr,
+    NeighborTable* neighbors = nullptr, const PastState* past = nullptr);
 
 } // namespace ptbsteer::control

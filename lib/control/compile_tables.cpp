@@ -1,7 +1,9 @@
 #include "control/compile_tables.h"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
+#include <string_view>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -60,6 +62,67 @@ steer::Selector make_selector(const config::Group& g) {
                                          steer::Selector::maglev_stable_table_size(weights.size()));
 }
 
+void add_hop(Tables& t, const config::Group& g, const config::NextHop& h, NextHopOut out) {
+    if (h.via)
+        t.neighbor_addrs.push_back(NeighborAddr{std::uint16_t(h.port), h.via_family, *h.via});
+    out.counter_slot = std::uint32_t(t.next_hops.size());
+    t.next_hops.push_back(out);
+    t.next_hop_ports.push_back(out.port_id);
+    t.next_hop_names.push_back(fmt::format("{}/{}", g.name, h.name));
+}
+
+// Departed next-hops follow the serving ones. One that cannot be reached any more (an ipip
+// next-hop whose port lost its tunnel source in this change) keeps its place, so every
+// departed next-hop has one, but no past version sends to it.
+std::vector<bool> add_departed(Tables& t, const config::Config& cfg,
+                               const std::vector<DepartedHop>& departed) {
+    std::vector<bool> reachable;
+    for (const DepartedHop& d : departed) {
+        NextHopOut out;
+        reachable.push_back(true);
+        try {
+            out = resolve(*d.hop, cfg, t);
+        } catch (const std::invalid_argument&) {
+            out.port_id = t.port_ids.at(d.hop->port);
+            reachable.back() = false;
+        }
+        add_hop(t, cfg.groups[d.group], *d.hop, out);
+    }
+    return reachable;
+}
+
+// Each group's past versions still in their window (transition.h), newest first, their
+// next-hops by name: one the group still has is its serving entry, a departed one its own.
+void add_past_groups(Tables& t, const config::Config& cfg, const PastState& past,
+                     const std::vector<DepartedHop>& departed) {
+    const std::vector<bool> reachable = add_departed(t, cfg, departed);
+    for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
+        const config::Group& g = cfg.groups[gi];
+        const auto it = past.history->find(g.name);
+        if (it == past.history->end()) continue;
+        GroupEntry& e = t.groups[gi];
+        std::map<std::string_view, std::uint32_t> index;
+        for (std::uint32_t i = 0; i < g.next_hops.size(); ++i)
+            index.emplace(g.next_hops[i].name, e.first_next_hop + i);
+        for (std::size_t k = 0; k < departed.size(); ++k)
+            if (departed[k].group == gi)
+                index.emplace(departed[k].hop->name,
+                              reachable[k] ? std::uint32_t(t.serving_next_hops + k) : no_next_hop);
+        e.past_first = std::uint32_t(t.past_groups.size());
+        for (const PastVersion& v : it->second) {
+            const std::uint64_t until = window_end(v, g, past.hz);
+            if (until <= past.now) break; // newest first: the older ones ended before
+            t.past_groups.push_back(
+                PastGroup{steer::Group(gi, make_model(v.group.hash), make_selector(v.group),
+                                       v.group.mode, v.group.fallback),
+                          std::uint32_t(t.past_hops.size()), until});
+            for (const config::NextHop& h : v.group.next_hops)
+                t.past_hops.push_back(index.at(h.name));
+        }
+        e.past_count = std::uint32_t(t.past_groups.size()) - e.past_first;
+    }
+}
+
 void sort_neighbor_addrs(std::vector<NeighborAddr>& v) {
     auto key = [](const NeighborAddr& a) { return std::tuple(a.port, a.family, a.addr.b); };
     std::sort(v.begin(), v.end(), [&](const auto& x, const auto& y) { return key(x) < key(y); });
@@ -84,7 +147,8 @@ void own_neighbor_words(Tables& t) {
 
 Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t>& port_ids,
                       const std::vector<Mac>& port_macs, const Tables* previous,
-                      steer::PrefixRecycler* recycler) {
+                      steer::PrefixRecycler* recycler, const PastState* past,
+                      const std::vector<DepartedHop>* departed) {
     Tables t;
     t.port_ids = port_ids;
     t.ports.resize(cfg.ports.size());
@@ -107,21 +171,17 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
         GroupEntry e{steer::Group(gi, make_model(g.hash), make_selector(g), g.mode, g.fallback),
                      std::uint32_t(t.next_hops.size()), std::uint32_t(g.next_hops.size()),
                      g.validation};
-        for (const config::NextHop& h : g.next_hops) {
-            if (h.via)
-                t.neighbor_addrs.push_back(
-                    NeighborAddr{std::uint16_t(h.port), h.via_family, *h.via});
-            t.next_hops.push_back(resolve(h, cfg, t));
-            t.next_hops.back().counter_slot = std::uint32_t(t.next_hops.size() - 1);
-            t.next_hop_ports.push_back(t.next_hops.back().port_id);
-            t.next_hop_names.push_back(fmt::format("{}/{}", g.name, h.name));
-        }
+        e.transition_copies = std::max<std::uint32_t>(g.transition_copies, 1);
+        for (const config::NextHop& h : g.next_hops)
+            add_hop(t, g, h, resolve(h, cfg, t));
         for (const config::Prefix& p : g.prefixes)
             t.prefix_routes.push_back(PrefixRoute{p.family, p.addr, p.length, gi});
         if (g.validation.verify_checksum) t.prefetch_bytes = Tables::whole_ptb_prefetch;
         t.groups.push_back(std::move(e));
         t.group_names.push_back(g.name);
     }
+    t.serving_next_hops = t.next_hops.size();
+    if (past && departed) add_past_groups(t, cfg, *past, *departed);
     sort_neighbor_addrs(t.neighbor_addrs);
     own_neighbor_words(t);
     if (previous && previous->prefix_routes == t.prefix_routes) {

@@ -56,45 +56,52 @@ void NeighborTable::unbind(std::uint32_t slot) {
     if (it != entries_.end()) it->second.slots.erase(slot);
 }
 
-void NeighborTable::bind(const config::Config& cfg, const Tables& t) {
+void NeighborTable::bind_one(const config::NextHop& h, std::uint32_t slot, const Tables& t) {
+    if (!h.via) {
+        const std::uint64_t was = words_[slot].load(std::memory_order_relaxed);
+        if (bound_[slot] || mac_of(was) != h.mac || state_of(was) != NeighborState::permanent)
+            unbind(slot);
+        words_[slot].store(neighbor_word(h.mac, NeighborState::permanent, binding_[slot]),
+                           std::memory_order_relaxed);
+        return;
+    }
+    Key k{std::uint16_t(h.port), h.vlan.value_or(0), h.via_family, h.via->b};
+    if (bound_[slot] != k) unbind(slot);
+    auto [it, fresh] = entries_.try_emplace(k);
+    Entry& e = it->second;
+    if (fresh) e.next_send = Clock::now(); // solicited at the thread's next step
+    // Every time: a reload may have changed the port's own address.
+    const PortAddresses& own = t.ports.at(h.port);
+    const bool ll = packet::is_link_local(*h.via, h.via_family);
+    e.from.mac = own.mac;
+    e.from.vlan = k.vlan;
+    e.from.addr = h.via_family == packet::Family::v4 ? own.ipv4.value_or(packet::IpAddr{})
+                  : ll                               ? own.ipv6_link_local
+                                                     : own.ipv6.value_or(packet::IpAddr{});
+    e.port_id = t.port_ids.at(h.port);
+    e.slots.insert(slot);
+    bound_[slot] = k;
+    publish(e);
+}
+
+void NeighborTable::bind(const config::Config& cfg, const Tables& t,
+                         const std::vector<DepartedHop>& departed) {
     const std::lock_guard lock(m_);
     params_ = cfg.neighbors;
     if (shared_) shared_->unres_qlen.store(params_.unres_qlen, std::memory_order_relaxed);
     std::vector<bool> in_t(slots_);
     std::size_t i = 0;
-    for (const config::Group& g : cfg.groups) {
-        for (const config::NextHop& h : g.next_hops) {
-            const NextHopOut& nh = t.next_hops.at(i++);
-            const std::uint32_t slot = nh.counter_slot;
-            in_t.at(slot) = true;
-            if (!h.via) {
-                const std::uint64_t was = words_[slot].load(std::memory_order_relaxed);
-                if (bound_[slot] || mac_of(was) != h.mac ||
-                    state_of(was) != NeighborState::permanent)
-                    unbind(slot);
-                words_[slot].store(neighbor_word(h.mac, NeighborState::permanent, binding_[slot]),
-                                   std::memory_order_relaxed);
-                continue;
-            }
-            Key k{std::uint16_t(h.port), h.vlan.value_or(0), h.via_family, h.via->b};
-            if (bound_[slot] != k) unbind(slot);
-            auto [it, fresh] = entries_.try_emplace(k);
-            Entry& e = it->second;
-            if (fresh) e.next_send = Clock::now(); // solicited at the thread's next step
-            // Every time: a reload may have changed the port's own address.
-            const PortAddresses& own = t.ports.at(h.port);
-            const bool ll = packet::is_link_local(*h.via, h.via_family);
-            e.from.mac = own.mac;
-            e.from.vlan = k.vlan;
-            e.from.addr = h.via_family == packet::Family::v4 ? own.ipv4.value_or(packet::IpAddr{})
-                          : ll                               ? own.ipv6_link_local
-                                                             : own.ipv6.value_or(packet::IpAddr{});
-            e.port_id = t.port_ids.at(h.port);
-            e.slots.insert(slot);
-            bound_[slot] = k;
-            publish(e);
-        }
-    }
+    auto one = [&](const config::NextHop& h) {
+        const std::uint32_t slot = t.next_hops.at(i++).counter_slot;
+        in_t.at(slot) = true;
+        bind_one(h, slot, t);
+    };
+    for (const config::Group& g : cfg.groups)
+        for (const config::NextHop& h : g.next_hops)
+            one(h);
+    // A departed next-hop stays resolved while a past version may still send to it.
+    for (const DepartedHop& d : departed)
+        one(*d.hop);
     for (std::uint32_t slot = 0; slot < slots_; ++slot)
         if (!in_t[slot] && bound_[slot]) unbind(slot);
     // Last: an address one next-hop left and another took in the same change keeps its entry.

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "control/transition.h"
 #include "datapath/neighbor.h"
 #include "datapath/worker.h"
 
@@ -55,10 +56,12 @@ class NeighborTable {
 
     const NeighborWord* words() const { return words_.get(); }
 
-    // Binds every next-hop of `t` (with its assigned counter slot; `cfg`'s next-hops in the same
-    // order) and takes cfg.neighbors. Slots bound before and not in `t` stop being resolved;
-    // their words keep their last value for what an older generation still sends.
-    void bind(const config::Config& cfg, const Tables& t);
+    // Binds every next-hop of `t` (with its assigned counter slot; `cfg`'s next-hops, then
+    // `departed`, in the same order) and takes cfg.neighbors. Slots bound before and not in `t`
+    // stop being resolved; their words keep their last value for what an older generation
+    // still sends.
+    void bind(const config::Config& cfg, const Tables& t,
+              const std::vector<DepartedHop>& departed = {});
 
     // The thread: from before the lcores launch until after they stop. `pool` gives the
     // solicitations' mbufs.
@@ -112,6 +115,7 @@ class NeighborTable {
     void set_state(Entry& e, NeighborState s);
     void solicit(const Key& k, Entry& e, bool unicast);
     void unbind(std::uint32_t slot);
+    void bind_one(const config::NextHop& h, std::uint32_t slot, const Tables& t);
 
     mutable std::mutex m_;
     std::unique_ptr<NeighborWord[]> words_;

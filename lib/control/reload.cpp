@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <rte_cycles.h>
 
 #include "config/restart_diff.h"
 
@@ -80,6 +81,20 @@ std::vector<ServingHop> Reloader::serving_hops(const std::string* group) {
     });
 }
 
+std::vector<std::pair<std::string, unsigned>> Reloader::transition_versions(std::uint64_t now) {
+    return with_live([&](const Generation& g) {
+        std::vector<std::pair<std::string, unsigned>> v;
+        const Tables& t = g.tables;
+        for (std::size_t gi = 0; gi < t.groups.size(); ++gi) {
+            unsigned open = 0;
+            for (std::uint32_t k = 0; k < t.groups[gi].past_count; ++k)
+                open += now < t.past_groups[t.groups[gi].past_first + k].until_tsc;
+            v.emplace_back(t.group_names[gi], open);
+        }
+        return v;
+    });
+}
+
 std::size_t Reloader::retained() {
     const std::lock_guard lock(m_);
     return publisher_.retained();
@@ -93,13 +108,37 @@ config::LoadResult Reloader::merged(const config::Config& file,
     return config::with_groups(file, std::move(extra));
 }
 
+std::unique_ptr<Generation> Reloader::build(const config::Config& next, History& history) {
+    const std::uint64_t now = rte_rdtsc();
+    history = next_history(history_, *running_, next, now, setup_.tsc_hz);
+    const auto attempt = [&] {
+        const PastState past{&history, now, setup_.tsc_hz};
+        return build_generation(next, live().number + 1, setup_.port_ids, setup_.port_macs, slots_,
+                                setup_.rx, setup_.tsc_hz, &live(), &running_->limits, &recycler_,
+                                &neighbors_, &past);
+    };
+    try {
+        return attempt();
+    } catch (const std::length_error&) {
+        if (history.empty()) throw;
+    }
+    // The transitions' departed next-hops are what does not fit: the change goes first, and
+    // its flows' earlier owners are forgotten (counted, and said on stderr).
+    std::fprintf(stderr,
+                 "ptbsteer: next-hop counter slots are short: this change serves without the "
+                 "transitions of %zu group(s)\n",
+                 history.size());
+    ++stats_.transitions_dropped;
+    history.clear();
+    return attempt();
+}
+
 bool Reloader::serve(const config::Config& next, const std::string& origin,
                      std::vector<std::string>& messages, bool& restart) {
     std::unique_ptr<Generation> gen;
+    History history;
     try {
-        gen = build_generation(next, live().number + 1, setup_.port_ids, setup_.port_macs, slots_,
-                               setup_.rx, setup_.tsc_hz, &live(), &running_->limits, &recycler_,
-                               &neighbors_);
+        gen = build(next, history);
     } catch (const std::length_error& e) {
         restart = true;
         messages.push_back(e.what());
@@ -113,6 +152,7 @@ bool Reloader::serve(const config::Config& next, const std::string& origin,
     publish(std::move(gen));
     note_changes(*running_, next);
     *running_ = next;
+    history_ = std::move(history);
     return true;
 }
 

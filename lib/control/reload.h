@@ -24,6 +24,7 @@
 #include "control/build.h"
 #include "control/neighbors.h"
 #include "control/publish.h"
+#include "control/transition.h"
 
 struct rte_ring;
 
@@ -86,6 +87,8 @@ struct GroupChange {
 struct ReloadStats {
     std::atomic<std::uint64_t> generation{0};
     std::array<std::atomic<std::uint64_t>, reload_outcome_count> results{}; // by ReloadOutcome
+    // Changes served without their groups' transitions: the counter slots were short.
+    std::atomic<std::uint64_t> transitions_dropped{0};
 };
 
 struct ReloadSetup {
@@ -131,6 +134,8 @@ class Reloader {
     // Every next-hop of the serving generation, group after group; `group` (when given) only
     // that group's. Any thread.
     std::vector<ServingHop> serving_hops(const std::string* group = nullptr);
+    // By serving group: how many of its past versions still own flows at `now` (TSC). Any thread.
+    std::vector<std::pair<std::string, unsigned>> transition_versions(std::uint64_t now);
     const ReloadStats& stats() const { return stats_; }
     const NextHopSlots& slots() const { return slots_; }
     // The next-hops' neighbour entries (neighbors.h): the appliance starts its thread.
@@ -147,6 +152,9 @@ class Reloader {
 
   private:
     ReloadResult attempt();
+    // The generation serving `next`, with the transitions `next` starts or continues (the
+    // history it would leave in `history`). Throws like build_generation.
+    std::unique_ptr<Generation> build(const config::Config& next, History& history);
     // Builds a generation from `next` and publishes it; false (with messages) if it cannot be
     // built. `origin` names the source in messages without a line.
     bool serve(const config::Config& next, const std::string& origin,
@@ -166,6 +174,7 @@ class Reloader {
     std::unique_ptr<config::Config> running_;         // what the live generation was built from
     config::Config file_;                             // the file's part of it (no API groups)
     std::map<std::string, config::Group> api_groups_; // read once (put_group), by name
+    History history_;              // the live generation's groups' past versions (transition.h)
     mutable std::mutex changes_m_; // apart from m_: a scrape never waits for a reload
     std::map<std::string, GroupChange> changes_;
     void note_changes(const config::Config& before, const config::Config& after);

@@ -30,7 +30,7 @@ std::string format_report(const LcoreCounters& c,
         if (c.drops[i]) row(fmt::format("  {}", name(static_cast<Drop>(i))), c.drops[i]);
     s += "  per next-hop (frames sent)\n";
     for (const NextHopSlots::Total& n : next_hops)
-        row(fmt::format("    {}/{}", n.name.group, n.name.next_hop), n.unicast + n.copies);
+        row(fmt::format("    {}/{}", n.name.group, n.name.next_hop), n.sent.all());
     const bool balanced =
         c.rx == c.unicast + c.replicated + c.answered + c.neighbor_updates + drops;
     s += fmt::format("  received == unicast + replicated + answered + learned + dropped: {}\n",
@@ -43,7 +43,7 @@ std::string format_report(const LcoreCounters& c,
     for (std::size_t i = 0; i < drop_count; ++i)
         if (c.drops[i]) s += fmt::format(" drop.{}={}", name(static_cast<Drop>(i)), c.drops[i]);
     for (const NextHopSlots::Total& n : next_hops)
-        s += fmt::format(" nh.{}/{}={}", n.name.group, n.name.next_hop, n.unicast + n.copies);
+        s += fmt::format(" nh.{}/{}={}", n.name.group, n.name.next_hop, n.sent.all());
     s += "\n";
     return s;
 }

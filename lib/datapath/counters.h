@@ -67,7 +67,11 @@ struct alignas(64) LcoreCounters {
     // ARP / Neighbor Advertisements from next-hops' `via`, handed to the neighbour manager.
     std::uint64_t neighbor_updates = 0;
     std::uint64_t neighbor_queued = 0;   // PTBs that waited for their next-hop's resolution
-    std::uint64_t copies_unresolved = 0; // replicated copies not made: that next-hop unresolved
+    std::uint64_t copies_unresolved = 0; // replicated/transition copies not made: unresolved
+    // Transitions (transition.h): frames to a flow's earlier owners, beside its unicast to the
+    // newest; PTBs that went to the newest only because the replication budget was spent.
+    std::uint64_t transition_copies = 0;
+    std::uint64_t transition_budget_exhausted = 0;
     std::array<std::uint64_t, drop_count> drops{};
     std::array<MtuHistogram, 2> mtu{}; // advertised MTU of parsed PTBs: [0] IPv4, [1] IPv6
     // Heartbeat for /healthz: the TSC at the top of the lcore's latest loop iteration.
@@ -77,14 +81,16 @@ struct alignas(64) LcoreCounters {
     std::uint64_t capture_copied = 0;
     std::uint64_t capture_lost = 0;
     std::vector<std::array<std::uint64_t, rx_family_count>> rx_by_port; // by config port index
-    std::vector<std::uint64_t> unicast_per_next_hop; // frames sent per next-hop (global index)
-    std::vector<std::uint64_t> copies_per_next_hop;  // replicated copies per next-hop
+    std::vector<std::uint64_t> unicast_per_next_hop;    // frames sent per next-hop (global index)
+    std::vector<std::uint64_t> copies_per_next_hop;     // replicated copies per next-hop
+    std::vector<std::uint64_t> transition_per_next_hop; // transition copies per next-hop
 
     // Sizes the per-port and per-next-hop arrays (control thread, before the lcores start).
     void size_for(std::size_t ports, std::size_t next_hops) {
         rx_by_port.assign(ports, {});
         unicast_per_next_hop.assign(next_hops, 0);
         copies_per_next_hop.assign(next_hops, 0);
+        transition_per_next_hop.assign(next_hops, 0);
     }
 };
 
@@ -96,7 +102,7 @@ struct ScalarCounter {
     std::string_view key; // in the exit report's machine line "ptbsteer-counters key=value ..."
     std::string_view row; // the exit report's human row
 };
-inline constexpr std::array<ScalarCounter, 13> scalar_counters = {{
+inline constexpr std::array<ScalarCounter, 15> scalar_counters = {{
     {&LcoreCounters::rx, "rx", "received"},
     {&LcoreCounters::ptb_v4, "ptb_v4", "PTBs IPv4"},
     {&LcoreCounters::ptb_v6, "ptb_v6", "PTBs IPv6"},
@@ -107,6 +113,9 @@ inline constexpr std::array<ScalarCounter, 13> scalar_counters = {{
     {&LcoreCounters::neighbor_updates, "neighbor_updates", "ARP/ND from next-hops (learned)"},
     {&LcoreCounters::neighbor_queued, "neighbor_queued", "PTBs that waited for ARP/ND"},
     {&LcoreCounters::copies_unresolved, "copies_unresolved", "  copies not made (unresolved)"},
+    {&LcoreCounters::transition_copies, "transition_copies", "transition copies (earlier owners)"},
+    {&LcoreCounters::transition_budget_exhausted, "transition_budget_exhausted",
+     "  newest owner only (budget spent)"},
     {&LcoreCounters::tx_failed, "tx_failed", "not taken by the NIC (tx_failed)"},
     {&LcoreCounters::capture_copied, "capture_copied", "captured (copies queued)"},
     {&LcoreCounters::capture_lost, "capture_lost", "  lost (capture ring or pool full)"},
@@ -131,7 +140,8 @@ void for_each_counter(LcoreCounters& into, const LcoreCounters& from, F&& f) {
     for (std::size_t p = 0; p < from.rx_by_port.size(); ++p)
         for (std::size_t fam = 0; fam < rx_family_count; ++fam)
             f(into.rx_by_port[p][fam], from.rx_by_port[p][fam]);
-    for (auto per : {&LcoreCounters::unicast_per_next_hop, &LcoreCounters::copies_per_next_hop}) {
+    for (auto per : {&LcoreCounters::unicast_per_next_hop, &LcoreCounters::copies_per_next_hop,
+                     &LcoreCounters::transition_per_next_hop}) {
         auto& to = into.*per;
         const auto& of = from.*per;
         if (to.size() < of.size()) to.resize(of.size());

@@ -11,15 +11,16 @@ namespace ptbsteer::datapath {
 namespace {
 
 Decision dropped(Drop why, std::uint16_t l3) {
-    return Decision{Action::drop, why, l3, 0, {}, false};
+    return Decision{.action = Action::drop, .drop = why, .l3_offset = l3};
 }
 
 Decision reply(std::uint16_t l3, std::size_t port, packet::Family f) {
-    return Decision{Action::reply, Drop::ptb, l3, std::uint32_t(port), f, false};
+    return Decision{
+        .action = Action::reply, .l3_offset = l3, .family = f, .target = std::uint32_t(port)};
 }
 
 Decision learn(std::uint16_t l3, packet::Family f) {
-    return Decision{Action::learn, Drop::ptb, l3, 0, f, false};
+    return Decision{.action = Action::learn, .l3_offset = l3, .family = f};
 }
 
 bool from_us(const Tables& t, std::span<const std::uint8_t> frame) {
@@ -29,11 +30,37 @@ bool from_us(const Tables& t, std::span<const std::uint8_t> frame) {
     return false;
 }
 
+// Whether next-hop `idx` is the station the frame came from (a routing loop through us). Its MAC
+// (the neighbour word's: static or resolved) is only read when it sits behind the RX port.
+bool loops_back(const Tables& t, std::uint32_t idx, std::span<const std::uint8_t> frame,
+                std::size_t rx_port) {
+    if (t.next_hop_ports[idx] != t.port_ids[rx_port]) return false;
+    const std::uint64_t w = neighbor_of(t, t.next_hops[idx]);
+    return std::memcmp(&w, frame.data() + 6, 6) == 0;
+}
+
+// During a transition (transition.h): a copy for each earlier owner of the flow, paid from the
+// replication budget like any copy; once the budget is spent, the newest owner only.
+[[gnu::noinline]] void add_past_owners(const Tables& t, const GroupEntry& g,
+                                       const packet::PtbInfo& info,
+                                       std::span<const std::uint8_t> frame, std::size_t rx_port,
+                                       Guard* guard, std::uint64_t now, Decision& d) {
+    std::uint32_t owners[max_past_owners];
+    const unsigned n = past_owners(t, g, info.flow, d.target, now, owners);
+    unsigned kept = 0;
+    for (unsigned i = 0; i < n; ++i)
+        if (!loops_back(t, owners[i], frame, rx_port)) d.past[kept++] = owners[i];
+    if (kept == 0) return;
+    d.action = Action::transition;
+    if (guard && !guard->replication.allow(now, kept)) return; // past_count 0: budget spent
+    d.past_count = std::uint8_t(kept);
+}
+
 // The steps of docs/security.md, in its order: cheap and attacker-independent checks first, so
 // forged PTBs never spend the tokens of the router they pretend to come from.
 Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::size_t rx_port,
                    const packet::PtbInfo& info, Guard* guard, std::uint64_t now) {
-    Decision d{Action::drop, Drop::ptb, info.l3_offset, 0, info.family, true};
+    Decision d{.ptb = true, .l3_offset = info.l3_offset, .family = info.family};
     // The group is chosen by the ORIGINAL flow's destination: the served address the client
     // talked to, i.e. the quoted packet's source. No group: the quote is not from our servers.
     const auto gi = t.prefixes.lookup(info.flow.family, info.flow.dst);
@@ -58,17 +85,14 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
     switch (v.kind) {
     case steer::VerdictKind::unicast: {
         d.target = g.first_next_hop + v.next_hop();
-        // Never hand a PTB back to the station it came from (a routing loop through us). The
-        // next-hop's MAC (its neighbour word's: static or resolved) is only read when it sits
-        // behind the port the PTB came in on.
-        if (t.next_hop_ports[d.target] == t.port_ids[rx_port]) {
-            const std::uint64_t w = neighbor_of(t, t.next_hops[d.target]);
-            if (std::memcmp(&w, frame.data() + 6, 6) == 0) {
-                d.drop = Drop::would_loop;
-                return d;
-            }
+        // Never hand a PTB back to the station it came from.
+        if (loops_back(t, d.target, frame, rx_port)) {
+            d.drop = Drop::would_loop;
+            return d;
         }
         d.action = Action::unicast;
+        if (g.past_count) [[unlikely]]
+            add_past_owners(t, g, info, frame, rx_port, guard, now, d);
         break;
     }
     case steer::VerdictKind::replicate:

@@ -8,28 +8,34 @@
 #include "datapath/counters.h"
 #include "datapath/drop_reason.h"
 #include "datapath/tables.h"
+#include "datapath/transition.h"
 #include "guard/rate_limit.h"
 #include "packet/ptb_info.h"
 
 namespace ptbsteer::datapath {
 
 enum class Action : std::uint8_t {
-    unicast,   // target: global next-hop index
-    replicate, // target: group index
-    reply,     // an ARP request / Neighbor Solicitation for us: answer out the RX port
-    learn,     // ARP or a Neighbor Advertisement from a next-hop's `via`: to the neighbour manager
-    drop,      // reason in `drop`
+    unicast,    // target: global next-hop index
+    transition, // unicast to target, and a copy to each of `past` (transition.h)
+    replicate,  // target: group index
+    reply,      // an ARP request / Neighbor Solicitation for us: answer out the RX port
+    learn,      // ARP or a Neighbor Advertisement from a next-hop's `via`: to the neighbour manager
+    drop,       // reason in `drop`
 };
 
 struct Decision {
     Action action = Action::drop;
+    bool ptb = false; // the frame parsed as a PTB (even if dropped)
     Drop drop = Drop::ptb;
-    std::uint16_t l3_offset = 0; // length of the incoming Ethernet + VLAN header
-    std::uint32_t target = 0;
+    std::uint16_t l3_offset = 0;                // length of the incoming Ethernet + VLAN header
     packet::Family family = packet::Family::v4; // of a PTB; reply: v4 = ARP, v6 = ND
-    bool ptb = false;                           // the frame parsed as a PTB (even if dropped)
+    // transition: the flow's earlier owners in `past` (global next-hop indices), newest first.
+    // 0: it had some, but the replication budget had no room for their copies.
+    std::uint8_t past_count = 0;
+    std::uint32_t target = 0;
+    std::uint32_t past[max_past_owners]{};
 };
-static_assert(sizeof(Decision) <= 16); // rides in an mbuf dynfield
+static_assert(sizeof(Decision) <= 24); // rides in an mbuf dynfield with its Tables (Handover)
 
 // One RX lcore's rate limiters: its share of each configured rate (docs/security.md). Written
 // only by that lcore. Default-constructed limiters admit everything.

@@ -64,7 +64,23 @@ struct GroupEntry {
     std::uint32_t first_next_hop = 0; // into Tables::next_hops
     std::uint32_t next_hop_count = 0;
     guard::ValidationPolicy validation;
+    // Its versions that served before this one and still own flows (transition.h), newest
+    // first: Tables::past_groups[past_first, past_first + past_count). 0: no transition.
+    std::uint32_t past_first = 0;
+    std::uint32_t past_count = 0;
+    std::uint32_t transition_copies = 1; // frames per PTB at most, its newest owner's included
 };
+
+// A version of a group that served before the current one (lib/control/transition.h).
+struct PastGroup {
+    steer::Group group; // its hash and selection as they served
+    // Its next-hops, by position: indices into Tables::next_hops, from Tables::past_hops.
+    std::uint32_t first_hop = 0;
+    std::uint64_t until_tsc = 0; // owns flows while the TSC is below this
+};
+// A past_hops entry for a next-hop that cannot be reached any more (its port lost the tunnel
+// source it needs): its flows have no earlier owner to go to.
+inline constexpr std::uint32_t no_next_hop = 0xffffffff;
 
 // The appliance's own addresses on one port, answered for ARP and Neighbor Solicitation.
 struct PortAddresses {
@@ -97,7 +113,12 @@ struct Tables {
     // (PrefixTable::share) instead of building 64 MiB ones again.
     std::vector<PrefixRoute> prefix_routes;
     std::vector<GroupEntry> groups;
-    std::vector<NextHopOut> next_hops; // all groups' next-hops, group after group
+    // All groups' next-hops, group after group, then those only past versions of a group
+    // name (lib/control/transition.h: departed_hops), from `serving_next_hops` on.
+    std::vector<NextHopOut> next_hops;
+    std::size_t serving_next_hops = 0;
+    std::vector<PastGroup> past_groups;   // GroupEntry::past_first indexes it
+    std::vector<std::uint32_t> past_hops; // PastGroup::first_hop indexes it
     // next_hops[i].port_id, apart: the decision's loop check reads it for every PTB, and in a
     // group of 4096 next-hops the NextHopOuts span 256 KiB, these 8 KiB (flat cost in group size).
     std::vector<std::uint16_t> next_hop_ports;

@@ -15,12 +15,11 @@
 #include "datapath/neighbor.h"
 #include "datapath/parked.h"
 #include "datapath/responder.h"
+#include "datapath/rx_burst.h"
 #include "datapath/tx.h"
 
 namespace ptbsteer::datapath {
 namespace {
-
-constexpr unsigned burst = 32;
 
 Handover& handover_of(rte_mbuf* m, int offset) {
     return *RTE_MBUF_DYNFIELD(m, offset, Handover*);
@@ -37,6 +36,7 @@ class Deliverer {
     [[gnu::always_inline]] void deliver(rte_mbuf* m, const Decision& d, const Tables& t) {
         switch (d.action) {
         case Action::unicast: unicast(m, d, t); return;
+        case Action::transition: transition(m, d, t); return;
         case Action::replicate: replicate(m, d, t); return;
         case Action::reply: reply(m, d, t); return;
         case Action::learn: // handled on the RX lcore (learn()); never handed over
@@ -130,31 +130,56 @@ class Deliverer {
         ++c_.neighbor_queued;
     }
 
-    // One header mbuf + one indirect clone per next-hop: the PTB's bytes are never copied.
+    // One header mbuf + one indirect clone of `payload` (at the PTB's IP header) for `nh`: the
+    // PTB's bytes are never copied. False when no copy left (unresolved, or no mbuf: counted).
+    bool send_copy(rte_mbuf* payload, const NextHopOut& nh, const Tables& t,
+                   packet::Family family) {
+        const std::uint64_t w = neighbor_of(t, nh);
+        if (!usable(w)) {
+            ++c_.copies_unresolved;
+            return false;
+        }
+        rte_mbuf* copy = copy_for(payload, s_.header_pool, nh, family);
+        if (!copy) {
+            ++c_.tx_failed;
+            return false;
+        }
+        write_dst_mac(rte_pktmbuf_mtod(copy, std::uint8_t*), w);
+        capture_sent(w_.capture, c_, copy, nh.port_id, w_.tx_queue);
+        send(nh.port_id, copy);
+        return true;
+    }
+
     [[gnu::noinline]] void replicate(rte_mbuf* m, const Decision& d, const Tables& t) {
         const GroupEntry& g = t.groups[d.target];
         rte_pktmbuf_adj(m, d.l3_offset);
         ++c_.replicated;
         for (std::uint32_t i = 0; i < g.next_hop_count; ++i) {
-            const std::uint32_t idx = g.first_next_hop + i;
-            const NextHopOut& nh = t.next_hops[idx];
-            const std::uint64_t w = neighbor_of(t, nh);
-            if (!usable(w)) {
-                ++c_.copies_unresolved;
-                continue;
-            }
-            rte_mbuf* copy = copy_for(m, s_.header_pool, nh, d.family);
-            if (!copy) {
-                ++c_.tx_failed;
-                continue;
-            }
-            write_dst_mac(rte_pktmbuf_mtod(copy, std::uint8_t*), w);
+            const NextHopOut& nh = t.next_hops[g.first_next_hop + i];
+            if (!send_copy(m, nh, t, d.family)) continue;
             ++c_.copies;
             ++c_.copies_per_next_hop[nh.counter_slot];
-            capture_sent(w_.capture, c_, copy, nh.port_id, w_.tx_queue);
-            send(nh.port_id, copy);
         }
         rte_pktmbuf_free(m); // the clones keep the data alive until they are sent
+    }
+
+    // The flow's earlier owners get copies; the PTB itself then goes to its newest owner as a
+    // unicast (parked like one while that next-hop resolves). The copies clone the PTB from
+    // its IP header on; the unicast header is written before it, where no clone reads.
+    [[gnu::noinline]] void transition(rte_mbuf* m, const Decision& d, const Tables& t) {
+        Decision newest = d;
+        if (d.past_count == 0) ++c_.transition_budget_exhausted;
+        if (d.past_count) {
+            rte_pktmbuf_adj(m, d.l3_offset);
+            newest.l3_offset = 0;
+            for (unsigned i = 0; i < d.past_count; ++i) {
+                const NextHopOut& nh = t.next_hops[d.past[i]];
+                if (!send_copy(m, nh, t, d.family)) continue;
+                ++c_.transition_copies;
+                ++c_.transition_per_next_hop[nh.counter_slot];
+            }
+        }
+        unicast(m, newest, t);
     }
 
     [[gnu::noinline]] void reply(rte_mbuf* m, const Decision& d, const Tables& t) {
@@ -186,75 +211,6 @@ class Deliverer {
     LcoreCounters& c_;
     ParkedFrames parked_;
 };
-
-// An ARP or Neighbor Advertisement of a next-hop's `via`: what it says goes to the neighbour
-// manager; the frame itself is done with.
-void learn(const Tables& t, const RxQueue& q, rte_mbuf* m, const Decision& d, LcoreCounters& c,
-           rte_ring* updates, CaptureTap* capture) {
-    const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
-                                              rte_pktmbuf_data_len(m));
-    std::optional<NeighborUpdate> u = neighbor_update(t, frame, d.l3_offset, q.port_index);
-    if (u && updates && rte_ring_mp_enqueue_elem(updates, &*u, sizeof(NeighborUpdate)) == 0) {
-        ++c.neighbor_updates;
-        rte_pktmbuf_free(m);
-        return;
-    }
-    ++c.drops[std::size_t(Drop::neighbor_ring_full)];
-    capture_dropped(capture, c, m);
-    rte_pktmbuf_free(m);
-}
-
-// A parsed PTB, by family, and its advertised MTU into that family's histogram.
-void count_ptb(LcoreCounters& c, const packet::PtbInfo& info) {
-    const bool v4 = info.family == packet::Family::v4;
-    ++(v4 ? c.ptb_v4 : c.ptb_v6);
-    MtuHistogram& h = c.mtu[v4 ? 0 : 1];
-    ++h.buckets[mtu_bucket(info.mtu)];
-    h.sum += info.mtu;
-}
-
-// One lcore's room for a burst, set up once per lcore: as locals of poll_rx, the default
-// initialisers of Decision and PtbInfo would run on every poll (~10 instructions per packet).
-struct BurstScratch {
-    rte_mbuf* pkts[burst];
-    Decision decisions[burst];
-    packet::PtbInfo info; // parse_frame()'s output, reused frame after frame
-};
-
-// Parses and decides a burst; drops are counted and freed here, the rest stay in `pkts` with
-// their Decision. Returns how many are left.
-unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n, Decision* out,
-                      LcoreCounters& c, CaptureTap* capture, Guard& guard, packet::PtbInfo& info,
-                      rte_ring* updates) {
-    const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
-    unsigned kept = 0;
-    for (unsigned i = 0; i < n; ++i) {
-        if (i + 1 < n)
-            prefetch_frame(t, rte_pktmbuf_mtod(pkts[i + 1], const std::uint8_t*),
-                           rte_pktmbuf_data_len(pkts[i + 1]));
-        rte_mbuf* m = pkts[i];
-        // A PTB fits one segment; the parser bounds itself by this span, so a chained frame is
-        // refused by its length checks, never read past.
-        const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
-                                                  rte_pktmbuf_data_len(m));
-        const Decision d = decide(t, frame, q.port_index, info, &guard, now);
-        ++c.rx_by_port[q.port_index][std::size_t(rx_family(frame, d))];
-        if (d.ptb) count_ptb(c, info);
-        if (d.action == Action::drop) {
-            ++c.drops[std::size_t(d.drop)];
-            capture_dropped(capture, c, m);
-            rte_pktmbuf_free(m);
-            continue;
-        }
-        if (d.action == Action::learn) [[unlikely]] {
-            learn(t, q, m, d, c, updates, capture);
-            continue;
-        }
-        pkts[kept] = m;
-        out[kept++] = d;
-    }
-    return kept;
-}
 
 WorkerConfig* find_worker(Shared& s) {
     const unsigned me = rte_lcore_id();

@@ -94,11 +94,13 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
     const std::string unicast(name(steer::Mode::unicast)), replicate(name(steer::Mode::replicate));
     for (const control::NextHopSlots::Total& n : rt.reloader->slots().totals(t)) {
         const Labels at = {{"group", n.name.group}, {"next_hop", n.name.next_hop}};
-        Labels u = at, r = at;
-        u.push_back({"mode", unicast});
-        r.push_back({"mode", replicate});
-        counter(del, std::move(u), double(n.unicast));
-        counter(del, std::move(r), double(n.copies));
+        for (const auto& [mode, v] : {std::pair{unicast, n.sent.unicast},
+                                      {replicate, n.sent.copies},
+                                      {std::string("transition"), n.sent.transition}}) {
+            Labels l = at;
+            l.push_back({"mode", mode});
+            counter(del, std::move(l), double(v));
+        }
     }
     out.push_back(std::move(del));
 
@@ -240,8 +242,10 @@ void process(const BuildInfo& b, const control::Runtime& rt, std::vector<MetricF
     out.push_back(one_gauge(families::process_start_time, b.start_time_s));
 }
 
-// Each serving group's last change, and the control API's requests (empty without `control:`).
-void live_groups(const control::Runtime& rt, std::vector<MetricFamily>& out) {
+// Each serving group's last change and transition, and the control API's requests (empty
+// without `control:`).
+void live_groups(const control::Runtime& rt, const LcoreCounters& t,
+                 std::vector<MetricFamily>& out) {
     MetricFamily generation = family(families::group_generation);
     MetricFamily updated = family(families::group_updated);
     for (const auto& [group, change] : rt.reloader->group_changes()) {
@@ -251,6 +255,14 @@ void live_groups(const control::Runtime& rt, std::vector<MetricFamily>& out) {
     }
     out.push_back(std::move(generation));
     out.push_back(std::move(updated));
+    MetricFamily versions = family(families::group_transition_versions);
+    for (const auto& [group, n] : rt.reloader->transition_versions(rte_rdtsc()))
+        gauge(versions, {{"group", group}}, double(n));
+    out.push_back(std::move(versions));
+    out.push_back(total(families::transition_copies, t));
+    out.push_back(total(families::transition_budget_exhausted, t));
+    out.push_back(one_counter(families::transitions_dropped,
+                              double(rt.reloader->stats().transitions_dropped.load())));
     MetricFamily requests = family(families::api_requests);
     if (rt.api)
         for (std::size_t e = 0; e < control::endpoint_names.size(); ++e)
@@ -308,7 +320,7 @@ std::vector<MetricFamily> Collector::Collect() const {
     }
     capture(rt_, total, out);
     process(build_, rt_, out);
-    live_groups(rt_, out);
+    live_groups(rt_, total, out);
     return out;
 }
 

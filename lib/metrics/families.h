@@ -37,9 +37,10 @@ inline constexpr Family ptbs{"ptbsteer_ptbs_total", T::Counter, "family",
                              "type 2), delivered or not"};
 inline constexpr Family delivered{
     "ptbsteer_delivered_packets_total", T::Counter, "group, next_hop, mode",
-    "PTB frames sent towards a next-hop. mode=\"unicast\": to the owner of the flow; "
-    "mode=\"replicate\": one copy of a replicated PTB (mode replicate, or the fallback: replicate "
-    "of a quote without ports)"};
+    "PTB frames sent towards a next-hop. mode=\"unicast\": to the owner of the flow (its newest "
+    "owner during a transition); mode=\"replicate\": one copy of a replicated PTB (mode "
+    "replicate, or the fallback: replicate of a quote without ports); mode=\"transition\": a copy "
+    "to an earlier owner of the flow during a transition"};
 inline constexpr Family replicated{"ptbsteer_replicated_ptbs_total", T::Counter, "",
                                    "PTBs sent to every next-hop of their group, each counted once",
                                    &C::replicated};
@@ -98,7 +99,8 @@ inline constexpr Family neighbor_queued{
     &C::neighbor_queued};
 inline constexpr Family copies_unresolved{
     "ptbsteer_replicated_copies_unresolved_total", T::Counter, "",
-    "copies of replicated PTBs not made because that next-hop was not resolved or failed",
+    "copies of replicated PTBs, and transition copies, not made because that next-hop was not "
+    "resolved or failed",
     &C::copies_unresolved};
 
 // Ports, rings, pools (from DPDK).
@@ -180,6 +182,24 @@ inline constexpr Family group_updated{
     "ptbsteer_group_updated_timestamp_seconds", T::Gauge, "group, source",
     "when that generation was published, seconds since the Unix epoch: time() - this is the "
     "age of the group's definition"};
+inline constexpr Family group_transition_versions{
+    "ptbsteer_group_transition_versions", T::Gauge, "group",
+    "earlier versions of the group whose transition window is still open: 0, no transition; at "
+    "most 7"};
+inline constexpr Family transition_copies{
+    "ptbsteer_transition_copies_total", T::Counter, "",
+    "frames sent to an earlier owner of a flow during a transition, beside the PTB's unicast to "
+    "its newest owner (per next-hop: delivered with mode=\"transition\")",
+    &C::transition_copies};
+inline constexpr Family transition_budget_exhausted{
+    "ptbsteer_transition_budget_exhausted_total", T::Counter, "",
+    "PTBs of a transition sent to their newest owner only: the replication budget had no room "
+    "for the copies to earlier owners",
+    &C::transition_budget_exhausted};
+inline constexpr Family transitions_dropped{
+    "ptbsteer_transitions_dropped_total", T::Counter, "",
+    "changes served without their groups' transitions, because the next-hop counter slots "
+    "could not hold the departed next-hops too (a restart sizes them anew)"};
 inline constexpr Family api_requests{
     "ptbsteer_api_requests_total", T::Counter, "endpoint, status",
     "control API requests (docs/api.md) by endpoint (groups, group, decide, reload, capture, "
@@ -188,7 +208,7 @@ inline constexpr Family api_requests{
 } // namespace families
 
 // Every family, in the order /metrics serves them.
-inline constexpr std::array<const Family*, 45> all_families = {
+inline constexpr std::array<const Family*, 49> all_families = {
     &families::received,
     &families::ptbs,
     &families::delivered,
@@ -233,6 +253,10 @@ inline constexpr std::array<const Family*, 45> all_families = {
     &families::process_start_time,
     &families::group_generation,
     &families::group_updated,
+    &families::group_transition_versions,
+    &families::transition_copies,
+    &families::transition_budget_exhausted,
+    &families::transitions_dropped,
     &families::api_requests,
 };
 

@@ -105,8 +105,9 @@ int next_hops(const char*, const char* params, rte_tel_data* d) {
         if (n.name.group != params) continue;
         any = true;
         const std::string key = telemetry_name(n.name.next_hop);
-        rte_tel_data_add_dict_u64(d, (key + "/unicast").c_str(), n.unicast);
-        rte_tel_data_add_dict_u64(d, (key + "/copies").c_str(), n.copies);
+        rte_tel_data_add_dict_u64(d, (key + "/unicast").c_str(), n.sent.unicast);
+        rte_tel_data_add_dict_u64(d, (key + "/copies").c_str(), n.sent.copies);
+        rte_tel_data_add_dict_u64(d, (key + "/transition").c_str(), n.sent.transition);
     }
     // The serving next-hops' neighbour states (docs/configuration.md, "Next-hops by address").
     const std::string group = params;

@@ -73,6 +73,7 @@ std::string outcome(const Tables& t, const test::Bytes& f, Guard* g = nullptr,
     const Decision d = decide(t, f, 0, info, g, now);
     switch (d.action) {
     case Action::unicast: return "unicast";
+    case Action::transition: return "transition";
     case Action::replicate: return "replicate";
     case Action::reply: return "reply";
     case Action::learn: return "learn";

@@ -26,7 +26,9 @@ using namespace ptbsteer::control;
 namespace {
 
 // IPv4 only: each generation's rte_lpm is 65 MiB of the EAL's memory (dpdk_main.cpp).
-std::string yaml(const std::string& hops, const std::string& extra = "") {
+// `transition`: the group's key (empty: the default).
+std::string yaml(const std::string& hops, const std::string& extra = "",
+                 const std::string& transition = "") {
     return R"(ports:
   - {name: in, device: net_null0}
   - {name: out, device: net_null1}
@@ -35,8 +37,8 @@ groups:
   - name: web
     prefixes: [198.51.100.0/24]
     hash: {model: linux, policy: 1, seed: 7}
-    next_hops: )" +
-           hops + "\n" + extra;
+)" + (transition.empty() ? "" : "    transition: " + transition + "\n") +
+           "    next_hops: " + hops + "\n" + extra;
 }
 const std::string ab = R"([{name: a, port: out, mac: "02:00:00:00:01:01"},)"
                        R"( {name: b, port: out, mac: "02:00:00:00:01:02"}])";
@@ -129,17 +131,17 @@ TEST_CASE("reload: success, failure and restart_required, each counted; only suc
 std::map<std::string, std::uint64_t> sent(const Fixture& f) {
     std::map<std::string, std::uint64_t> out;
     for (const auto& t : f.reloader->slots().totals(f.counters[0]))
-        out[t.name.next_hop] = t.unicast + t.copies;
+        out[t.name.next_hop] = t.sent.all();
     return out;
 }
 
 TEST_CASE("reload: next-hop counter slots follow names; a freed slot is reused from zero") {
-    Fixture f(yaml(ab));
+    Fixture f(yaml(ab, "", "0")); // no transitions: a departed next-hop's slot is free at once
     Reader reader(f.shared);
     auto& unicast = f.counters[0].unicast_per_next_hop; // this test plays the lcore
     unicast[0] = 5;                                     // web/a
     unicast[1] = 7;                                     // web/b
-    f.write(yaml(bc));
+    f.write(yaml(bc, "", "0"));
     REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
     const Tables& t = f.shared.current.load()->tables;
     REQUIRE(t.next_hops.size() == 2);
@@ -150,7 +152,7 @@ TEST_CASE("reload: next-hop counter slots follow names; a freed slot is reused f
     CHECK(sent(f) == std::map<std::string, std::uint64_t>{{"a", 5}, {"b", 7}, {"c", 0}});
 
     unicast[2] = 3; // web/c
-    f.write(yaml(cd));
+    f.write(yaml(cd, "", "0"));
     REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
     const Tables& t2 = f.shared.current.load()->tables;
     CHECK(t2.next_hops[0].counter_slot == 2); // web/c
@@ -158,6 +160,34 @@ TEST_CASE("reload: next-hop counter slots follow names; a freed slot is reused f
     unicast[0] += 2;                          // two frames to web/d
     // a's series stays at 5 (not 7), d counts from zero, b (gone now) stays at 7.
     CHECK(sent(f) == std::map<std::string, std::uint64_t>{{"a", 5}, {"b", 7}, {"c", 3}, {"d", 2}});
+}
+
+TEST_CASE("reload: a departed next-hop keeps its slot through its transition, no longer") {
+    Fixture f(yaml(ab));
+    Reader reader(f.shared);
+    f.write(yaml(bc));
+    REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+    const Tables& t = f.shared.current.load()->tables;
+    REQUIRE(t.serving_next_hops == 2);
+    REQUIRE(t.next_hops.size() == 3); // b, c, then a for its earlier flows
+    CHECK(t.next_hop_names[2] == "web/a");
+    CHECK(t.next_hops[2].counter_slot == 0); // a's slot, held by its name
+    CHECK(f.reloader->slots().in_use() == 3);
+    using Versions = std::vector<std::pair<std::string, unsigned>>;
+    CHECK(f.reloader->transition_versions(rte_rdtsc()) == Versions{{"web", 1}});
+
+    // A shorter window is the group's setting at once; a change after it ends frees a's slot.
+    f.write(yaml(bc, "", "1"));
+    REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+    CHECK(f.shared.current.load()->tables.next_hops.size() == 3);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    CHECK(f.reloader->transition_versions(rte_rdtsc()) == Versions{{"web", 0}});
+    f.write(yaml(cd, "", "1"));
+    REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
+    const Tables& t2 = f.shared.current.load()->tables;
+    CHECK(t2.next_hops.size() == 3); // c, d, then b: the one change inside the window
+    CHECK(t2.next_hop_names[2] == "web/b");
+    CHECK(f.reloader->slots().in_use() == 3); // b, c, d: a's slot is free again
 }
 
 TEST_CASE("reload: rate limiter state carries over unless limits change") {

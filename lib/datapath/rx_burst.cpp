@@ -1,0 +1,76 @@
+#include "datapath/rx_burst.h"
+
+#include <span>
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "datapath/capture_tap.h"
+#include "datapath/neighbor.h"
+
+namespace ptbsteer::datapath {
+namespace {
+
+// An ARP or Neighbor Advertisement of a next-hop's `via`: what it says goes to the neighbour
+// manager; the frame itself is done with.
+void learn(const Tables& t, const RxQueue& q, rte_mbuf* m, const Decision& d, LcoreCounters& c,
+           rte_ring* updates, CaptureTap* capture) {
+    const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                              rte_pktmbuf_data_len(m));
+    std::optional<NeighborUpdate> u = neighbor_update(t, frame, d.l3_offset, q.port_index);
+    if (u && updates && rte_ring_mp_enqueue_elem(updates, &*u, sizeof(NeighborUpdate)) == 0) {
+        ++c.neighbor_updates;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    ++c.drops[std::size_t(Drop::neighbor_ring_full)];
+    capture_dropped(capture, c, m);
+    rte_pktmbuf_free(m);
+}
+
+// A parsed PTB, by family, and its advertised MTU into that family's histogram.
+void count_ptb(LcoreCounters& c, const packet::PtbInfo& info) {
+    const bool v4 = info.family == packet::Family::v4;
+    ++(v4 ? c.ptb_v4 : c.ptb_v6);
+    MtuHistogram& h = c.mtu[v4 ? 0 : 1];
+    ++h.buckets[mtu_bucket(info.mtu)];
+    h.sum += info.mtu;
+}
+
+} // namespace
+
+unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n, Decision* out,
+                      LcoreCounters& c, CaptureTap* capture, Guard& guard, packet::PtbInfo& info,
+                      rte_ring* updates) {
+    const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
+    unsigned kept = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        if (i + 1 < n)
+            prefetch_frame(t, rte_pktmbuf_mtod(pkts[i + 1], const std::uint8_t*),
+                           rte_pktmbuf_data_len(pkts[i + 1]));
+        rte_mbuf* m = pkts[i];
+        // A PTB fits one segment; the parser bounds itself by this span, so a chained frame is
+        // refused by its length checks, never read past.
+        const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                                  rte_pktmbuf_data_len(m));
+        const Decision d = decide(t, frame, q.port_index, info, &guard, now);
+        ++c.rx_by_port[q.port_index][std::size_t(rx_family(frame, d))];
+        if (d.ptb) count_ptb(c, info);
+        if (d.action == Action::drop) {
+            ++c.drops[std::size_t(d.drop)];
+            capture_dropped(capture, c, m);
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        if (d.action == Action::learn) [[unlikely]] {
+            learn(t, q, m, d, c, updates, capture);
+            continue;
+        }
+        pkts[kept] = m;
+        out[kept++] = d;
+    }
+    return kept;
+}
+
+} // namespace ptbsteer::datapath
