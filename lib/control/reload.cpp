@@ -111,6 +111,7 @@ config::LoadResult Reloader::merged(const config::Config& file,
 std::unique_ptr<Generation> Reloader::build(const config::Config& next, History& history) {
     const std::uint64_t now = rte_rdtsc();
     history = next_history(history_, *running_, next, now, setup_.tsc_hz);
+    keep_compiled(history, live().tables);
     const auto attempt = [&] {
         const PastState past{&history, now, setup_.tsc_hz};
         return build_generation(next, live().number + 1, setup_.port_ids, setup_.port_macs, slots_,

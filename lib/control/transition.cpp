@@ -27,7 +27,8 @@ History next_history(const History& history, const config::Config& before,
         if (g.transition == 0) continue; // off: no version but the serving one owns flows
         std::vector<PastVersion> versions;
         const config::Group* was = find_group(before, g.name);
-        if (was && !config::same_owners(*was, g)) versions.push_back(PastVersion{*was, now});
+        if (was && !config::same_owners(*was, g))
+            versions.push_back(PastVersion{*was, now, nullptr});
         if (const auto it = history.find(g.name); it != history.end())
             versions.insert(versions.end(), it->second.begin(), it->second.end());
         // Newest first, so the window's end only falls along the list.
@@ -36,6 +37,15 @@ History next_history(const History& history, const config::Config& before,
         if (!versions.empty()) next.emplace(g.name, std::move(versions));
     }
     return next;
+}
+
+void keep_compiled(History& history, const datapath::Tables& live) {
+    for (auto& [name, versions] : history) {
+        if (versions.empty() || versions.front().compiled) continue;
+        for (std::size_t gi = 0; gi < live.groups.size(); ++gi)
+            if (live.group_names[gi] == name)
+                versions.front().compiled = std::make_shared<steer::Group>(live.groups[gi].group);
+    }
 }
 
 std::vector<DepartedHop> departed_hops(const config::Config& cfg, const History& history) {

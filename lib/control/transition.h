@@ -15,10 +15,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "datapath/tables.h"
+#include "steer/group.h"
 
 namespace ptbsteer::control {
 
@@ -26,6 +29,9 @@ namespace ptbsteer::control {
 struct PastVersion {
     config::Group group;
     std::uint64_t retired_tsc = 0; // when the version after it started serving (TSC)
+    // Its hash and selection as the tables it served in had them (keep_compiled()), so a
+    // later change copies them instead of building a 4096-next-hop Maglev table again.
+    std::shared_ptr<const steer::Group> compiled;
 };
 // By group name: the versions that served before the current one, newest first.
 using History = std::map<std::string, std::vector<PastVersion>>;
@@ -40,6 +46,10 @@ inline constexpr std::size_t max_versions = 8;
 // beyond max_versions, go; a group no longer served, or renamed, loses its history.
 History next_history(const History& history, const config::Config& before,
                      const config::Config& after, std::uint64_t now, std::uint64_t hz);
+
+// Gives each version `next_history` just added the compiled group of `live` (the tables it
+// served in) of the same name.
+void keep_compiled(History& history, const datapath::Tables& live);
 
 // The TSC until which a past version still owns flows, by the current group's window.
 std::uint64_t window_end(const PastVersion& v, const config::Group& current, std::uint64_t hz);

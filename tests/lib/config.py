@@ -85,8 +85,10 @@ def hops(items, port="out"):
     return [hop(h[0], h[1], port, *h[2:3]) for h in items]
 
 
-def group(name, prefixes, next_hops, policy, seed, fields=None, mode=None, select=None):
-    """One group (Linux hash model); IPv6 prefixes quoted; fields only matter under policy 3."""
+def group(name, prefixes, next_hops, policy, seed, fields=None, mode=None, select=None,
+          transition=None):
+    """One group (Linux hash model); IPv6 prefixes quoted; fields only matter under policy 3;
+    transition: the group's key (None: ptbsteer's default, 60 s)."""
     pfx = ", ".join(f'"{p}"' if ":" in p else p for p in prefixes)
     hsh = f"{{model: linux, policy: {policy}, seed: {seed}"
     hsh += f", fields: 0x{fields:x}}}" if policy == 3 and fields is not None else "}"
@@ -95,6 +97,8 @@ def group(name, prefixes, next_hops, policy, seed, fields=None, mode=None, selec
         text += f"    select: {select}\n"
     if mode:
         text += f"    mode: {mode}\n"
+    if transition is not None:
+        text += f"    transition: {transition}\n"
     return text + "    next_hops:\n" + "".join(f"      - {h}\n" for h in next_hops)
 
 

@@ -54,14 +54,18 @@ B = dict(seed=2222, policy=3, fields=0x37,
 
 
 def config_text(tmp, lcores, c, variant=None):
+    # transition: 0. What is checked here is that each PTB is decided by exactly one
+    # configuration; with transitions on, the flows A and B own differently would also get a
+    # copy for their owner in the other (tests/e2e/e2e_transition.py tests that).
     text = (config.eal(config.prefix("reload"), config.cores(lcores), memory=1024)
             + config.pcap_ports(tmp, rx="in.fifo") + config.lcores(lcores)
             + "addresses:\n  - {port: in, ipv4: 203.0.113.2/24}\n"
             + f"limits: {c['limits']}\n"
             + "groups:\n"
             + config.group("web", [WEB4, WEB6], config.hops(c["web"]), c["policy"], c["seed"],
-                           c["fields"])
-            + config.group("rep", [REP4], config.hops(c["rep"]), 1, 7, mode="replicate")
+                           c["fields"], transition=0)
+            + config.group("rep", [REP4], config.hops(c["rep"]), 1, 7, mode="replicate",
+                           transition=0)
             + config.metrics())
     return config.spoil(text, variant)
 

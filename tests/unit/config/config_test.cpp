@@ -153,6 +153,10 @@ TEST_CASE("each mistake is reported at its line and column, in a sentence", "[co
         {"ipip with no address to send from", with("  - port: out0\n    ipv4: 192.0.2.1/24\n", ""),
          "25:9", "has no IPv4 address under addresses to send from"},
         {"YAML syntax", with("ports:", "ports: ["), "3:3", "YAML syntax error"},
+        {"transition over an hour", with("select: hash-threshold", "transition: 3601"), "23:17",
+         "transition (seconds) must be between 0 and 3600"},
+        {"transition_copies 0", with("select: hash-threshold", "transition_copies: 0"), "23:24",
+         "transition_copies must be between 1 and 4"},
     };
     for (const Bad& b : table) {
         DYNAMIC_SECTION(b.what) {
@@ -166,6 +170,18 @@ TEST_CASE("each mistake is reported at its line and column, in a sentence", "[co
             CHECK(found);
         }
     }
+}
+
+TEST_CASE("transition keys: their defaults and values", "[config][transition]") {
+    const LoadResult r = load_config_text(valid, "site.yaml");
+    REQUIRE(r.config);
+    CHECK(r.config->groups[0].transition == 60);
+    CHECK(r.config->groups[0].transition_copies == 2);
+    const LoadResult t = load_config_text(
+        with("select: hash-threshold", "transition: 0\n    transition_copies: 4"), "site.yaml");
+    REQUIRE(t.config);
+    CHECK(t.config->groups[0].transition == 0);
+    CHECK(t.config->groups[0].transition_copies == 4);
 }
 
 TEST_CASE("every error of a file is reported in one run", "[config]") {

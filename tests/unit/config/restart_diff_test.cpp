@@ -117,8 +117,34 @@ TEST_CASE("same_group: what steers counts, where it was written does not") {
              {"\"02:00:00:00:00:01\"}", "\"02:00:00:00:00:01\", weight: 2}"},
              {"name: a,", "name: b,"},
              {"next_hops: [", "select: maglev\n    next_hops: ["},
+             {"port: out, mac: \"02:00:00:00:00:01\"", "port: in, via: 203.0.113.9"},
+             {"seed: 1}", "seed: 1}\n    transition: 5"},
          }) {
         INFO(from << " -> " << to);
         CHECK_FALSE(same_group(web, load(edit(from, to)).groups.front()));
+    }
+}
+
+TEST_CASE("same_owners: who owns each flow counts, how a next-hop is reached does not") {
+    const Group web = load(base).groups.front();
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"\"02:00:00:00:00:01\"}", "\"02:00:00:00:00:02\"}"},
+             {"port: out, mac: \"02:00:00:00:00:01\"", "port: in, via: 203.0.113.9"},
+             {"seed: 1}", "seed: 1}\n    transition: 5"},
+             {"198.51.100.0/24", "198.51.100.0/25"},
+         }) {
+        INFO(from << " -> " << to);
+        CHECK(same_owners(web, load(edit(from, to)).groups.front()));
+    }
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"seed: 1", "seed: 2"},
+             {"\"02:00:00:00:00:01\"}", "\"02:00:00:00:00:01\", weight: 2}"},
+             {"name: a,", "name: b,"},
+             {"next_hops: [", "select: maglev\n    next_hops: ["},
+             {"next_hops: [", "mode: replicate\n    next_hops: ["},
+             {"}]\nmetrics", "}, {name: b, port: out, mac: \"02:00:00:00:00:02\"}]\nmetrics"},
+         }) {
+        INFO(from << " -> " << to);
+        CHECK_FALSE(same_owners(web, load(edit(from, to)).groups.front()));
     }
 }

@@ -182,6 +182,12 @@ TEST_CASE("a removed next-hop: its flows go to their new owner and to it, until 
     const Tables ta = compile(a), tb = compile(b);
     const History h = next_history({}, a, b, 0, hz);
     const Tables t = compile(b, &h, 0);
+    // The same history with a's compiled group taken from the tables it served in, as the
+    // Reloader does: the same tables.
+    History reused = h;
+    keep_compiled(reused, ta);
+    REQUIRE(reused.at("web")[0].compiled);
+    const Tables t_reused = compile(b, &reused, 0);
     REQUIRE(t.serving_next_hops == 3);
     REQUIRE(t.next_hops.size() == 4); // c, departed, after the serving ones
     CHECK(t.next_hop_names[3] == "web/c");
@@ -190,6 +196,7 @@ TEST_CASE("a removed next-hop: its flows go to their new owner and to it, until 
         const std::vector<std::string> want = truth({&tb, &ta}, f, 2);
         const Seen s = decided(t, f, 1);
         CHECK(s.owners == want);
+        CHECK(decided(t_reused, f, 1).owners == want);
         CHECK(s.action == (want.size() > 1 ? Action::transition : Action::unicast));
         (want.size() > 1 ? moved : kept)++;
         // After the window: the newest owner only.
