@@ -120,7 +120,8 @@ json decide_json(const datapath::Tables& t, const packet::FlowKey& k, std::uint6
     json out = {{"group", t.group_names.at(*gi)}, {"model", g.group.model().describe()}};
     const bool hashable = !g.group.model().needs_ports() || packet::ports_known(k.l4);
     if (hashable) out["hash"] = g.group.model().hash(k);
-    const steer::Verdict v = g.group.decide(k);
+    std::uint32_t selected_with = 0;
+    const steer::Verdict v = g.group.decide(k, selected_with);
     out["verdict"] = name(v.kind);
     switch (v.kind) {
     case steer::VerdictKind::unicast: {
@@ -129,7 +130,7 @@ json decide_json(const datapath::Tables& t, const packet::FlowKey& k, std::uint6
         out["next_hop_index"] = v.next_hop();
         // Copies go to the flow's earlier owners too, within the replication budget.
         std::uint32_t past[datapath::max_past_owners];
-        const unsigned n = datapath::past_owners(t, g, k, newest, now, past);
+        const unsigned n = datapath::past_owners(t, g, k, selected_with, newest, now, past);
         if (n > 0) {
             json owners = json::array();
             for (unsigned i = 0; i < n; ++i)

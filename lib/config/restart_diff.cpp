@@ -132,6 +132,10 @@ bool same_group(const Group& a, const Group& b) {
     return true;
 }
 
+bool same_hash(const HashConfig& a, const HashConfig& b) {
+    return hash_key(a) == hash_key(b);
+}
+
 bool same_owners(const Group& a, const Group& b) {
     if (hash_key(a.hash) != hash_key(b.hash) || a.select != b.select || a.mode != b.mode ||
         a.next_hops.size() != b.next_hops.size())

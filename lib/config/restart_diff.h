@@ -31,4 +31,7 @@ bool same_group(const Group& a, const Group& b);
 // transition (lib/control/transition.h).
 bool same_owners(const Group& a, const Group& b);
 
+// Whether two hash settings hash every flow alike (model, seed, policy, fields, key).
+bool same_hash(const HashConfig& a, const HashConfig& b);
+
 } // namespace ptbsteer::config

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "config/restart_diff.h"
 #include "datapath/neighbor.h"
 #include "datapath/tx.h"
 
@@ -112,10 +113,10 @@ void add_past_groups(Tables& t, const config::Config& cfg, const PastState& past
         for (const PastVersion& v : it->second) {
             const std::uint64_t until = window_end(v, g, past.hz);
             if (until <= past.now) break; // newest first: the older ones ended before
-            t.past_groups.push_back(
-                PastGroup{steer::Group(gi, make_model(v.group.hash), make_selector(v.group),
-                                       v.group.mode, v.group.fallback),
-                          std::uint32_t(t.past_hops.size()), until});
+            t.past_groups.push_back(PastGroup{
+                steer::Group(gi, make_model(v.group.hash), make_selector(v.group), v.group.mode,
+                             v.group.fallback),
+                std::uint32_t(t.past_hops.size()), until, config::same_hash(v.group.hash, g.hash)});
             for (const config::NextHop& h : v.group.next_hops)
                 t.past_hops.push_back(index.at(h.name));
         }

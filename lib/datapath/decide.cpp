@@ -42,11 +42,11 @@ bool loops_back(const Tables& t, std::uint32_t idx, std::span<const std::uint8_t
 // During a transition (transition.h): a copy for each earlier owner of the flow, paid from the
 // replication budget like any copy; once the budget is spent, the newest owner only.
 [[gnu::noinline]] void add_past_owners(const Tables& t, const GroupEntry& g,
-                                       const packet::PtbInfo& info,
+                                       const packet::PtbInfo& info, std::uint32_t hash,
                                        std::span<const std::uint8_t> frame, std::size_t rx_port,
                                        Guard* guard, std::uint64_t now, Decision& d) {
     std::uint32_t owners[max_past_owners];
-    const unsigned n = past_owners(t, g, info.flow, d.target, now, owners);
+    const unsigned n = past_owners(t, g, info.flow, hash, d.target, now, owners);
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i)
         if (!loops_back(t, owners[i], frame, rx_port)) d.past[kept++] = owners[i];
@@ -81,7 +81,8 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
         d.drop = Drop::rate_limited_global;
         return d;
     }
-    const steer::Verdict v = g.group.decide(info.flow);
+    std::uint32_t hash = 0;
+    const steer::Verdict v = g.group.decide(info.flow, hash);
     switch (v.kind) {
     case steer::VerdictKind::unicast: {
         d.target = g.first_next_hop + v.next_hop();
@@ -92,7 +93,7 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
         }
         d.action = Action::unicast;
         if (g.past_count) [[unlikely]]
-            add_past_owners(t, g, info, frame, rx_port, guard, now, d);
+            add_past_owners(t, g, info, hash, frame, rx_port, guard, now, d);
         break;
     }
     case steer::VerdictKind::replicate:

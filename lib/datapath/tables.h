@@ -77,6 +77,9 @@ struct PastGroup {
     // Its next-hops, by position: indices into Tables::next_hops, from Tables::past_hops.
     std::uint32_t first_hop = 0;
     std::uint64_t until_tsc = 0; // owns flows while the TSC is below this
+    // Its hash is the serving version's (only next-hops or weights changed, the common case):
+    // it selects with the hash the serving version computed, without hashing again.
+    bool same_hash = false;
 };
 // A past_hops entry for a next-hop that cannot be reached any more (its port lost the tunnel
 // source it needs): its flows have no earlier owner to go to.

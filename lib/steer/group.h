@@ -24,12 +24,19 @@ class Group {
     // `flow` is the ORIGINAL (client->server) flow, i.e. packet::reversed() of the quote.
     // Inline: a few branches around hash() and select(), run for every steered PTB.
     Verdict decide(const packet::FlowKey& flow) const noexcept {
+        std::uint32_t unused;
+        return decide(flow, unused);
+    }
+    // The same, and for a unicast verdict the hash it selected with in `hash` (a transition
+    // selects with it again, in earlier versions of the group: datapath/transition.h).
+    Verdict decide(const packet::FlowKey& flow, std::uint32_t& hash) const noexcept {
         if (mode_ == Mode::replicate) return Verdict::replicate(id_);
         // Without the ports the router hashed, any pick would be a guess: apply the fallback.
         if (model_.needs_ports() && !packet::ports_known(flow.l4))
             return fallback_ == Fallback::drop ? Verdict::drop(DropReason::no_ports_fallback_drop)
                                                : Verdict::replicate(id_);
-        return Verdict::unicast(selector_.select(model_.hash(flow)));
+        hash = model_.hash(flow);
+        return Verdict::unicast(selector_.select(hash));
     }
 
     std::uint32_t id() const noexcept { return id_; }

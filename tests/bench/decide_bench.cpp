@@ -18,6 +18,7 @@
 #include "bench_common.h"
 #include "config/config.h"
 #include "control/compile_tables.h"
+#include "control/transition.h"
 #include "datapath/decide.h"
 #include "datapath/tables.h"
 #include "frame_builder.h"
@@ -124,8 +125,8 @@ MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Q
 
 // One group serving both prefixes, `next_hops` equal-weight servers, compiled from its YAML as
 // the appliance compiles it. `hash` is the group's hash setting.
-datapath::Tables make_tables(const std::string& hash, std::size_t next_hops,
-                             bool verify_checksum = true) {
+config::Config make_config(const std::string& hash, std::size_t next_hops,
+                           bool verify_checksum = true, std::size_t skip = SIZE_MAX) {
     std::string yaml = fmt::format(R"(
 ports:
   - {{name: in, device: net_null0}}
@@ -140,15 +141,43 @@ groups:
 )",
                                    served_v4, served_v6, hash, verify_checksum);
     for (std::size_t i = 0; i < next_hops; ++i)
-        yaml +=
-            fmt::format("      - {{name: n{}, port: out, mac: \"02:00:00:01:{:02x}:{:02x}\"}}\n", i,
-                        i >> 8, i & 0xff);
+        if (i != skip)
+            yaml += fmt::format(
+                "      - {{name: n{}, port: out, mac: \"02:00:00:01:{:02x}:{:02x}\"}}\n", i, i >> 8,
+                i & 0xff);
     const config::LoadResult r = config::load_config_text(yaml, "decide-bench.yaml");
     if (!r.errors.empty())
         throw std::runtime_error("decide-bench config: " + to_string(r.errors.front()));
-    // PTBs arrive on port 0 ("in", the MAC the frames are addressed to) and leave by port 1.
-    const datapath::Mac in_mac{0x02, 0, 0, 0, 0, 0x01}, out_mac{0x02, 0, 0, 0, 0, 0x11};
-    return control::compile_tables(*r.config, {0, 1}, {in_mac, out_mac});
+    return *r.config;
+}
+
+// PTBs arrive on port 0 ("in", the MAC the frames are addressed to) and leave by port 1.
+const datapath::Mac in_mac{0x02, 0, 0, 0, 0, 0x01}, out_mac{0x02, 0, 0, 0, 0, 0x11};
+
+// One group serving both prefixes, `next_hops` equal-weight servers, compiled from its YAML as
+// the appliance compiles it. `hash` is the group's hash setting.
+datapath::Tables make_tables(const std::string& hash, std::size_t next_hops,
+                             bool verify_checksum = true) {
+    return control::compile_tables(make_config(hash, next_hops, verify_checksum), {0, 1},
+                                   {in_mac, out_mac});
+}
+
+// The same group of 8 in a transition (docs/configuration.md): `versions` earlier versions
+// still own flows, version k without next-hop n<k>, so about half the flows have another owner
+// in each. decide() is called with a clock of 0: every window is open.
+datapath::Tables make_transition_tables(const std::string& hash, std::size_t versions) {
+    control::History h;
+    config::Config before = make_config(hash, 8, true, 0);
+    for (std::size_t k = 1; k <= versions; ++k) {
+        const config::Config next =
+            k == versions ? make_config(hash, 8) : make_config(hash, 8, true, k);
+        h = control::next_history(h, before, next, k, 1000);
+        before = next;
+    }
+    const control::PastState past{&h, 0, 1000};
+    const std::vector<control::DepartedHop> departed = control::departed_hops(before, h);
+    return control::compile_tables(before, {0, 1}, {in_mac, out_mac}, nullptr, nullptr, &past,
+                                   &departed);
 }
 
 [[gnu::noinline]] std::uint64_t
@@ -166,12 +195,15 @@ decide_all(const datapath::Tables& t, const std::vector<std::span<const std::uin
     return acc;
 }
 
-// Every frame must steer (unicast): otherwise the benchmark times drops, not decisions.
+// Every frame must steer (unicast, or during a transition also to earlier owners): otherwise
+// the benchmark times drops, not decisions.
 bool all_unicast(const datapath::Tables& t,
                  const std::vector<std::span<const std::uint8_t>>& frames) {
     packet::PtbInfo info;
-    for (const auto& f : frames)
-        if (datapath::decide(t, f, 0, info).action != datapath::Action::unicast) return false;
+    for (const auto& f : frames) {
+        const datapath::Action a = datapath::decide(t, f, 0, info).action;
+        if (a != datapath::Action::unicast && a != datapath::Action::transition) return false;
+    }
     return true;
 }
 
@@ -244,6 +276,17 @@ int run(const Options& o) {
         // The same mix with minimal quotes: the per-packet cost without the per-byte checksum.
         const std::string name = std::string("decide/") + m.name + "/8/minimal";
         if (!selected(o, name)) continue;
+        if (!all_unicast(t, minimal.frames)) {
+            std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
+            return 1;
+        }
+        time_case(name, o, minimal.size(), [&] { sink = sink + decide_all(t, minimal.frames); });
+    }
+    // A group in transition: one earlier version, and the most there can be (7).
+    for (std::size_t versions : {1, 7}) {
+        const std::string name = "decide/linux-p1/8/transition-" + std::to_string(versions);
+        if (!selected(o, name)) continue;
+        const datapath::Tables t = make_transition_tables(linux_l4, versions);
         if (!all_unicast(t, minimal.frames)) {
             std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
             return 1;
