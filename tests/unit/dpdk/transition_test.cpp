@@ -27,7 +27,7 @@ constexpr std::uint64_t hz = 1000; // TSC cycles per second, for the tests' cloc
 
 // Group `web` with next-hops named by `hops` (MAC 02:00:00:00:01:<i + 1> unless `mac_base`).
 config::Config version(const std::vector<std::string>& hops, unsigned copies = 2,
-                       unsigned transition = 60, unsigned mac_base = 0) {
+                       unsigned transition = 60, unsigned mac_base = 0, unsigned seed = 7) {
     std::string text = fmt::format(R"(
 ports:
   - {{name: in, device: net_null0}}
@@ -36,12 +36,12 @@ lcores: [{{id: 0, rx: [in, out], tx: true}}]
 groups:
   - name: web
     prefixes: [198.51.100.0/24]
-    hash: {{model: linux, policy: 1, seed: 7}}
+    hash: {{model: linux, policy: 1, seed: {}}}
     transition: {}
     transition_copies: {}
     next_hops:
 )",
-                                   transition, copies);
+                                   seed, transition, copies);
     for (std::size_t i = 0; i < hops.size(); ++i)
         text += fmt::format("      - {{name: {}, port: out, mac: \"02:00:00:00:{:02x}:{:02x}\"}}\n",
                             hops[i], 1 + mac_base, i + 1);
@@ -189,7 +189,9 @@ TEST_CASE("a removed next-hop: its flows go to their new owner and to it, until 
     REQUIRE(reused.at("web")[0].compiled);
     const Tables t_reused = compile(b, &reused, 0);
     REQUIRE(t.serving_next_hops == 3);
-    REQUIRE(t.next_hops.size() == 4); // c, departed, after the serving ones
+    REQUIRE(t.past_groups.size() == 1);
+    CHECK(t.past_groups[0].same_hash); // only the next-hops changed
+    REQUIRE(t.next_hops.size() == 4);  // c, departed, after the serving ones
     CHECK(t.next_hop_names[3] == "web/c");
     unsigned moved = 0, kept = 0;
     for (const test::Bytes& f : flows()) {
@@ -207,6 +209,23 @@ TEST_CASE("a removed next-hop: its flows go to their new owner and to it, until 
     // Hash-threshold: removing one of four moves more than c's quarter.
     CHECK(moved > flows().size() / 4);
     CHECK(kept > 0);
+}
+
+TEST_CASE("a change of the hash: the earlier version hashes the flow its own way", "[transition]") {
+    const config::Config a = version({"a", "b", "c", "d"});
+    const config::Config b = version({"a", "b", "c", "d"}, 2, 60, 0, 8); // another seed
+    const Tables ta = compile(a), tb = compile(b);
+    const History h = next_history({}, a, b, 0, hz);
+    const Tables t = compile(b, &h, 0);
+    REQUIRE(t.past_groups.size() == 1);
+    CHECK_FALSE(t.past_groups[0].same_hash);
+    unsigned moved = 0;
+    for (const test::Bytes& f : flows()) {
+        const std::vector<std::string> want = truth({&tb, &ta}, f, 2);
+        CHECK(decided(t, f, 1).owners == want);
+        moved += want.size() > 1;
+    }
+    CHECK(moved > flows().size() / 2); // a new seed moves about 3/4 of the flows
 }
 
 TEST_CASE("chained changes: every version's owner, newest first, at most transition_copies",
