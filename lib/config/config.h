@@ -190,9 +190,11 @@ struct Group {
     Location where;
 };
 // Bounds of the transition keys: an hour is longer than any connection a PTB matters to before
-// its client retries; four copies keep a transition within a small replication budget.
+// its client retries; three frames (the newest owner and two earlier ones) keep a transition
+// within a small replication budget, and the earlier owners within the Decision that rides in
+// the mbuf (datapath/decide.h).
 inline constexpr std::uint32_t max_transition = 3600;
-inline constexpr std::uint32_t max_transition_copies = 4;
+inline constexpr std::uint32_t max_transition_copies = 3;
 
 // A rate with its burst; `rate == 0` means no limit (the key was set to `off`).
 struct RateLimit {

@@ -63,13 +63,15 @@ steer::Selector make_selector(const config::Group& g) {
                                          steer::Selector::maglev_stable_table_size(weights.size()));
 }
 
-void add_hop(Tables& t, const config::Group& g, const config::NextHop& h, NextHopOut out) {
+void add_hop(Tables& t, std::uint32_t gi, const config::Group& g, const config::NextHop& h,
+             NextHopOut out) {
     if (h.via)
         t.neighbor_addrs.push_back(NeighborAddr{std::uint16_t(h.port), h.via_family, *h.via});
     out.counter_slot = std::uint32_t(t.next_hops.size());
     t.next_hops.push_back(out);
     t.next_hop_ports.push_back(out.port_id);
     t.next_hop_names.push_back(fmt::format("{}/{}", g.name, h.name));
+    t.next_hop_group.push_back(gi);
 }
 
 // Departed next-hops follow the serving ones. One that cannot be reached any more (an ipip
@@ -87,7 +89,9 @@ std::vector<bool> add_departed(Tables& t, const config::Config& cfg,
             out.port_id = t.port_ids.at(d.hop->port);
             reachable.back() = false;
         }
-        add_hop(t, cfg.groups[d.group], *d.hop, out);
+        GroupEntry& e = t.groups[d.group];
+        if (e.departed_count++ == 0) e.departed_first = std::uint32_t(t.next_hops.size());
+        add_hop(t, d.group, cfg.groups[d.group], *d.hop, out);
     }
     return reachable;
 }
@@ -174,7 +178,7 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
                      g.validation};
         e.transition_copies = std::max<std::uint32_t>(g.transition_copies, 1);
         for (const config::NextHop& h : g.next_hops)
-            add_hop(t, g, h, resolve(h, cfg, t));
+            add_hop(t, gi, g, h, resolve(h, cfg, t));
         for (const config::Prefix& p : g.prefixes)
             t.prefix_routes.push_back(PrefixRoute{p.family, p.addr, p.length, gi});
         if (g.validation.verify_checksum) t.prefetch_bytes = Tables::whole_ptb_prefetch;

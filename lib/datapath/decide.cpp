@@ -49,7 +49,7 @@ bool loops_back(const Tables& t, std::uint32_t idx, std::span<const std::uint8_t
     const unsigned n = past_owners(t, g, info.flow, hash, d.target, now, owners);
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i)
-        if (!loops_back(t, owners[i], frame, rx_port)) d.past[kept++] = owners[i];
+        if (!loops_back(t, owners[i], frame, rx_port)) d.past[kept++] = local_owner(g, owners[i]);
     if (kept == 0) return;
     d.action = Action::transition;
     if (guard && !guard->replication.allow(now, kept)) return; // past_count 0: budget spent

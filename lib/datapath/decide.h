@@ -29,13 +29,13 @@ struct Decision {
     Drop drop = Drop::ptb;
     std::uint16_t l3_offset = 0;                // length of the incoming Ethernet + VLAN header
     packet::Family family = packet::Family::v4; // of a PTB; reply: v4 = ARP, v6 = ND
-    // transition: the flow's earlier owners in `past` (global next-hop indices), newest first.
-    // 0: it had some, but the replication budget had no room for their copies.
+    // transition: the flow's earlier owners in `past` (local_owner(): places in the group of
+    // `target`), newest first. 0: it had some, but the replication budget had no room.
     std::uint8_t past_count = 0;
     std::uint32_t target = 0;
-    std::uint32_t past[max_past_owners]{};
+    std::uint16_t past[max_past_owners]{};
 };
-static_assert(sizeof(Decision) <= 24); // rides in an mbuf dynfield with its Tables (Handover)
+static_assert(sizeof(Decision) <= 16); // rides in an mbuf dynfield with its Tables (Handover)
 
 // One RX lcore's rate limiters: its share of each configured rate (docs/security.md). Written
 // only by that lcore. Default-constructed limiters admit everything.

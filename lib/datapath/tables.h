@@ -69,6 +69,10 @@ struct GroupEntry {
     std::uint32_t past_first = 0;
     std::uint32_t past_count = 0;
     std::uint32_t transition_copies = 1; // frames per PTB at most, its newest owner's included
+    // Its departed next-hops (only past versions name them): Tables::next_hops[departed_first,
+    // + departed_count), after every group's serving ones.
+    std::uint32_t departed_first = 0;
+    std::uint32_t departed_count = 0;
 };
 
 // A version of a group that served before the current one (lib/control/transition.h).
@@ -150,6 +154,8 @@ struct Tables {
     // For reports only.
     std::vector<std::string> group_names;
     std::vector<std::string> next_hop_names; // "group/name"
+    // The group index of every next-hop: TX finds a transition's group by its newest owner.
+    std::vector<std::uint32_t> next_hop_group;
 };
 
 } // namespace ptbsteer::datapath

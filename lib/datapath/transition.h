@@ -12,11 +12,26 @@
 namespace ptbsteer::datapath {
 
 // The most earlier owners a PTB can go to: config::max_transition_copies, less its newest owner.
-inline constexpr unsigned max_past_owners = 3;
+inline constexpr unsigned max_past_owners = 2;
+
+// An owner as the Decision carries it (16 bits, so the Decision fits its mbuf dynfield): its
+// place in its group's owners, the serving next-hops then the departed ones
+// (GroupEntry::departed_first). A group has at most 4096 serving next-hops and 7 x 4096
+// departed ones.
+inline std::uint16_t local_owner(const GroupEntry& g, std::uint32_t idx) noexcept {
+    return std::uint16_t(idx < g.first_next_hop + g.next_hop_count
+                             ? idx - g.first_next_hop
+                             : g.next_hop_count + (idx - g.departed_first));
+}
+inline std::uint32_t owner_index(const GroupEntry& g, std::uint16_t local) noexcept {
+    return local < g.next_hop_count ? g.first_next_hop + local
+                                    : g.departed_first + (local - g.next_hop_count);
+}
 
 // Writes to `out` the flow's owners in g's past versions still within their window at `now`
 // (TSC), newest version first, skipping `newest` (its owner now: an index into t.next_hops) and
-// every owner already written; at most g.transition_copies - 1 of them (never more than
+// every owner already written (indices into t.next_hops); at most g.transition_copies - 1 of
+// them (never more than
 // max_past_owners). Returns how many. `hash`: the serving version's hash of the flow, which
 // versions of the same hash select with. A version that would replicate the flow (mode
 // replicate, or a model whose ports the flow lacks) names no owner.

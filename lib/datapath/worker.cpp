@@ -172,8 +172,9 @@ class Deliverer {
         if (d.past_count) {
             rte_pktmbuf_adj(m, d.l3_offset);
             newest.l3_offset = 0;
+            const GroupEntry& g = t.groups[t.next_hop_group[d.target]];
             for (unsigned i = 0; i < d.past_count; ++i) {
-                const NextHopOut& nh = t.next_hops[d.past[i]];
+                const NextHopOut& nh = t.next_hops[owner_index(g, d.past[i])];
                 if (!send_copy(m, nh, t, d.family)) continue;
                 ++c_.transition_copies;
                 ++c_.transition_per_next_hop[nh.counter_slot];

@@ -42,7 +42,9 @@ struct Handover {
     Decision decision;
     const Tables* tables = nullptr;
 };
-static_assert(sizeof(Handover) <= 36); // rte_mbuf's dynfield1 area
+// rte_mbuf's free area is 36 bytes (dynfield1), but a PMD may take part of it first: net_pcap
+// registers the 8-byte RX timestamp at offset 96, which leaves 24 contiguous bytes (0x68-0x7f).
+static_assert(sizeof(Handover) <= 24);
 
 struct WorkerConfig {
     unsigned index = 0; // position in Shared::workers = config lcore index = RCU reader id

@@ -12,10 +12,12 @@ from lib.prom import http, metric_types, monotonic_series, parse_metrics, sample
 
 def delivered(s):
     """{next_hop name: frames} from ptbsteer_delivered_packets_total (names are unique across
-    groups and configurations here)."""
+    groups and configurations here), the serving configuration's deliveries only: after a
+    reload the other configuration's next-hops still get transition copies (mode="transition",
+    docs/configuration.md "Transitions") for the flows they owned."""
     out = collections.Counter()
     for (n, labels), v in s.items():
-        if n == "ptbsteer_delivered_packets_total":
+        if n == "ptbsteer_delivered_packets_total" and dict(labels)["mode"] != "transition":
             out[dict(labels)["next_hop"]] += v
     return out
 

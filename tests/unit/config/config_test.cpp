@@ -156,7 +156,7 @@ TEST_CASE("each mistake is reported at its line and column, in a sentence", "[co
         {"transition over an hour", with("select: hash-threshold", "transition: 3601"), "23:17",
          "transition (seconds) must be between 0 and 3600"},
         {"transition_copies 0", with("select: hash-threshold", "transition_copies: 0"), "23:24",
-         "transition_copies must be between 1 and 4"},
+         "transition_copies must be between 1 and 3"},
     };
     for (const Bad& b : table) {
         DYNAMIC_SECTION(b.what) {
@@ -178,10 +178,10 @@ TEST_CASE("transition keys: their defaults and values", "[config][transition]") 
     CHECK(r.config->groups[0].transition == 60);
     CHECK(r.config->groups[0].transition_copies == 2);
     const LoadResult t = load_config_text(
-        with("select: hash-threshold", "transition: 0\n    transition_copies: 4"), "site.yaml");
+        with("select: hash-threshold", "transition: 0\n    transition_copies: 3"), "site.yaml");
     REQUIRE(t.config);
     CHECK(t.config->groups[0].transition == 0);
-    CHECK(t.config->groups[0].transition_copies == 4);
+    CHECK(t.config->groups[0].transition_copies == 3);
 }
 
 TEST_CASE("every error of a file is reported in one run", "[config]") {

@@ -89,8 +89,9 @@ Seen decided(const Tables& t, const test::Bytes& f, std::uint64_t now, Guard* g 
     Seen s{d.action, {}};
     if (d.action != Action::unicast && d.action != Action::transition) return s;
     s.owners.push_back(t.next_hop_names.at(d.target));
+    const GroupEntry& group = t.groups.at(t.next_hop_group.at(d.target));
     for (unsigned i = 0; i < d.past_count; ++i)
-        s.owners.push_back(t.next_hop_names.at(d.past[i]));
+        s.owners.push_back(t.next_hop_names.at(owner_index(group, d.past[i])));
     return s;
 }
 
