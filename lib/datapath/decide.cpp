@@ -32,8 +32,9 @@ bool from_us(const Tables& t, std::span<const std::uint8_t> frame) {
 
 // Whether next-hop `idx` is the station the frame came from (a routing loop through us). Its MAC
 // (the neighbour word's: static or resolved) is only read when it sits behind the RX port.
-bool loops_back(const Tables& t, std::uint32_t idx, std::span<const std::uint8_t> frame,
-                std::size_t rx_port) {
+[[gnu::always_inline]] inline bool loops_back(const Tables& t, std::uint32_t idx,
+                                              std::span<const std::uint8_t> frame,
+                                              std::size_t rx_port) {
     if (t.next_hop_ports[idx] != t.port_ids[rx_port]) return false;
     const std::uint64_t w = neighbor_of(t, t.next_hops[idx]);
     return std::memcmp(&w, frame.data() + 6, 6) == 0;
