@@ -10,7 +10,7 @@ from e2e_judge import wait_learned
 from e2e_topology import (INJ_MAC, NS_INJ, NS_STEER, ORIG_LEN, PTB_MTU, PTB_SRC, PY, QUOTE_LEN,
                           ROLES, SERVICE_PORT, STEER_IN_MAC, STEER_LAN, STEER_OUT_MAC, VIP,
                           VIP_PREFIX, lan_addr, lan_mac, link_local)
-from lib import config, pcapfile, prom
+from lib import api, config, pcapfile, prom
 from lib.netns import InNetns, nsexec
 from lib.procs import SetupError, run, stop
 
@@ -50,6 +50,13 @@ def send_frames(ns, iface, frames, workdir, name, gap_us, timeout):
         raise SetupError(f"sent {sent} of {len(frames)} frames on {ns}/{iface}")
 
 
+def inject(frames, workdir, name, gap_ms):
+    """Sends frames into ptbsteer (inj0 -> steer-in), one per gap_ms (a fraction of a
+    millisecond is kept to the microsecond), and returns at the end."""
+    send_frames(NS_INJ, "inj0", frames, workdir, name, int(gap_ms * 1000),
+                timeout=10 + len(frames) * (gap_ms / 1000 + 0.01))
+
+
 # The vdevs ptbsteer reads the two kernel interfaces with (--pmd): AF_PACKET sockets, or
 # AF_XDP sockets fed by an XDP program (drivers-config/af_xdp.yaml).
 PMDS = {"af_packet": "net_af_packet", "af_xdp": "net_af_xdp"}
@@ -70,22 +77,7 @@ def hop_target(via, k):
 def ptbsteer_config(topo, mode, pmd="af_packet", via="mac", reachable_time=None):
     """The e2e config; with a via mode the `out` port gets our LAN addresses (the ARP/NS
     source) and `neighbors:` the reachable time, when given."""
-    devices = [f"{PMDS[pmd]}0,iface=steer-in", f"{PMDS[pmd]}1,iface=steer-out"]
-    ports = config.ports(("in", devices[0]), ("out", devices[1]))
-    if pmd == "af_xdp":
-        ports = ports.replace('"}', '", preset: af_xdp}')
-    text = ("# Written by tests/e2e/e2e_truth.py. next_hops are in the router's route order\n"
-            "# (`ip route show` of the VIP route): hash-threshold selection depends on it.\n"
-            + config.eal("ptbe", quiet=False, vdevs=devices)
-            + ports
-            # The loader insists every rx queue has a poller (validate.cpp check_queues), so
-            # `out` is polled too; the LAN is quiet and anything read there is not a PTB for
-            # our VIPs.
-            + config.lcores(1))
-    if via != "mac":
-        text += (config.addresses(("out", STEER_LAN[4], STEER_LAN[6]))
-                 + config.neighbors(reachable_time))
-    text += "groups:\n"
+    text = steer_base(pmd, via, reachable_time) + "groups:\n"
     fams = [4, 6]
     if topo.route_order[4] == topo.route_order[6]:
         sets = [("site", fams)]
@@ -97,6 +89,65 @@ def ptbsteer_config(topo, mode, pmd="af_packet", via="mac", reachable_time=None)
         text += config.group(name, [VIP_PREFIX[f] for f in fs], hops, topo.policy, topo.seed,
                              0x37, mode, "hash-threshold")
     return text
+
+
+def steer_base(pmd="af_packet", via="mac", reachable_time=None):
+    """The e2e config without its groups: EAL, the two ports, one lcore and, in a via mode, our
+    LAN addresses and `neighbors:`."""
+    devices = [f"{PMDS[pmd]}0,iface=steer-in", f"{PMDS[pmd]}1,iface=steer-out"]
+    ports = config.ports(("in", devices[0]), ("out", devices[1]))
+    if pmd == "af_xdp":
+        ports = ports.replace('"}', '", preset: af_xdp}')
+    text = ("# Written by the e2e harness (tests/e2e). next_hops are in the router's route order\n"
+            "# (`ip route show` of the VIP route): hash-threshold selection depends on it.\n"
+            + config.eal("ptbe", quiet=False, vdevs=devices)
+            + ports
+            # The loader insists every rx queue has a poller (validate.cpp check_queues), so
+            # `out` is polled too; the LAN is quiet and anything read there is not a PTB for
+            # our VIPs.
+            + config.lcores(1))
+    if via != "mac":
+        text += (config.addresses(("out", STEER_LAN[4], STEER_LAN[6]))
+                 + config.neighbors(reachable_time))
+    return text
+
+
+def api_group(topo, via="mac", **keys):
+    """The router's route as the body of PUT /v1/groups/NAME (docs/api.md): both VIPs, the
+    router's hash, the next-hops in the kernel's order with their weights, plus `keys` (e.g.
+    transition, transition_copies). SetupError when the kernel lists the two families in
+    different orders: one group cannot mirror both."""
+    if topo.route_order[4] != topo.route_order[6]:
+        raise SetupError(f"the router lists its IPv4 next-hops as {topo.route_order[4]} and its "
+                         f"IPv6 ones as {topo.route_order[6]}: one group cannot mirror both")
+    hsh = {"model": "linux", "policy": topo.policy, "seed": topo.seed}
+    if topo.policy == 3:
+        hsh["fields"] = 0x37
+    return {"prefixes": [VIP_PREFIX[4], VIP_PREFIX[6]], "hash": hsh,
+            "select": "hash-threshold", "mode": "unicast",
+            "next_hops": [{"name": f"srv{k}", "port": "out", "weight": topo.weights[k - 1],
+                           **hop_target(via, k)} for k in topo.route_order[4]], **keys}
+
+
+# Where ptbsteer's control API listens inside ptbe-steer.
+CONTROL_LISTEN = "127.0.0.1:9470"
+
+
+class SteerApi(api.Api):
+    """The control API of the ptbsteer in ptbe-steer, called from inside that namespace."""
+
+    def call(self, *args, **kw):
+        with InNetns(NS_STEER):
+            return super().call(*args, **kw)
+
+
+def control_api(workdir):
+    """(the `control:` line, its client): ptbsteer's control API on CONTROL_LISTEN with a fresh
+    token in workdir/token."""
+    token = api.token_file(workdir)
+    line = (f'control: {{listen: "{CONTROL_LISTEN}", token_file: "{workdir}/token", '
+            f'capture_dir: "{workdir}/captures"}}\n')
+    return line, SteerApi(f"http://{CONTROL_LISTEN}", token)
 
 
 def packet_sockets_bound(ns, ifaces):

@@ -132,14 +132,17 @@ def start_servers(procs, n, deadline):
             raise SetupError(f"server srv{k}: unexpected {line!r}")
 
 
-def open_connections(procs, topo, workdir, deadline):
+def open_connections(procs, topo, workdir, deadline, indices=None, name="client"):
+    """One connection per client address of each family: those numbered `indices` (default
+    all the topology has), by a client process called `name` that holds them open until its
+    stdin closes. Returns (flows, errors, client process)."""
     jobs = []
     for fam in topo.families:
-        n = topo.flows_per_family
-        jobs += [[fam, client_addr(fam, i)] for i in range(n)]
-    cap = Capture(procs, NS_CLIENT, "c0", os.path.join(workdir, "client.pcap"), "tcp port 80")
+        jobs += [[fam, client_addr(fam, i)]
+                 for i in (indices if indices is not None else range(topo.flows_per_family))]
+    cap = Capture(procs, NS_CLIENT, "c0", os.path.join(workdir, f"{name}.pcap"), "tcp port 80")
     cap.wait_ready(deadline)
-    client = procs.start("client", nsexec(NS_CLIENT, PY, ROLES, "_client"),
+    client = procs.start(name, nsexec(NS_CLIENT, PY, ROLES, "_client"),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL)
     client.stdin.write((json.dumps(jobs) + "\n").encode())
@@ -211,16 +214,40 @@ def find_owners(flows, n):
     return problems
 
 
+def client_label(f):
+    """The IPv6 flow label the router hashed (the client's), 0 when not exactly one was seen."""
+    return next(iter(f.client_labels)) if len(f.client_labels) == 1 else 0
+
+
+def predict_owner(f, topo, order=None):
+    """The server the Python model of the kernel's hash (lib.linux_hash) picks for flow f over
+    the route `order` (servers as the kernel lists them; default the router's route now)."""
+    order = order or topo.route_order[f.fam]
+    flow = HashFlow(f.fam, f.client, VIP[f.fam], 6, f.cport, SERVICE_PORT, client_label(f))
+    h = py_model_hash(topo.seed, topo.policy, 0x37, flow)
+    return order[py_select([topo.weights[k - 1] for k in order], h)]
+
+
 def model_check(flows, topo):
     """The owners the Python model of the kernel's hash predicts from the router's route order
     and weights (lib.linux_hash): verifies the next-hop order and weights handed to ptbsteer."""
     bad = []
     for f in flows:
-        order = topo.route_order[f.fam]
-        label = next(iter(f.client_labels)) if len(f.client_labels) == 1 else 0
-        flow = HashFlow(f.fam, f.client, VIP[f.fam], 6, f.cport, SERVICE_PORT, label)
-        h = py_model_hash(topo.seed, topo.policy, 0x37, flow)
-        f.predicted = order[py_select([topo.weights[k - 1] for k in order], h)]
+        f.predicted = predict_owner(f, topo)
         if f.predicted != f.owner:
             bad.append(f"{f}: model says srv{f.predicted}, router chose srv{f.owner}")
     return bad
+
+
+def connect(procs, topo, workdir, indices=None, name="client"):
+    """Connections from the client addresses `indices` (default all) of each family, with their
+    owners found: (flows, client process). A failed connection, an owner not found or a flow
+    without a sniffed server segment is a SetupError. The servers must run (start_servers)."""
+    count = len(indices) if indices is not None else topo.flows_per_family
+    flows, errors, client = open_connections(procs, topo, workdir,
+                                             time.monotonic() + 20 + 0.05 * count, indices, name)
+    problems = [f"connection failed: {e}" for e in errors] + find_owners(flows, topo.n)
+    problems += [f"{f}: no server->client segment sniffed" for f in flows if f.snd_nxt is None]
+    if problems:
+        raise SetupError("; ".join(problems[:10]))
+    return flows, client

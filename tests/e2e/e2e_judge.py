@@ -48,6 +48,16 @@ def wait_learned(n, flows, expect_all, timeout):
         time.sleep(0.2)
 
 
+def wait_until(cond, timeout, every=0.05):
+    """Polls cond() until true or timeout: its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(every)
+
+
 def icmp_counters(ns):
     text = run(nsexec(ns, "cat", "/proc/net/snmp", "/proc/net/netstat", "/proc/net/snmp6")).stdout
     vals = {}

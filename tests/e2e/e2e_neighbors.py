@@ -41,11 +41,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_deliver import (SteerRun, all_in, format_states, neighbor_states,  # noqa: E402
-                         ptb_frame, ptbsteer_config, scrape_steer, send_frames, states_now,
-                         wait_neighbors)
-from e2e_flows import find_owners, open_connections, ptb_view, start_servers  # noqa: E402
-from e2e_judge import Timer, learned_mtus  # noqa: E402
+from e2e_deliver import (SteerRun, all_in, format_states, inject,  # noqa: E402
+                         neighbor_states, ptb_frame, ptbsteer_config, scrape_steer, send_frames,
+                         states_now, wait_neighbors)
+from e2e_flows import connect, ptb_view, start_servers  # noqa: E402
+from e2e_judge import Timer, learned_mtus, wait_until  # noqa: E402
 from e2e_lan import (MAC_CHANGE, PACKET_HOST, FrameWatch, announcements_from,  # noqa: E402
                      answers_from, drops, is_nd, is_ptb, per_hop, ptbs_at, replace_lan_link,
                      set_lan_link, solicitations_for)
@@ -127,18 +127,6 @@ def truth_args(a, workdir):
     return truth_parse_args(argv + (["--keep"] if a.keep else []))
 
 
-def connect(procs, topo, workdir):
-    """Servers started, the connections opened and their owners found: (flows, client)."""
-    start_servers(procs, topo.n, time.monotonic() + 15)
-    flows, errors, client = open_connections(procs, topo, workdir,
-                                             time.monotonic() + 20 + 0.05 * topo.flows_per_family)
-    problems = [f"connection failed: {e}" for e in errors] + find_owners(flows, topo.n)
-    problems += [f"{f}: no server->client segment sniffed" for f in flows if f.snd_nxt is None]
-    if problems:
-        raise SetupError("; ".join(problems[:10]))
-    return flows, client
-
-
 def busiest(flows, servers, need):
     """The server that owns most flows (the lowest index among equals); SetupError below need."""
     count = {k: sum(1 for f in flows if f.owner == k) for k in servers}
@@ -164,12 +152,6 @@ def start_steer(a, targs, topo, procs, workdir, c):
     return steer
 
 
-def inject(frames, workdir, name, gap_ms):
-    """Sends frames into ptbsteer (inj0 -> steer-in), one per gap_ms, and returns at the end."""
-    send_frames(NS_INJ, "inj0", frames, workdir, name, gap_ms * 1000,
-                timeout=10 + len(frames) * (gap_ms / 1000 + 0.01))
-
-
 def inject_background(procs, frames, workdir, name, gap_ms):
     """The same from a background process (procs.stop ends it early)."""
     path = os.path.join(workdir, name)
@@ -177,16 +159,6 @@ def inject_background(procs, frames, workdir, name, gap_ms):
     return procs.start(f"injector {name}",
                        nsexec(NS_INJ, PY, ROLES, "_send", "inj0", path, str(gap_ms * 1000)),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_until(cond, timeout, every=0.05):
-    """Polls cond() until true or timeout: its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(every)
 
 
 def learned(topo, k, f, timeout):
@@ -591,6 +563,7 @@ def main_run(a):
     catch_signals()
     try:
         topo.create()
+        start_servers(procs, topo.n, time.monotonic() + 15)
         flows, client = connect(procs, topo, workdir)
         timer.mark("setup")
         run = {"failure": case_failure,

@@ -161,12 +161,8 @@ class Topology(Namespaces):
             r6, _ = link_addrs(6, k)
             r += [f"link set r-srv{k} up", f"addr add {r4}/30 dev r-srv{k}",
                   f"addr add {r6}/64 dev r-srv{k} nodad"]
-        for fam in (4, 6):
-            hops = " ".join(f"nexthop via {link_addrs(fam, k)[1]} dev r-srv{k} "
-                            f"weight {self.weights[k - 1]}" for k in self.add_order)
-            r.append(f"{'-6 ' if fam == 6 else ''}route add {VIP_PREFIX[fam]} {hops}")
         # `-6` is not accepted inside -batch lines; family is inferred from the prefix.
-        r = [ln.replace("-6 route", "route") for ln in r]
+        r += [f"route add {self._multipath(fam, self.add_order)}" for fam in (4, 6)]
         ip_batch(NS_ROUTER, r)
 
         c = ["link set lo up", "link set c0 up"]
@@ -187,12 +183,26 @@ class Topology(Namespaces):
                 f"route add default via {r4}", f"route add default via {r6}"]
                 + lan_setup(k, lan_mac(k)))
 
-    def _read_route_order(self):
-        """The next-hop order as the kernel lists it (= the order hash-threshold walks)."""
+    def _multipath(self, fam, servers):
+        """The VIP prefix and one `nexthop` clause per server of `servers`, in that order."""
+        return VIP_PREFIX[fam] + "".join(f" nexthop via {link_addrs(fam, k)[1]} dev r-srv{k} "
+                                         f"weight {self.weights[k - 1]}" for k in servers)
+
+    def set_route(self, servers):
+        """The router's multipath routes to both VIPs replaced (`ip route replace`, one batch) by
+        routes over `servers` in this order, as an operator adds or removes an ECMP next-hop;
+        route_order is read back from the kernel."""
+        ip_batch(NS_ROUTER, [f"route replace {self._multipath(fam, servers)}" for fam in (4, 6)])
+        self._read_route_order(servers)
+
+    def _read_route_order(self, servers=None):
+        """The next-hop order as the kernel lists it (= the order hash-threshold walks); the
+        route must hold `servers` (default all), in any order."""
+        want = sorted(servers or range(1, self.n + 1))
         for fam in (4, 6):
             out = run(nsexec(NS_ROUTER, "ip", f"-{fam}", "route", "show", VIP_PREFIX[fam])).stdout
             devs = re.findall(r"nexthop via \S+ dev r-srv(\d+) weight (\d+)", out)
-            if len(devs) != self.n:
+            if sorted(int(d) for d, _ in devs) != want:
                 raise SetupError(f"IPv{fam} multipath route not as expected:\n{out}")
             order = [int(d) for d, _ in devs]
             for k, w in devs:
