@@ -41,18 +41,24 @@ bool from_us(const Tables& t, std::span<const std::uint8_t> frame) {
 }
 
 // During a transition (transition.h): a copy for each earlier owner of the flow, paid from the
-// replication budget like any copy; once the budget is spent, the newest owner only.
-[[gnu::noinline]] void add_past_owners(const Tables& t, const GroupEntry& g,
-                                       const packet::PtbInfo& info, std::uint32_t hash,
+// replication budget like any copy; once the budget is spent, the newest owner only. `d` is
+// steer_ptb()'s transition: `past` holds the serving version's hash until it holds owners.
+[[gnu::noinline]] void add_past_owners(const Tables& t, const packet::PtbInfo& info,
                                        std::span<const std::uint8_t> frame, std::size_t rx_port,
                                        Guard* guard, std::uint64_t now, Decision& d) {
+    std::uint32_t hash;
+    std::memcpy(&hash, d.past, sizeof hash);
+    const GroupEntry& g = t.groups[t.next_hop_group[d.target]];
     std::uint32_t owners[max_past_owners];
     const unsigned n = past_owners(t, g, info.flow, hash, d.target, now, owners);
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i)
         if (!loops_back(t, owners[i], frame, rx_port)) d.past[kept++] = local_owner(g, owners[i]);
-    if (kept == 0) return;
-    d.action = Action::transition;
+    // No earlier owner apart from the newest, or they would loop: a plain unicast.
+    if (kept == 0) {
+        d.action = Action::unicast;
+        return;
+    }
     if (guard && !guard->replication.allow(now, kept)) return; // past_count 0: budget spent
     d.past_count = std::uint8_t(kept);
 }
@@ -93,8 +99,12 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
             return d;
         }
         d.action = Action::unicast;
-        if (g.past_count) [[unlikely]]
-            add_past_owners(t, g, info, hash, frame, rx_port, guard, now, d);
+        // A transition: decide() adds the earlier owners (add_past_owners), out of this path,
+        // with the hash the serving version selected with.
+        if (g.past_count) [[unlikely]] {
+            d.action = Action::transition;
+            std::memcpy(d.past, &hash, sizeof hash);
+        }
         break;
     }
     case steer::VerdictKind::replicate:
@@ -119,7 +129,12 @@ Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_
     // Loop guard: whatever it is, a frame we sent is not ours to process again.
     if (frame.size() >= 14 && from_us(t, frame)) return dropped(Drop::own_frame, info.l3_offset);
     switch (s) {
-    case packet::ParseStatus::ptb: return steer_ptb(t, frame, rx_port, info, guard, now);
+    case packet::ParseStatus::ptb: {
+        Decision d = steer_ptb(t, frame, rx_port, info, guard, now);
+        if (d.action == Action::transition) [[unlikely]]
+            add_past_owners(t, info, frame, rx_port, guard, now, d);
+        return d;
+    }
     case packet::ParseStatus::arp:
         if (arp_for_us(frame, info.l3_offset, t.ports[rx_port]))
             return reply(info.l3_offset, rx_port, packet::Family::v4);

@@ -35,7 +35,10 @@ struct Decision {
     std::uint32_t target = 0;
     std::uint16_t past[max_past_owners]{};
 };
-static_assert(sizeof(Decision) <= 16); // rides in an mbuf dynfield with its Tables (Handover)
+// 16 bytes: it rides in an mbuf dynfield with its Tables (Handover). `past` holds a hash for a
+// moment inside decide() (decide.cpp).
+static_assert(sizeof(Decision) <= 16);
+static_assert(sizeof(Decision::past) >= sizeof(std::uint32_t));
 
 // One RX lcore's rate limiters: its share of each configured rate (docs/security.md). Written
 // only by that lcore. Default-constructed limiters admit everything.

@@ -87,7 +87,7 @@ class Deliverer {
         rte_pktmbuf_free(m);
     }
 
-    void sent_unicast(rte_mbuf* m, std::uint16_t port, std::uint32_t slot) {
+    [[gnu::always_inline]] void sent_unicast(rte_mbuf* m, std::uint16_t port, std::uint32_t slot) {
         ++c_.unicast;
         ++c_.unicast_per_next_hop[slot];
         capture_sent(w_.capture, c_, m, port, w_.tx_queue);
@@ -96,7 +96,7 @@ class Deliverer {
 
     // The frame's destination MAC is its next-hop's neighbour word's, static or resolved: one
     // path for both kinds (neighbor.h).
-    void unicast(rte_mbuf* m, const Decision& d, const Tables& t) {
+    [[gnu::always_inline]] void unicast(rte_mbuf* m, const Decision& d, const Tables& t) {
         const NextHopOut& nh = t.next_hops[d.target];
         if (!rewrite_for(m, d.l3_offset, nh, d.family)) {
             drop(m, Drop::no_headroom);
