@@ -112,26 +112,19 @@ std::unique_ptr<Generation> Reloader::build(const config::Config& next, History&
     const std::uint64_t now = rte_rdtsc();
     history = next_history(history_, *running_, next, now, setup_.tsc_hz);
     keep_compiled(history, live().tables);
-    const auto attempt = [&] {
-        const PastState past{&history, now, setup_.tsc_hz};
-        return build_generation(next, live().number + 1, setup_.port_ids, setup_.port_macs, slots_,
-                                setup_.rx, setup_.tsc_hz, &live(), &running_->limits, &recycler_,
-                                &neighbors_, &past);
-    };
-    try {
-        return attempt();
-    } catch (const std::length_error&) {
-        if (history.empty()) throw;
-    }
-    // The transitions' departed next-hops are what does not fit: the change goes first, and
-    // its flows' earlier owners are forgotten (counted, and said on stderr).
-    std::fprintf(stderr,
-                 "ptbsteer: next-hop counter slots are short: this change serves without the "
-                 "transitions of %zu group(s)\n",
-                 history.size());
-    ++stats_.transitions_dropped;
-    history.clear();
-    return attempt();
+    // Departed next-hops hold counter slots until a later generation drops them. A generation
+    // holding at most half the slots leaves room for the next change to replace every name (as
+    // without transitions), so the oldest versions go first when they would need more.
+    std::size_t serving = 0;
+    for (const config::Group& g : next.groups)
+        serving += g.next_hops.size();
+    while (serving + departed_hops(next, history).size() > slots_.capacity() / 2 &&
+           drop_oldest(history))
+        ++stats_.transition_versions_dropped;
+    const PastState past{&history, now, setup_.tsc_hz};
+    return build_generation(next, live().number + 1, setup_.port_ids, setup_.port_macs, slots_,
+                            setup_.rx, setup_.tsc_hz, &live(), &running_->limits, &recycler_,
+                            &neighbors_, &past);
 }
 
 bool Reloader::serve(const config::Config& next, const std::string& origin,

@@ -87,8 +87,9 @@ struct GroupChange {
 struct ReloadStats {
     std::atomic<std::uint64_t> generation{0};
     std::array<std::atomic<std::uint64_t>, reload_outcome_count> results{}; // by ReloadOutcome
-    // Changes served without their groups' transitions: the counter slots were short.
-    std::atomic<std::uint64_t> transitions_dropped{0};
+    // Earlier versions forgotten before their window closed: their departed next-hops would
+    // have held more than half the counter slots.
+    std::atomic<std::uint64_t> transition_versions_dropped{0};
 };
 
 struct ReloadSetup {

@@ -39,6 +39,18 @@ History next_history(const History& history, const config::Config& before,
     return next;
 }
 
+bool drop_oldest(History& history) {
+    auto oldest = history.end();
+    for (auto it = history.begin(); it != history.end(); ++it)
+        if (oldest == history.end() ||
+            it->second.back().retired_tsc < oldest->second.back().retired_tsc)
+            oldest = it;
+    if (oldest == history.end()) return false;
+    oldest->second.pop_back(); // newest first: the back is the oldest
+    if (oldest->second.empty()) history.erase(oldest);
+    return true;
+}
+
 void keep_compiled(History& history, const datapath::Tables& live) {
     for (auto& [name, versions] : history) {
         if (versions.empty() || versions.front().compiled) continue;

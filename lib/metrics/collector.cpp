@@ -261,8 +261,8 @@ void live_groups(const control::Runtime& rt, const LcoreCounters& t,
     out.push_back(std::move(versions));
     out.push_back(total(families::transition_copies, t));
     out.push_back(total(families::transition_budget_exhausted, t));
-    out.push_back(one_counter(families::transitions_dropped,
-                              double(rt.reloader->stats().transitions_dropped.load())));
+    out.push_back(one_counter(families::transition_versions_dropped,
+                              double(rt.reloader->stats().transition_versions_dropped.load())));
     MetricFamily requests = family(families::api_requests);
     if (rt.api)
         for (std::size_t e = 0; e < control::endpoint_names.size(); ++e)

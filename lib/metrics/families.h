@@ -196,10 +196,10 @@ inline constexpr Family transition_budget_exhausted{
     "PTBs of a transition sent to their newest owner only: the replication budget had no room "
     "for the copies to earlier owners",
     &C::transition_budget_exhausted};
-inline constexpr Family transitions_dropped{
-    "ptbsteer_transitions_dropped_total", T::Counter, "",
-    "changes served without their groups' transitions, because the next-hop counter slots "
-    "could not hold the departed next-hops too (a restart sizes them anew)"};
+inline constexpr Family transition_versions_dropped{
+    "ptbsteer_transition_versions_dropped_total", T::Counter, "",
+    "earlier versions of groups forgotten before their window closed: their departed next-hops "
+    "would have held more than half the next-hop counter slots (a restart sizes them anew)"};
 inline constexpr Family api_requests{
     "ptbsteer_api_requests_total", T::Counter, "endpoint, status",
     "control API requests (docs/api.md) by endpoint (groups, group, decide, reload, capture, "
@@ -256,7 +256,7 @@ inline constexpr std::array<const Family*, 49> all_families = {
     &families::group_transition_versions,
     &families::transition_copies,
     &families::transition_budget_exhausted,
-    &families::transitions_dropped,
+    &families::transition_versions_dropped,
     &families::api_requests,
 };
 

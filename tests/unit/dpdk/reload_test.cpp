@@ -3,6 +3,8 @@
 // state AND every RX -> TX ring was drained past the decisions made with it.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -188,6 +190,34 @@ TEST_CASE("reload: a departed next-hop keeps its slot through its transition, no
     CHECK(t2.next_hops.size() == 3); // c, d, then b: the one change inside the window
     CHECK(t2.next_hop_names[2] == "web/b");
     CHECK(f.reloader->slots().in_use() == 3); // b, c, d: a's slot is free again
+}
+
+// `n` next-hops named <prefix><k>, MACs unique per prefix letter.
+std::string many(char prefix, unsigned n) {
+    std::string s = "[";
+    for (unsigned k = 0; k < n; ++k)
+        s += fmt::format("{}{{name: {}{}, port: out, mac: \"02:{:02x}:00:00:{:02x}:{:02x}\"}}",
+                         k ? ", " : "", prefix, k, unsigned(prefix), k >> 8, k & 0xff);
+    return s + "]";
+}
+
+TEST_CASE("reload: departed next-hops never hold more than half the slots; the oldest go") {
+    // 4096 next-hops replaced by new names, again and again: each change needs 4096 fresh slots
+    // beside what serves, so a generation may hold at most half of the 16384.
+    Fixture f(yaml(many('a', 4096)));
+    Reader reader(f.shared);
+    REQUIRE(f.reloader->slots().capacity() == 16384);
+    for (char c : {'b', 'c', 'd', 'e', 'f'}) {
+        f.write(yaml(many(c, 4096)));
+        const ReloadResult r = f.reloader->reload();
+        INFO(c << ": " << r.summary() << (r.messages.empty() ? "" : " " + r.messages[0]));
+        REQUIRE(r.outcome == ReloadOutcome::success);
+        const Tables& t = f.shared.current.load()->tables;
+        CHECK(t.next_hops.size() == 8192); // the serving 4096 and one earlier version's
+        CHECK(t.groups[0].past_count == 1);
+    }
+    // b replaced a: a's version fit; from c on, each change forgot the oldest one.
+    CHECK(f.reloader->stats().transition_versions_dropped == 4);
 }
 
 TEST_CASE("reload: rate limiter state carries over unless limits change") {

@@ -159,6 +159,22 @@ TEST_CASE("transition history: which changes start one, how long versions last, 
         CHECK(h.at("web")[0].retired_tsc == 2009); // newest first
         CHECK(h.at("web")[6].retired_tsc == 2003);
     }
+    SECTION("drop_oldest: the version whose window ends first, of any group") {
+        config::Config two = b;
+        two.groups.push_back(b.groups[0]);
+        two.groups[1].name = "api";
+        two.groups[1].prefixes = {
+            config::Prefix{packet::Family::v4, test::addr("203.0.113.0"), 24}};
+        config::Config two_next = two;
+        two_next.groups[1].next_hops.pop_back();
+        History both = next_history(h, two, two_next, 3000, hz); // web: 1000; api: 3000
+        REQUIRE(both.size() == 2);
+        CHECK(drop_oldest(both));
+        CHECK(both.size() == 1);
+        CHECK(both.contains("api"));
+        CHECK(drop_oldest(both));
+        CHECK_FALSE(drop_oldest(both));
+    }
     SECTION("a group no longer served loses its history") {
         config::Config other = b;
         other.groups[0].name = "other";
