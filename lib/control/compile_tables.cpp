@@ -86,7 +86,10 @@ std::vector<bool> add_departed(Tables& t, const config::Config& cfg,
         try {
             out = resolve(*d.hop, cfg, t);
         } catch (const std::invalid_argument&) {
+            out = NextHopOut{};
             out.port_id = t.port_ids.at(d.hop->port);
+            out.src_mac = t.ports.at(d.hop->port).mac;
+            prepare_header(out); // a plain Ethernet header: never sent to, but well formed
             reachable.back() = false;
         }
         GroupEntry& e = t.groups[d.group];
@@ -117,9 +120,13 @@ void add_past_groups(Tables& t, const config::Config& cfg, const PastState& past
         for (const PastVersion& v : it->second) {
             const std::uint64_t until = window_end(v, g, past.hz);
             if (until <= past.now) break; // newest first: the older ones ended before
+            // Copied from the tables it served in when it can be (keep_compiled()): a 4096-next-hop
+            // Maglev table is not built again at every change. Its id may then be another index
+            // than gi: only replicate verdicts carry it, and a past version's are not used.
             t.past_groups.push_back(PastGroup{
-                steer::Group(gi, make_model(v.group.hash), make_selector(v.group), v.group.mode,
-                             v.group.fallback),
+                v.compiled ? *v.compiled
+                           : steer::Group(gi, make_model(v.group.hash), make_selector(v.group),
+                                          v.group.mode, v.group.fallback),
                 std::uint32_t(t.past_hops.size()), until, config::same_hash(v.group.hash, g.hash)});
             for (const config::NextHop& h : v.group.next_hops)
                 t.past_hops.push_back(index.at(h.name));

@@ -108,31 +108,48 @@ config::LoadResult Reloader::merged(const config::Config& file,
     return config::with_groups(file, std::move(extra));
 }
 
-std::unique_ptr<Generation> Reloader::build(const config::Config& next, History& history) {
+std::unique_ptr<Generation> Reloader::build(const config::Config& next, History& history,
+                                            std::uint64_t& dropped) {
     const std::uint64_t now = rte_rdtsc();
     history = next_history(history_, *running_, next, now, setup_.tsc_hz);
     keep_compiled(history, live().tables);
     // Departed next-hops hold counter slots until a later generation drops them. A generation
     // holding at most half the slots leaves room for the next change to replace every name (as
-    // without transitions), so the oldest versions go first when they would need more.
+    // without transitions), so the versions whose window ends first go when they would need more.
     std::size_t serving = 0;
     for (const config::Group& g : next.groups)
         serving += g.next_hops.size();
     while (serving + departed_hops(next, history).size() > slots_.capacity() / 2 &&
-           drop_oldest(history))
-        ++stats_.transition_versions_dropped;
+           drop_first_ending(history, next, setup_.tsc_hz))
+        ++dropped;
     const PastState past{&history, now, setup_.tsc_hz};
     return build_generation(next, live().number + 1, setup_.port_ids, setup_.port_macs, slots_,
                             setup_.rx, setup_.tsc_hz, &live(), &running_->limits, &recycler_,
                             &neighbors_, &past);
 }
 
+bool Reloader::expire_transitions() {
+    if (rte_rdtsc() < next_expiry_.load(std::memory_order_relaxed)) return false;
+    const std::lock_guard lock(m_);
+    if (rte_rdtsc() < next_expiry_.load(std::memory_order_relaxed)) return false;
+    std::vector<std::string> messages;
+    bool restart = false;
+    // The same configuration: next_history() leaves out the versions whose window closed.
+    const config::Config same = *running_;
+    if (serve(same, "transition", messages, restart)) return true;
+    for (const std::string& m : messages)
+        std::fprintf(stderr, "ptbsteer: ending a transition: %s\n", m.c_str());
+    next_expiry_ = rte_rdtsc() + setup_.tsc_hz; // try again in a second
+    return false;
+}
+
 bool Reloader::serve(const config::Config& next, const std::string& origin,
                      std::vector<std::string>& messages, bool& restart) {
     std::unique_ptr<Generation> gen;
     History history;
+    std::uint64_t dropped = 0;
     try {
-        gen = build(next, history);
+        gen = build(next, history, dropped);
     } catch (const std::length_error& e) {
         restart = true;
         messages.push_back(e.what());
@@ -147,6 +164,14 @@ bool Reloader::serve(const config::Config& next, const std::string& origin,
     note_changes(*running_, next);
     *running_ = next;
     history_ = std::move(history);
+    stats_.transition_versions_dropped += dropped;
+    // When the reload thread publishes again without the first version whose window closes.
+    std::uint64_t first_end = UINT64_MAX;
+    for (const config::Group& g : running_->groups)
+        if (const auto it = history_.find(g.name); it != history_.end())
+            for (const PastVersion& v : it->second)
+                first_end = std::min(first_end, window_end(v, g, setup_.tsc_hz));
+    next_expiry_ = first_end;
     return true;
 }
 
@@ -295,6 +320,9 @@ void Reloader::start_thread(std::atomic<bool>& requested, const std::atomic<bool
     thread_ = std::thread([this, &requested, &stop] {
         while (!stop.load(std::memory_order_relaxed) &&
                !thread_stop_.load(std::memory_order_relaxed)) {
+            // A transition window closed: its departed next-hops stop being resolved and give
+            // their counter slots back, and its group's PTBs take the plain unicast path.
+            expire_transitions();
             if (requested.exchange(false)) {
                 const ReloadResult r = reload();
                 std::printf("ptbsteer: SIGHUP: %s\n", r.summary().c_str());

@@ -135,6 +135,11 @@ class Reloader {
     // Every next-hop of the serving generation, group after group; `group` (when given) only
     // that group's. Any thread.
     std::vector<ServingHop> serving_hops(const std::string* group = nullptr);
+    // When a transition window has closed: publishes the same configuration again without its
+    // version (its departed next-hops stop being resolved, its slots are freed, the group's
+    // PTBs take the plain path). True when it published. The reload thread calls it every
+    // 10 ms; any thread.
+    bool expire_transitions();
     // By serving group: how many of its past versions still own flows at `now` (TSC). Any thread.
     std::vector<std::pair<std::string, unsigned>> transition_versions(std::uint64_t now);
     const ReloadStats& stats() const { return stats_; }
@@ -154,8 +159,10 @@ class Reloader {
   private:
     ReloadResult attempt();
     // The generation serving `next`, with the transitions `next` starts or continues (the
-    // history it would leave in `history`). Throws like build_generation.
-    std::unique_ptr<Generation> build(const config::Config& next, History& history);
+    // history it would leave in `history`; `dropped`: versions forgotten for want of counter
+    // slots). Throws like build_generation.
+    std::unique_ptr<Generation> build(const config::Config& next, History& history,
+                                      std::uint64_t& dropped);
     // Builds a generation from `next` and publishes it; false (with messages) if it cannot be
     // built. `origin` names the source in messages without a line.
     bool serve(const config::Config& next, const std::string& origin,
@@ -175,7 +182,9 @@ class Reloader {
     std::unique_ptr<config::Config> running_;         // what the live generation was built from
     config::Config file_;                             // the file's part of it (no API groups)
     std::map<std::string, config::Group> api_groups_; // read once (put_group), by name
-    History history_;              // the live generation's groups' past versions (transition.h)
+    History history_; // the live generation's groups' past versions (transition.h)
+    // The TSC at which the first of them stops owning flows (UINT64_MAX: none).
+    std::atomic<std::uint64_t> next_expiry_{UINT64_MAX};
     mutable std::mutex changes_m_; // apart from m_: a scrape never waits for a reload
     std::map<std::string, GroupChange> changes_;
     void note_changes(const config::Config& before, const config::Config& after);

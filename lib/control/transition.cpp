@@ -39,15 +39,21 @@ History next_history(const History& history, const config::Config& before,
     return next;
 }
 
-bool drop_oldest(History& history) {
-    auto oldest = history.end();
-    for (auto it = history.begin(); it != history.end(); ++it)
-        if (oldest == history.end() ||
-            it->second.back().retired_tsc < oldest->second.back().retired_tsc)
-            oldest = it;
-    if (oldest == history.end()) return false;
-    oldest->second.pop_back(); // newest first: the back is the oldest
-    if (oldest->second.empty()) history.erase(oldest);
+bool drop_first_ending(History& history, const config::Config& cfg, std::uint64_t hz) {
+    History::iterator first = history.end();
+    std::uint64_t first_end = 0;
+    for (auto it = history.begin(); it != history.end(); ++it) {
+        const config::Group* g = find_group(cfg, it->first);
+        // Newest first: the back's window ends first. A group `cfg` lacks has none left.
+        const std::uint64_t end = g ? window_end(it->second.back(), *g, hz) : 0;
+        if (first == history.end() || end < first_end) {
+            first = it;
+            first_end = end;
+        }
+    }
+    if (first == history.end()) return false;
+    first->second.pop_back();
+    if (first->second.empty()) history.erase(first);
     return true;
 }
 

@@ -47,8 +47,9 @@ inline constexpr std::size_t max_versions = 8;
 History next_history(const History& history, const config::Config& before,
                      const config::Config& after, std::uint64_t now, std::uint64_t hz);
 
-// Removes the oldest past version of any group (the first to end); false when none is left.
-bool drop_oldest(History& history);
+// Removes the past version whose window ends first (by `cfg`'s groups' `transition`), of any
+// group; false when none is left.
+bool drop_first_ending(History& history, const config::Config& cfg, std::uint64_t hz);
 
 // Gives each version `next_history` just added the compiled group of `live` (the tables it
 // served in) of the same name.

@@ -59,7 +59,10 @@ bool from_us(const Tables& t, std::span<const std::uint8_t> frame) {
         d.action = Action::unicast;
         return;
     }
-    if (guard && !guard->replication.allow(now, kept)) return; // past_count 0: budget spent
+    // All copies, else the newest earlier owner's alone (an lcore's share of a small burst may
+    // be one token), else none: past_count 0, the budget is spent.
+    while (kept > 0 && guard && !guard->replication.allow(now, kept))
+        --kept;
     d.past_count = std::uint8_t(kept);
 }
 

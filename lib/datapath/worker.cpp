@@ -130,24 +130,23 @@ class Deliverer {
         ++c_.neighbor_queued;
     }
 
-    // One header mbuf + one indirect clone of `payload` (at the PTB's IP header) for `nh`: the
-    // PTB's bytes are never copied. False when no copy left (unresolved, or no mbuf: counted).
-    bool send_copy(rte_mbuf* payload, const NextHopOut& nh, const Tables& t,
-                   packet::Family family) {
+    // One header mbuf + one indirect clone of `payload` (at the PTB's IP header) for `nh`, its
+    // destination MAC written: the PTB's bytes are never copied. nullptr when no copy is made
+    // (its next-hop unresolved, or no mbuf: counted).
+    rte_mbuf* copy_to(rte_mbuf* payload, const NextHopOut& nh, const Tables& t,
+                      packet::Family family) {
         const std::uint64_t w = neighbor_of(t, nh);
         if (!usable(w)) {
             ++c_.copies_unresolved;
-            return false;
+            return nullptr;
         }
         rte_mbuf* copy = copy_for(payload, s_.header_pool, nh, family);
         if (!copy) {
             ++c_.tx_failed;
-            return false;
+            return nullptr;
         }
         write_dst_mac(rte_pktmbuf_mtod(copy, std::uint8_t*), w);
-        capture_sent(w_.capture, c_, copy, nh.port_id, w_.tx_queue);
-        send(nh.port_id, copy);
-        return true;
+        return copy;
     }
 
     [[gnu::noinline]] void replicate(rte_mbuf* m, const Decision& d, const Tables& t) {
@@ -156,31 +155,42 @@ class Deliverer {
         ++c_.replicated;
         for (std::uint32_t i = 0; i < g.next_hop_count; ++i) {
             const NextHopOut& nh = t.next_hops[g.first_next_hop + i];
-            if (!send_copy(m, nh, t, d.family)) continue;
+            rte_mbuf* copy = copy_to(m, nh, t, d.family);
+            if (!copy) continue;
             ++c_.copies;
             ++c_.copies_per_next_hop[nh.counter_slot];
+            capture_sent(w_.capture, c_, copy, nh.port_id, w_.tx_queue);
+            send(nh.port_id, copy);
         }
         rte_pktmbuf_free(m); // the clones keep the data alive until they are sent
     }
 
-    // The flow's earlier owners get copies; the PTB itself then goes to its newest owner as a
-    // unicast (parked like one while that next-hop resolves). The copies clone the PTB from
-    // its IP header on; the unicast header is written before it, where no clone reads.
+    // The PTB goes to its newest owner as a unicast (parked like one while that next-hop
+    // resolves), its earlier owners get copies, sent after it: under TX pressure the frame that
+    // matters most goes first. The copies clone the PTB from its IP header on, so they are made
+    // before the unicast header is written in front of it (where no clone reads).
     [[gnu::noinline]] void transition(rte_mbuf* m, const Decision& d, const Tables& t) {
         Decision newest = d;
         if (d.past_count == 0) ++c_.transition_budget_exhausted;
+        rte_mbuf* copies[max_past_owners];
+        const NextHopOut* to[max_past_owners];
+        unsigned n = 0;
         if (d.past_count) {
             rte_pktmbuf_adj(m, d.l3_offset);
             newest.l3_offset = 0;
             const GroupEntry& g = t.groups[t.next_hop_group[d.target]];
             for (unsigned i = 0; i < d.past_count; ++i) {
-                const NextHopOut& nh = t.next_hops[owner_index(g, d.past[i])];
-                if (!send_copy(m, nh, t, d.family)) continue;
-                ++c_.transition_copies;
-                ++c_.transition_per_next_hop[nh.counter_slot];
+                to[n] = &t.next_hops[owner_index(g, d.past[i])];
+                if ((copies[n] = copy_to(m, *to[n], t, d.family))) ++n;
             }
         }
         unicast(m, newest, t);
+        for (unsigned i = 0; i < n; ++i) {
+            ++c_.transition_copies;
+            ++c_.transition_per_next_hop[to[i]->counter_slot];
+            capture_sent(w_.capture, c_, copies[i], to[i]->port_id, w_.tx_queue);
+            send(to[i]->port_id, copies[i]);
+        }
     }
 
     [[gnu::noinline]] void reply(rte_mbuf* m, const Decision& d, const Tables& t) {

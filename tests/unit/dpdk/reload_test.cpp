@@ -164,7 +164,7 @@ TEST_CASE("reload: next-hop counter slots follow names; a freed slot is reused f
     CHECK(sent(f) == std::map<std::string, std::uint64_t>{{"a", 5}, {"b", 7}, {"c", 3}, {"d", 2}});
 }
 
-TEST_CASE("reload: a departed next-hop keeps its slot through its transition, no longer") {
+TEST_CASE("reload: a departed next-hop keeps its slot through its transition, then gives it back") {
     Fixture f(yaml(ab));
     Reader reader(f.shared);
     f.write(yaml(bc));
@@ -182,14 +182,23 @@ TEST_CASE("reload: a departed next-hop keeps its slot through its transition, no
     f.write(yaml(bc, "", "1"));
     REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
     CHECK(f.shared.current.load()->tables.next_hops.size() == 3);
+    const std::uint64_t generation = f.reloader->live().number;
+    CHECK_FALSE(f.reloader->expire_transitions()); // its window is still open
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     CHECK(f.reloader->transition_versions(rte_rdtsc()) == Versions{{"web", 0}});
+    // The window closed: the same configuration serves again without it, and a's slot is free.
+    REQUIRE(f.reloader->expire_transitions());
+    CHECK(f.reloader->live().number == generation + 1);
+    CHECK(f.shared.current.load()->tables.next_hops.size() == 2);
+    CHECK(f.reloader->slots().in_use() == 2);
+    CHECK(f.reloader->transition_versions(rte_rdtsc()) == Versions{{"web", 0}});
+    CHECK_FALSE(f.reloader->expire_transitions()); // nothing left to end
     f.write(yaml(cd, "", "1"));
     REQUIRE(f.reloader->reload().outcome == ReloadOutcome::success);
     const Tables& t2 = f.shared.current.load()->tables;
     CHECK(t2.next_hops.size() == 3); // c, d, then b: the one change inside the window
     CHECK(t2.next_hop_names[2] == "web/b");
-    CHECK(f.reloader->slots().in_use() == 3); // b, c, d: a's slot is free again
+    CHECK(f.reloader->slots().in_use() == 3); // b, c, d
 }
 
 // `n` next-hops named <prefix><k>, MACs unique per prefix letter.

@@ -159,7 +159,7 @@ TEST_CASE("transition history: which changes start one, how long versions last, 
         CHECK(h.at("web")[0].retired_tsc == 2009); // newest first
         CHECK(h.at("web")[6].retired_tsc == 2003);
     }
-    SECTION("drop_oldest: the version whose window ends first, of any group") {
+    SECTION("drop_first_ending: the version whose window ends first, of any group") {
         config::Config two = b;
         two.groups.push_back(b.groups[0]);
         two.groups[1].name = "api";
@@ -169,11 +169,20 @@ TEST_CASE("transition history: which changes start one, how long versions last, 
         two_next.groups[1].next_hops.pop_back();
         History both = next_history(h, two, two_next, 3000, hz); // web: 1000; api: 3000
         REQUIRE(both.size() == 2);
-        CHECK(drop_oldest(both));
-        CHECK(both.size() == 1);
-        CHECK(both.contains("api"));
-        CHECK(drop_oldest(both));
-        CHECK_FALSE(drop_oldest(both));
+        SECTION("the same window: the older version") {
+            CHECK(drop_first_ending(both, two_next, hz));
+            CHECK(both.size() == 1);
+            CHECK(both.contains("api"));
+        }
+        SECTION("a shorter window ends first, though its version is newer") {
+            two_next.groups[0].transition = 3600; // web: ends at 1000 + 3600 s
+            two_next.groups[1].transition = 10;   // api: at 3000 + 10 s
+            CHECK(drop_first_ending(both, two_next, hz));
+            CHECK(both.size() == 1);
+            CHECK(both.contains("web"));
+        }
+        CHECK(drop_first_ending(both, two_next, hz));
+        CHECK_FALSE(drop_first_ending(both, two_next, hz));
     }
     SECTION("a group no longer served loses its history") {
         config::Config other = b;
@@ -292,4 +301,25 @@ TEST_CASE("transition copies come out of the replication budget; then the newest
     }
     CHECK(copies == 4);
     CHECK(cut > 0);
+}
+
+TEST_CASE("a budget with room for one copy gives it to the newest earlier owner", "[transition]") {
+    const config::Config a = version({"a", "b", "c", "d"}, 3);
+    const config::Config b = version({"a", "b", "d"}, 3);
+    const config::Config c = version({"a", "b", "d", "e"}, 3);
+    const Tables ta = compile(a), tb = compile(b), tc = compile(c);
+    const History hc = next_history(next_history({}, a, b, 0, hz), b, c, 10 * hz, hz);
+    const Tables t = compile(c, &hc, 10 * hz);
+    unsigned checked = 0;
+    for (const test::Bytes& f : flows()) {
+        const std::vector<std::string> want = truth({&tc, &tb, &ta}, f, 3);
+        if (want.size() != 3) continue;
+        Guard g;
+        g.replication = guard::Gcra(1, 1, hz); // one token: never two at once
+        const Seen s = decided(t, f, 10 * hz, &g);
+        CHECK(s.action == Action::transition);
+        CHECK(s.owners == std::vector<std::string>{want[0], want[1]});
+        ++checked;
+    }
+    CHECK(checked > 0);
 }
