@@ -10,7 +10,7 @@ PTBSTEER_PACKAGES=(
     g++ clang libclang-rt-14-dev clang-format meson ninja-build pkg-config
     libdpdk-dev dpdk dpdk-dev libyaml-cpp-dev libfmt-dev prometheus-cpp-dev catch2 libpcap-dev
     libcivetweb-dev
-    nlohmann-json3-dev
+    nlohmann-json3-dev libmnl-dev
     python3 python3-scapy iproute2 tcpdump procps prometheus curl shellcheck
     debhelper dpkg-dev systemd
 )

@@ -13,7 +13,7 @@ import sys
 
 # Bottom to top: a library may include its own headers and those of libraries before it.
 LAYERS = ["util", "packet", "hash", "steer", "guard", "config", "datapath", "control", "metrics",
-          "api"]
+          "api", "sync"]
 # Below in LAYERS, yet forbidden: the fast path never sees the configuration's types.
 FORBIDDEN = {"datapath": {"config"}}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)

@@ -1,0 +1,128 @@
+#include "sync/plan.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <linux/neighbour.h>
+
+#include "packet/format.h"
+
+namespace ptbsteer::sync {
+namespace {
+
+const KernelRoute* find_route(const GroupSpec& s, const KernelState& k) {
+    for (const KernelRoute& r : k.routes)
+        if (r.family == s.family && r.length == s.length && r.table == s.table && r.dst == s.dst)
+            return &r;
+    return nullptr;
+}
+
+// Whether the kernel gives the next-hop a share of the hash space: fib_rebalance() gives a dead
+// one (and a linkdown one when the family ignores such routes) an upper bound of -1.
+bool live(const KernelNextHop& h, const Sysctls& s, packet::Family f) {
+    const bool ignore_linkdown =
+        f == packet::Family::v4 ? s.v4_ignore_linkdown : s.v6_ignore_linkdown;
+    return !h.dead && !(h.linkdown && ignore_linkdown);
+}
+
+// The kernel's NUD_VALID (include/net/neighbour.h, not in the UAPI headers): states in which a
+// neighbour's address is usable.
+constexpr std::uint16_t nud_valid =
+    NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
+
+bool neighbor_valid(const KernelState& k, const KernelNextHop& h) {
+    const auto it = k.neighbors.find({h.ifindex, h.family, h.gateway->b});
+    return it != k.neighbors.end() && (it->second & nud_valid) != 0;
+}
+
+// Why the kernel's pick cannot be computed for this route, or "" when it can.
+std::string inexact(const GroupSpec& spec, const KernelRoute& r, const KernelState& k,
+                    const std::vector<const KernelNextHop*>& hops) {
+    const Sysctls& s = k.sysctls;
+    const std::uint32_t policy = r.family == packet::Family::v4 ? s.v4_policy : s.v6_policy;
+    if (r.kind == GroupKind::resilient)
+        return "the route uses a resilient nexthop group, whose bucket selection ptbsteer does "
+               "not model yet";
+    if (!s.seed)
+        return "this kernel has no net.ipv4.fib_multipath_hash_seed: its multipath hash key is "
+               "random per boot";
+    if (*s.seed == 0)
+        return "net.ipv4.fib_multipath_hash_seed is 0: the kernel's multipath hash key is random "
+               "per boot (set a seed on the router)";
+    if (policy == 2) return "hash policy 2 (inner headers of tunnels) is not modelled";
+    if (policy == 1 && !spec.software_hash)
+        return "hash policy 1 uses the NIC's L4 hash when the packet comes with one (set "
+               "software_hash: true if the router's NICs give none: ethtool -K IF rxhash off)";
+    // Nexthop-object groups check every next-hop's neighbour; legacy routes with use_neigh.
+    if (r.nhid != 0 || (s.use_neigh && r.family == packet::Family::v4))
+        for (const KernelNextHop* h : hops)
+            if (!neighbor_valid(k, *h))
+                return fmt::format("next-hop {} has no valid neighbour entry, and the kernel's "
+                                   "fallback then is not modelled yet",
+                                   hop_name(*h));
+    return "";
+}
+
+nlohmann::json hash_json(const KernelRoute& r, const Sysctls& s, bool exact) {
+    const bool v4 = r.family == packet::Family::v4;
+    const std::uint32_t policy = v4 ? s.v4_policy : s.v6_policy;
+    // In replicate mode the hash is not used, but the group must still be a valid one.
+    nlohmann::json h = {{"model", "linux"},
+                        {"policy", exact || policy != 2 ? policy : 0},
+                        {"seed", s.seed.value_or(0) != 0 ? *s.seed : 1}};
+    if (policy == 3) h["fields"] = v4 ? s.v4_fields : s.v6_fields;
+    return h;
+}
+
+} // namespace
+
+std::string hop_name(const KernelNextHop& h) {
+    if (!h.gateway) return "dev-" + h.ifname;
+    const std::string a = packet::to_string(*h.gateway, h.family);
+    const bool link_local = h.family == packet::Family::v6 && h.gateway->b[0] == 0xfe &&
+                            (h.gateway->b[1] & 0xc0) == 0x80;
+    return link_local ? a + "@" + h.ifname : a;
+}
+
+Plan plan_group(const GroupSpec& spec, const KernelState& kernel) {
+    Plan p;
+    const std::string route =
+        fmt::format("{}/{}", packet::to_string(spec.dst, spec.family), spec.length);
+    const KernelRoute* r = find_route(spec, kernel);
+    if (!r) {
+        p.why = fmt::format("the kernel has no route {} in table {}", route, spec.table);
+        return p;
+    }
+    p.found = true;
+    std::vector<const KernelNextHop*> hops;
+    for (const KernelNextHop& h : r->hops)
+        if (live(h, kernel.sysctls, r->family)) hops.push_back(&h);
+    if (std::any_of(hops.begin(), hops.end(), [](const auto* h) { return !h->gateway; })) {
+        p.why = fmt::format("route {} has a next-hop without a gateway address: ptbsteer reaches "
+                            "next-hops by address",
+                            route);
+        return p;
+    }
+    if (hops.empty()) {
+        p.why = fmt::format("route {} has no live next-hop", route);
+        return p;
+    }
+    p.why = inexact(spec, *r, kernel, hops);
+    p.exact = p.why.empty();
+    nlohmann::json next_hops = nlohmann::json::array();
+    for (const KernelNextHop* h : hops)
+        next_hops.push_back({{"name", hop_name(*h)},
+                             {"port", spec.port},
+                             {"via", packet::to_string(*h->gateway, h->family)},
+                             {"weight", h->weight}});
+    p.body = {{"prefixes", spec.prefixes.empty() ? nlohmann::json::array({route})
+                                                 : nlohmann::json(spec.prefixes)},
+              {"hash", hash_json(*r, kernel.sysctls, p.exact)},
+              {"mode", p.exact ? "unicast" : "replicate"},
+              {"next_hops", std::move(next_hops)}};
+    if (spec.transition) p.body["transition"] = *spec.transition;
+    if (spec.transition_copies) p.body["transition_copies"] = *spec.transition_copies;
+    return p;
+}
+
+} // namespace ptbsteer::sync
