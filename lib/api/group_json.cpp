@@ -62,20 +62,27 @@ json group_json(const config::Config& cfg, const config::Group& g) {
     json hops = json::array();
     for (const config::NextHop& h : g.next_hops)
         hops.push_back(next_hop_json(cfg, h));
-    return {{"name", g.name},
-            {"source", name(g.source)},
-            {"prefixes", prefixes},
-            {"hash", hash_json(g.hash)},
-            {"select", name(g.select)},
-            {"mode", name(g.mode)},
-            {"fallback", name(g.fallback)},
-            {"next_hops", hops},
-            {"transition", g.transition},
-            {"transition_copies", g.transition_copies},
-            {"validate",
-             {{"mtu_floor_v4", g.validation.v4_floor},
-              {"mtu_ceiling", g.validation.ceiling},
-              {"checksum", g.validation.verify_checksum}}}};
+    json out = {{"name", g.name},
+                {"source", name(g.source)},
+                {"prefixes", prefixes},
+                {"hash", hash_json(g.hash)},
+                {"select", name(g.select)},
+                {"mode", name(g.mode)},
+                {"fallback", name(g.fallback)},
+                {"next_hops", hops},
+                {"transition", g.transition},
+                {"transition_copies", g.transition_copies},
+                {"validate",
+                 {{"mtu_floor_v4", g.validation.v4_floor},
+                  {"mtu_ceiling", g.validation.ceiling},
+                  {"checksum", g.validation.verify_checksum}}}};
+    if (g.select == steer::SelectKind::resilient) {
+        json buckets = json::array();
+        for (const std::uint16_t b : g.buckets)
+            buckets.push_back(g.next_hops.at(b).name);
+        out["buckets"] = std::move(buckets);
+    }
+    return out;
 }
 
 } // namespace ptbsteer::api

@@ -178,6 +178,9 @@ struct Group {
     std::vector<Location> prefix_where; // parallel to prefixes, for messages
     HashConfig hash;
     steer::SelectKind select = steer::SelectKind::hash_threshold;
+    // select: resilient: the kernel's bucket table, bucket after bucket: each a position in
+    // next_hops (the `buckets:` key names them).
+    std::vector<std::uint16_t> buckets;
     Mode mode = Mode::unicast;
     Fallback fallback = Fallback::replicate;
     std::vector<NextHop> next_hops;

@@ -1,4 +1,5 @@
 // groups: each group's prefixes, hash model, selection, next-hops and PTB checks.
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -20,7 +21,7 @@ void Loader::groups(const Node& n) {
 void Loader::group(const Node& item) {
     Map m(r, item, "a group",
           {"name", "prefixes", "hash", "select", "mode", "fallback", "next_hops", "validate",
-           "transition", "transition_copies"});
+           "transition", "transition_copies", "buckets"});
     if (!m.valid()) return;
     Group g;
     g.where = r.at(item);
@@ -63,6 +64,7 @@ void Loader::group(const Node& item) {
         }
     }
     validation(m.get("validate"), g.validation);
+    buckets(m.get("buckets"), item, g);
     if (Node t = m.get("transition"))
         if (auto v = r.unsigned_in(t, "transition (seconds)", 0, max_transition))
             g.transition = std::uint32_t(*v);
@@ -70,6 +72,36 @@ void Loader::group(const Node& item) {
         if (auto v = r.unsigned_in(c, "transition_copies", 1, max_transition_copies))
             g.transition_copies = std::uint32_t(*v);
     cfg.groups.push_back(std::move(g));
+}
+
+// select: resilient's bucket table (docs/configuration.md): one next-hop name per bucket, in
+// bucket order, as `ip nexthop bucket show id N` lists them.
+void Loader::buckets(const Node& n, const Node& group, Group& g) {
+    if (g.select != steer::SelectKind::resilient) {
+        if (n) r.error(n, "buckets applies to select: resilient only");
+        return;
+    }
+    if (!n) {
+        r.error(group, "select: resilient needs buckets: the router's bucket table, one next-hop "
+                       "name per bucket (ip nexthop bucket show id N)");
+        return;
+    }
+    const auto items = r.list(n, "buckets");
+    if (!items) return;
+    if (items->empty() || items->size() > steer::Selector::max_buckets)
+        r.error(n, fmt::format("buckets lists {} buckets; a resilient group has 1 to {}",
+                               items->size(), steer::Selector::max_buckets));
+    for (const Node& b : *items) {
+        const auto name = r.string(b, "a bucket's next-hop");
+        if (!name) continue;
+        const auto it = std::find_if(g.next_hops.begin(), g.next_hops.end(),
+                                     [&](const NextHop& h) { return h.name == *name; });
+        if (it == g.next_hops.end())
+            r.error(b,
+                    fmt::format("bucket next-hop '{}' is not one of the group's next_hops", *name));
+        else
+            g.buckets.push_back(std::uint16_t(it - g.next_hops.begin()));
+    }
 }
 
 // A group's PTB checks (docs/security.md). The IPv6 floor is not configurable: RFC 8200 §5.

@@ -48,6 +48,7 @@ struct Loader {
     void groups(const Node& n);
     void group(const Node& item);
     void validation(const Node& n, guard::ValidationPolicy& v);
+    void buckets(const Node& n, const Node& group, Group& g);
     void hash(const Node& n, HashConfig& h);
     std::optional<std::uint32_t> hash_fields(const Node& n);
     void toeplitz_key(const Node& n, std::array<std::uint8_t, 40>& key);

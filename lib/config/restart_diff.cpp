@@ -123,9 +123,10 @@ bool same_group(const Group& a, const Group& b) {
         return std::tie(v.v4_floor, v.ceiling, v.verify_checksum);
     };
     if (a.name != b.name || a.prefixes != b.prefixes || hash_key(a.hash) != hash_key(b.hash) ||
-        a.select != b.select || a.mode != b.mode || a.fallback != b.fallback ||
-        checks(a.validation) != checks(b.validation) || a.transition != b.transition ||
-        a.transition_copies != b.transition_copies || a.next_hops.size() != b.next_hops.size())
+        a.select != b.select || a.buckets != b.buckets || a.mode != b.mode ||
+        a.fallback != b.fallback || checks(a.validation) != checks(b.validation) ||
+        a.transition != b.transition || a.transition_copies != b.transition_copies ||
+        a.next_hops.size() != b.next_hops.size())
         return false;
     for (std::size_t i = 0; i < a.next_hops.size(); ++i)
         if (hop(a.next_hops[i]) != hop(b.next_hops[i])) return false;
@@ -137,8 +138,8 @@ bool same_hash(const HashConfig& a, const HashConfig& b) {
 }
 
 bool same_owners(const Group& a, const Group& b) {
-    if (hash_key(a.hash) != hash_key(b.hash) || a.select != b.select || a.mode != b.mode ||
-        a.next_hops.size() != b.next_hops.size())
+    if (hash_key(a.hash) != hash_key(b.hash) || a.select != b.select || a.buckets != b.buckets ||
+        a.mode != b.mode || a.next_hops.size() != b.next_hops.size())
         return false;
     for (std::size_t i = 0; i < a.next_hops.size(); ++i)
         if (a.next_hops[i].name != b.next_hops[i].name ||

@@ -143,7 +143,13 @@ void check_group(const Group& g, Reader& r) {
     for (const NextHop& h : g.next_hops)
         weights.push_back(h.weight);
     try {
-        (void)steer::Selector::build(g.select, weights);
+        if (g.select == steer::SelectKind::resilient) {
+            // An empty table was reported where `buckets:` is (loader_groups.cpp).
+            if (!g.buckets.empty())
+                (void)steer::Selector::build_resilient(g.next_hops.size(), g.buckets);
+        } else {
+            (void)steer::Selector::build(g.select, weights);
+        }
     } catch (const std::exception& e) {
         r.error(g.where, fmt::format("group '{}': {}", g.name, e.what()));
     }

@@ -58,6 +58,8 @@ steer::Selector make_selector(const config::Group& g) {
         weights.push_back(h.weight);
         ids.push_back(steer::Selector::maglev_id(h.name));
     }
+    if (g.select == steer::SelectKind::resilient)
+        return steer::Selector::build_resilient(g.next_hops.size(), g.buckets);
     if (g.select != steer::SelectKind::maglev) return steer::Selector::build(g.select, weights);
     return steer::Selector::build_maglev(weights, ids,
                                          steer::Selector::maglev_stable_table_size(weights.size()));

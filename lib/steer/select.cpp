@@ -203,8 +203,31 @@ Selector Selector::build(SelectKind kind, std::span<const std::uint32_t> weights
         s.fastmod_m_ = fastmod_constant(s.table_mod_);
         return s;
     case SelectKind::maglev: return build_maglev(weights, ids, maglev_table_size(weights.size()));
+    case SelectKind::resilient:
+        throw std::invalid_argument("selector: a resilient group needs its bucket table");
     }
     throw std::invalid_argument("selector: unknown selection kind");
+}
+
+Selector Selector::build_resilient(std::size_t next_hops, std::span<const std::uint16_t> buckets) {
+    if (next_hops == 0 || next_hops > max_next_hops)
+        throw std::invalid_argument("selector: " + std::to_string(next_hops) + " next-hops; 1 to " +
+                                    std::to_string(max_next_hops));
+    if (buckets.empty() || buckets.size() > max_buckets)
+        throw std::invalid_argument("selector: " + std::to_string(buckets.size()) +
+                                    " buckets; 1 to " + std::to_string(max_buckets));
+    for (const std::uint16_t b : buckets)
+        if (b >= next_hops)
+            throw std::invalid_argument("selector: a bucket names next-hop " + std::to_string(b) +
+                                        " of " + std::to_string(next_hops));
+    Selector s;
+    s.kind_ = SelectKind::resilient;
+    s.n_ = next_hops;
+    s.table_.assign(buckets.begin(), buckets.end());
+    s.table_mod_ = static_cast<std::uint32_t>(buckets.size());
+    s.fastmod_m_ = fastmod_constant(s.table_mod_);
+    s.mod_shift_ = 1;
+    return s;
 }
 
 Selector Selector::build_maglev(std::span<const std::uint32_t> weights,

@@ -10,11 +10,11 @@
 
 namespace ptbsteer::steer {
 
-enum class SelectKind : std::uint8_t { hash_threshold, modulo, maglev };
+enum class SelectKind : std::uint8_t { hash_threshold, modulo, maglev, resilient };
 // The configuration's `select:` spelling of each SelectKind.
 inline constexpr auto select_kind_names =
-    util::name_table<SelectKind>("hash-threshold", "modulo", "maglev");
-static_assert(select_kind_names.size() == std::size_t(SelectKind::maglev) + 1);
+    util::name_table<SelectKind>("hash-threshold", "modulo", "maglev", "resilient");
+static_assert(select_kind_names.size() == std::size_t(SelectKind::resilient) + 1);
 constexpr std::string_view name(SelectKind k) {
     return select_kind_names.name(k);
 }
@@ -45,6 +45,7 @@ class Selector {
     //   fib_select_multipath does: first i with (hash >> 1) <= bound[i].
     // modulo: weighted: hash % sum(weights) mapped onto the next-hops in order.
     // maglev: Maglev lookup table (size: a prime >= 100 x next-hops), hash % size.
+    // resilient: needs its bucket table (build_resilient).
     static Selector build(SelectKind kind, std::span<const std::uint32_t> weights);
 
     // As above; for maglev, ids[i] is a stable 64-bit identity of next-hop i (maglev_id() of
@@ -58,6 +59,13 @@ class Selector {
     // next-hop count, and then h % M moves almost every flow.
     static Selector build_maglev(std::span<const std::uint32_t> weights,
                                  std::span<const std::uint64_t> ids, std::uint32_t table_size);
+
+    // A Linux resilient nexthop group (kernel >= 5.13, net/ipv4/nexthop.c
+    // nexthop_select_path_res): bucket (hash >> 1) % buckets.size(), whose next-hop is
+    // buckets[bucket] (an index below `next_hops`). The table is the kernel's, read with
+    // RTM_GETNEXTHOPBUCKET: its idle-timer migrations cannot be computed, only copied.
+    static Selector build_resilient(std::size_t next_hops, std::span<const std::uint16_t> buckets);
+    static constexpr std::size_t max_buckets = 65535; // NHA_RES_GROUP_BUCKETS is 16-bit
 
     // Smallest prime >= max(101, 100 x next_hops): the automatic Maglev table size.
     static std::uint32_t maglev_table_size(std::size_t next_hops);
@@ -79,7 +87,8 @@ class Selector {
 
     // Linux's per-next-hop upper bounds (hash_threshold only; empty otherwise). For tests/docs.
     const std::vector<std::int32_t>& upper_bounds() const noexcept { return bounds_; }
-    // The lookup table: maglev slot -> next-hop, modulo slot -> next-hop, or for hash_threshold
+    // The lookup table: maglev slot -> next-hop, modulo slot -> next-hop, resilient bucket ->
+    // next-hop, or for hash_threshold
     // the acceleration table (top bits of hash >> 1 -> first candidate next-hop). For tests.
     const std::vector<std::uint16_t>& table() const noexcept { return table_; }
 
@@ -93,8 +102,9 @@ class Selector {
             ++i;
         return i;
     }
+    // resilient takes the kernel's shifted hash (mod_shift_ 1), modulo and maglev all of it.
     std::uint32_t select_by_mod(std::uint32_t hash) const noexcept {
-        return table_[detail::fastmod(hash, fastmod_m_, table_mod_)];
+        return table_[detail::fastmod(hash >> mod_shift_, fastmod_m_, table_mod_)];
     }
 
     SelectKind kind_ = SelectKind::hash_threshold;
@@ -105,6 +115,7 @@ class Selector {
     // packet (the threshold table of 4096 next-hops: 128 KiB instead of 256).
     std::vector<std::uint16_t> table_;
     std::uint32_t table_mod_ = 0;
+    std::uint32_t mod_shift_ = 0;
     // hash_threshold: (hash >> 1) >> accel_shift_ indexes table_.
     std::uint32_t accel_shift_ = 0;
     // modulo/maglev: Lemire's fastmod constant for table_mod_ (ceil(2^64 / table_mod_)), so

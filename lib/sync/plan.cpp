@@ -40,9 +40,6 @@ std::string inexact(const GroupSpec& spec, const KernelRoute& r, const KernelSta
                     const std::vector<const KernelNextHop*>& hops) {
     const Sysctls& s = k.sysctls;
     const std::uint32_t policy = r.family == packet::Family::v4 ? s.v4_policy : s.v6_policy;
-    if (r.kind == GroupKind::resilient)
-        return "the route uses a resilient nexthop group, whose bucket selection ptbsteer does "
-               "not model yet";
     if (!s.seed)
         return "this kernel has no net.ipv4.fib_multipath_hash_seed: its multipath hash key is "
                "random per boot";
@@ -53,8 +50,10 @@ std::string inexact(const GroupSpec& spec, const KernelRoute& r, const KernelSta
     if (policy == 1 && !spec.software_hash)
         return "hash policy 1 uses the NIC's L4 hash when the packet comes with one (set "
                "software_hash: true if the router's NICs give none: ethtool -K IF rxhash off)";
-    // Nexthop-object groups check every next-hop's neighbour; legacy routes with use_neigh.
-    if (r.nhid != 0 || (s.use_neigh && r.family == packet::Family::v4))
+    // Hash-threshold nexthop groups check every next-hop's neighbour, legacy routes with
+    // use_neigh; resilient groups hand out their bucket's next-hop unchecked (nexthop.c).
+    if (r.kind != GroupKind::resilient &&
+        (r.nhid != 0 || (s.use_neigh && r.family == packet::Family::v4)))
         for (const KernelNextHop* h : hops)
             if (!neighbor_valid(k, *h))
                 return fmt::format("next-hop {} has no valid neighbour entry, and the kernel's "
@@ -94,9 +93,12 @@ Plan plan_group(const GroupSpec& spec, const KernelState& kernel) {
         return p;
     }
     p.found = true;
+    // A resilient group keeps every member: its buckets name them by position, and the kernel
+    // moves the buckets of a member that goes (they are read again after every change).
+    const bool resilient = r->kind == GroupKind::resilient;
     std::vector<const KernelNextHop*> hops;
     for (const KernelNextHop& h : r->hops)
-        if (live(h, kernel.sysctls, r->family)) hops.push_back(&h);
+        if (resilient || live(h, kernel.sysctls, r->family)) hops.push_back(&h);
     if (std::any_of(hops.begin(), hops.end(), [](const auto* h) { return !h->gateway; })) {
         p.why = fmt::format("route {} has a next-hop without a gateway address: ptbsteer reaches "
                             "next-hops by address",
@@ -120,6 +122,13 @@ Plan plan_group(const GroupSpec& spec, const KernelState& kernel) {
               {"hash", hash_json(*r, kernel.sysctls, p.exact)},
               {"mode", p.exact ? "unicast" : "replicate"},
               {"next_hops", std::move(next_hops)}};
+    if (resilient) {
+        nlohmann::json buckets = nlohmann::json::array();
+        for (const std::uint32_t b : r->buckets)
+            buckets.push_back(hop_name(r->hops.at(b)));
+        p.body["select"] = "resilient";
+        p.body["buckets"] = std::move(buckets);
+    }
     if (spec.transition) p.body["transition"] = *spec.transition;
     if (spec.transition_copies) p.body["transition_copies"] = *spec.transition_copies;
     return p;

@@ -4,12 +4,13 @@
 // falls back).
 //
 // Exact (mode unicast): the next-hops the kernel's hash-threshold selection can pick, in its
-// order, with its weights, and the namespace's hash policy, fields and seed. A next-hop the
+// order, with its weights, and the namespace's hash policy, fields and seed; for a resilient
+// group, every member and the kernel's bucket table (select: resilient). A next-hop the
 // kernel gives no share (RTNH_F_DEAD, or RTNH_F_LINKDOWN with ignore_routes_with_linkdown) is
 // left out: the kernel computes the upper bounds over the live ones only (fib_rebalance).
 // Replicate (every live next-hop gets a copy), with one sentence saying why, when the kernel's
 // choice cannot be known: a seed of 0 or no seed sysctl (a random key per boot), policy 1
-// while the router's NICs may hand the kernel an L4 hash, policy 2, a resilient group, and
+// while the router's NICs may hand the kernel an L4 hash, policy 2, and
 // fib_multipath_use_neigh with a next-hop whose neighbour is not valid (the kernel's fallback
 // is not modelled yet).
 #pragma once

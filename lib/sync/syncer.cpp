@@ -238,6 +238,12 @@ void Syncer::run(const std::atomic<bool>& stop) {
             push(true, now);
         } else if (now >= next_check) {
             next_check = now + check_every;
+            // Resilient groups' idle buckets migrate on the kernel's timers, not always with a
+            // notification: their tables are read again every second.
+            if (std::any_of(plans_.begin(), plans_.end(), [](const Plan& p) {
+                    return p.body.is_object() && p.body.value("select", "") == "resilient";
+                }))
+                replan(k);
             check_appliances();
             push(false, now);
         } else {

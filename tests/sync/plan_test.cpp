@@ -110,8 +110,6 @@ TEST_CASE("plan: replicate, with the reason, where the kernel's pick cannot be k
         {"policy 1", [](KernelState& k, GroupSpec&) { k.sysctls.v4_policy = 1; },
          "software_hash: true"},
         {"policy 2", [](KernelState& k, GroupSpec&) { k.sysctls.v4_policy = 2; }, "policy 2"},
-        {"resilient", [](KernelState& k, GroupSpec&) { k.routes[0].kind = GroupKind::resilient; },
-         "resilient"},
         {"nexthop group, a neighbour not valid",
          [](KernelState& k, GroupSpec&) { k.routes[0].nhid = 100; }, "no valid neighbour"},
         {"use_neigh, a neighbour not valid",
@@ -144,6 +142,23 @@ TEST_CASE("plan: replicate, with the reason, where the kernel's pick cannot be k
         k.neighbors.begin()->second = NUD_FAILED;
         CHECK_FALSE(plan_group(g, k).exact);
     }
+}
+
+TEST_CASE("plan: a resilient group: every member, and the kernel's buckets by name", "[sync]") {
+    KernelState k = state();
+    k.routes[0].kind = GroupKind::resilient;
+    k.routes[0].nhid = 200;
+    k.routes[0].buckets = {2, 0, 0, 1, 2, 1};
+    k.routes[0].hops[1].dead = true; // still a member: its buckets name it until they move
+    for (const KernelNextHop& h : k.routes[0].hops)
+        k.neighbors[{h.ifindex, h.family, h.gateway->b}] = NUD_PERMANENT;
+    const Plan p = plan_group(spec(), k);
+    CHECK(p.exact);
+    CHECK(p.body["select"] == "resilient");
+    CHECK(p.body["next_hops"].size() == 3);
+    CHECK(p.body["buckets"] ==
+          nlohmann::json::array({"203.0.113.10", "203.0.113.2", "203.0.113.2", "203.0.113.6",
+                                 "203.0.113.10", "203.0.113.6"}));
 }
 
 TEST_CASE("plan: a missing route pushes nothing; names of link-local gateways", "[sync]") {

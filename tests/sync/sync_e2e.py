@@ -10,7 +10,8 @@ forwarding choice) and a batch POST /v1/decide; every flow's next-hop must be th
 Changes, in order, each against the kernel:
   IPv4 policy 0, 5 weighted next-hops; one removed; one added back in another place; weights
   changed; policy 3 with a field set; a nexthop-object group whose members were added in an
-  order other than their ids; a next-hop's link down with ignore_routes_with_linkdown;
+  order other than their ids; a resilient group, then its buckets migrated by a weight change;
+  a next-hop's link down with ignore_routes_with_linkdown;
   IPv6 policy 0 with weights; seed 0 (random per boot: sync must push the group as replicate,
   and say why). The time from each `ip` command to ptbsteer serving the change is measured
   (p50/p99 printed; docs/performance.md). Negative control: the comparison of the first case is
@@ -122,18 +123,56 @@ class Sync:
         return prom.sample(prom.scrape(self.metrics), name, **labels)
 
 
+def buckets_of(ns, nhid):
+    """The kernel's bucket table of resilient group `nhid`: each bucket's gateway, in order."""
+    out = run(nsexec(ns, "ip", "-j", "nexthop", "bucket", "show", "id", str(nhid))).stdout
+    gw = {}
+    for nh in json.loads(run(nsexec(ns, "ip", "-j", "nexthop", "show")).stdout):
+        if "gateway" in nh:
+            gw[nh["id"]] = str(ipaddress.ip_address(nh["gateway"]))
+    rows = sorted(json.loads(out), key=lambda b: b["bucket"]["index"])
+    return [gw[b["bucket"]["nhid"]] for b in rows]
+
+
+def wait_buckets(ns, nhid, before, timeout=5):
+    """How many buckets differ from `before` once the kernel has migrated some (0: none)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = buckets_of(ns, nhid)
+        moved = sum(a != b for a, b in zip(before, now))
+        if moved:
+            return moved
+        time.sleep(0.05)
+    return 0
+
+
+def group_buckets(api, name):
+    g = group_state(api, name)
+    return (g or {}).get("buckets")
+
+
+def wait_for(cond, t0, timeout=10):
+    while time.monotonic() - t0 < timeout:
+        if cond():
+            return time.monotonic() - t0
+        time.sleep(0.001)
+    return None
+
+
 def group_state(api, name):
     status, answer, _ = api.call("GET", f"/v1/groups/{name}")
     return answer if status == 200 else None
 
 
-def wait_applied(api, name, want_hops, want_mode, want_policy, t0, timeout=10):
+def wait_applied(api, name, want_hops, want_mode, want_policy, want_select, t0, timeout=10):
     """Polls ptbsteer until group `name` serves `want_hops` (gateway names, in order) in
-    `want_mode` with hash policy `want_policy`; returns the seconds since t0, or None."""
+    `want_mode` with hash policy `want_policy` and selection `want_select`; returns the seconds
+    since t0, or None."""
     while time.monotonic() - t0 < timeout:
         g = group_state(api, name)
         if g and [h["name"] for h in g.get("next_hops", [])] == want_hops and \
-                g.get("mode") == want_mode and g.get("hash", {}).get("policy") == want_policy:
+                g.get("mode") == want_mode and g.get("select") == want_select and \
+                g.get("hash", {}).get("policy") == want_policy:
             return time.monotonic() - t0
         time.sleep(0.001)
     return None
@@ -178,9 +217,10 @@ def main():
             def names(family, hops):
                 return [nh_gateway(family, i) for i, _ in hops]
 
-            def compare(title, family, want_hops, mode="unicast", policy=0):
+            def compare(title, family, want_hops, mode="unicast", policy=0,
+                        select="hash-threshold"):
                 name = "site4" if family == 4 else "site6"
-                lag = wait_applied(api, name, want_hops, mode, policy, t0)
+                lag = wait_applied(api, name, want_hops, mode, policy, select, t0)
                 c.check(lag is not None, f"{title}: ptbsteer serves {name} as the kernel holds "
                         f"it ({len(want_hops)} next-hops, {mode})"
                         + (f", {1000 * lag:.1f} ms after the change" if lag else ""),
@@ -239,6 +279,28 @@ def main():
             ip_batch(topo.rt, cmds + [route_cmd(4, None, nhid=100)])
             compare("nexthop group 100 (ids 30, 10, 20)", 4,
                     [nh_gateway(4, k) for k, _, _ in members])
+            # A resilient group over the same members: the kernel's bucket table, copied; then
+            # the weights change and idle buckets migrate at once (idle_timer 0).
+            t0 = time.monotonic()
+            ip_batch(topo.rt, ["nexthop replace id 200 group 30/10/20 type resilient buckets 32 "
+                               "idle_timer 0",
+                               route_cmd(4, None, nhid=200)])
+            compare("resilient group 200 (32 buckets)", 4,
+                    [nh_gateway(4, k) for k, _, _ in members], select="resilient")
+            before = buckets_of(topo.rt, 200)
+            t0 = time.monotonic()
+            ip_batch(topo.rt, ["nexthop replace id 200 group 30,5/10/20 type resilient "
+                               "buckets 32 idle_timer 0"])
+            moved = wait_buckets(topo.rt, 200, before)
+            c.check(moved > 0, f"resilient group 200: {moved} buckets migrated to the heavier "
+                    "member")
+            compare_buckets = buckets_of(topo.rt, 200)
+            lag = wait_for(lambda: group_buckets(api, "site4") == compare_buckets, t0)
+            c.check(lag is not None, "resilient group 200: ptbsteer serves the migrated bucket "
+                    "table" + (f", {1000 * lag:.1f} ms after the change" if lag else ""),
+                    f"kernel {compare_buckets}\nptbsteer {group_buckets(api, 'site4')}")
+            compare("resilient group 200 after migration", 4,
+                    [nh_gateway(4, k) for k, _, _ in members], select="resilient")
             # Back to a legacy route; a next-hop's link down, ignored by the kernel.
             sysctl(topo.rt, [("net.ipv4.conf.all.ignore_routes_with_linkdown", 1),
                              ("net.ipv4.conf.r1.ignore_routes_with_linkdown", 1)])

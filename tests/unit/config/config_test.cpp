@@ -153,6 +153,14 @@ TEST_CASE("each mistake is reported at its line and column, in a sentence", "[co
         {"ipip with no address to send from", with("  - port: out0\n    ipv4: 192.0.2.1/24\n", ""),
          "25:9", "has no IPv4 address under addresses to send from"},
         {"YAML syntax", with("ports:", "ports: ["), "3:3", "YAML syntax error"},
+        {"resilient without buckets", with("select: hash-threshold", "select: resilient"), "20:5",
+         "select: resilient needs buckets"},
+        {"buckets without resilient",
+         with("select: hash-threshold", "select: hash-threshold\n    buckets: [srv1]"), "24:14",
+         "buckets applies to select: resilient only"},
+        {"a bucket's unknown next-hop",
+         with("select: hash-threshold", "select: resilient\n    buckets: [srv1, srv9]"), "24:21",
+         "bucket next-hop 'srv9' is not one of the group's next_hops"},
         {"transition over an hour", with("select: hash-threshold", "transition: 3601"), "23:17",
          "transition (seconds) must be between 0 and 3600"},
         {"transition_copies 0", with("select: hash-threshold", "transition_copies: 0"), "23:24",
@@ -170,6 +178,16 @@ TEST_CASE("each mistake is reported at its line and column, in a sentence", "[co
             CHECK(found);
         }
     }
+}
+
+TEST_CASE("select: resilient reads its bucket table by next-hop name", "[config]") {
+    const LoadResult r = load_config_text(
+        with("select: hash-threshold", "select: resilient\n    buckets: [srv3, srv1, srv1, srv2]"),
+        "site.yaml");
+    INFO(all_errors(r));
+    REQUIRE(r.config);
+    CHECK(r.config->groups[0].select == steer::SelectKind::resilient);
+    CHECK(r.config->groups[0].buckets == std::vector<std::uint16_t>{2, 0, 0, 1});
 }
 
 TEST_CASE("transition keys: their defaults and values", "[config][transition]") {

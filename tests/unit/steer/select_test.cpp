@@ -450,3 +450,23 @@ TEST_CASE("maglev stable table size: one size up to 512 next-hops, then 100 x a 
     CHECK(Selector::maglev_stable_table_size(1025) == Selector::maglev_table_size(2048));
     CHECK(Selector::maglev_stable_table_size(4096) == Selector::maglev_table_size(4096));
 }
+
+TEST_CASE("resilient: the kernel's bucket (hash >> 1) % buckets, its next-hop as given",
+          "[steer][select]") {
+    const std::vector<std::uint16_t> buckets = {2, 0, 0, 1, 2, 1, 1};
+    const Selector s = Selector::build_resilient(3, buckets);
+    CHECK(s.kind() == SelectKind::resilient);
+    CHECK(s.size() == 3);
+    std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 100000; ++i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        const auto h = static_cast<std::uint32_t>(x);
+        // nexthop_select_path_res(): bucket_index = hash % num_nh_buckets, where hash is
+        // fib_multipath_hash()'s, already shifted right by one.
+        REQUIRE(s.select(h) == buckets[(h >> 1) % buckets.size()]);
+    }
+    CHECK_THROWS_WITH(Selector::build_resilient(2, buckets), Catch::Contains("next-hop 2 of 2"));
+    CHECK_THROWS_WITH(Selector::build_resilient(3, {}), Catch::Contains("0 buckets"));
+    CHECK_THROWS_WITH(Selector::build(SelectKind::resilient, std::vector<std::uint32_t>{1}),
+                      Catch::Contains("bucket table"));
+}
