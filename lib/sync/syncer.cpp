@@ -15,7 +15,7 @@ namespace {
 
 constexpr int timeout_ms = 2000;                      // per API request
 constexpr auto check_every = std::chrono::seconds(1); // appliances listed for lost groups
-constexpr auto sysctls_every = std::chrono::milliseconds(100);
+constexpr auto sysctls_every = std::chrono::milliseconds(20);
 constexpr auto backoff_max = std::chrono::milliseconds(5000);
 
 double seconds(Syncer::Clock::duration d) {

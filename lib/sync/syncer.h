@@ -4,7 +4,8 @@
 // the kernel is dumped again and what changed is pushed. Everything is pushed again at start,
 // every `resync` seconds, and to an appliance that lost a group (a restart: the API's groups
 // live in memory only) or answers again after failing. The hash sysctls change without any
-// notification: they are read every 100 ms, and a change is one like any other.
+// notification: they are read every 20 ms (a few small reads), and a change is one like any
+// other.
 //
 // Threads: run() on one thread; metrics are read by the Exposer's thread through prometheus-cpp.
 #pragma once

@@ -264,7 +264,7 @@ def main():
             ip_batch(topo.rt, [route_cmd(4, v4d)])
             compare("weights changed", 4, names(4, v4d))
             t0 = time.monotonic()
-            # Sysctls change without a notification: ptbsteer-sync reads them every 100 ms.
+            # Sysctls change without a notification: ptbsteer-sync reads them every 20 ms.
             sysctl(topo.rt, [("net.ipv4.fib_multipath_hash_fields", "0x37"),
                              ("net.ipv4.fib_multipath_hash_policy", 3)])
             compare("policy 3, fields 0x37", 4, names(4, v4d), policy=3)
