@@ -78,9 +78,7 @@ nlohmann::json hash_json(const KernelRoute& r, const Sysctls& s, bool exact) {
 std::string hop_name(const KernelNextHop& h) {
     if (!h.gateway) return "dev-" + h.ifname;
     const std::string a = packet::to_string(*h.gateway, h.family);
-    const bool link_local = h.family == packet::Family::v6 && h.gateway->b[0] == 0xfe &&
-                            (h.gateway->b[1] & 0xc0) == 0x80;
-    return link_local ? a + "@" + h.ifname : a;
+    return packet::is_link_local(*h.gateway, h.family) ? a + "@" + h.ifname : a;
 }
 
 Plan plan_group(const GroupSpec& spec, const KernelState& kernel) {
