@@ -48,6 +48,7 @@ json next_hop_json(const config::Config& cfg, const config::NextHop& h) {
     else
         j["mac"] = packet::mac_text(h.mac);
     if (h.vlan) j["vlan"] = *h.vlan;
+    if (!h.neighbour_valid) j["neighbour"] = "invalid";
     if (h.tunnel_dst && h.tunnel_family)
         j["address"] = packet::to_string(*h.tunnel_dst, *h.tunnel_family);
     return j;

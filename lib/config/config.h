@@ -149,6 +149,9 @@ struct NextHop {
     packet::Family via_family = packet::Family::v4;
     std::optional<std::uint16_t> vlan;
     std::uint32_t weight = 1;
+    // `neighbour: invalid`: the ROUTER's neighbour entry for this next-hop is not valid, so the
+    // router passes its flows on (steer::Selector::build_threshold); ptbsteer-sync sets it.
+    bool neighbour_valid = true;
     Deliver deliver = Deliver::l2;
     std::optional<packet::IpAddr> tunnel_dst; // deliver: ipip — the server's address
     std::optional<packet::Family> tunnel_family;

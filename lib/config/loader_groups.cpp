@@ -207,7 +207,7 @@ void Loader::toeplitz_key(const Node& n, std::array<std::uint8_t, 40>& key) {
 
 void Loader::next_hop(const Node& item, Group& g) {
     Map m(r, item, "a next-hop",
-          {"name", "port", "mac", "via", "vlan", "weight", "deliver", "address"});
+          {"name", "port", "mac", "via", "vlan", "weight", "neighbour", "deliver", "address"});
     if (!m.valid()) return;
     NextHop h;
     h.where = r.at(item);
@@ -250,6 +250,8 @@ void Loader::next_hop(const Node& item, Group& g) {
         else if (auto v = r.unsigned_in(w, "weight", 1, 65535))
             h.weight = std::uint32_t(*v);
     }
+    if (Node n = m.get("neighbour"))
+        if (auto v = r.choice(n, "neighbour", {"valid", "invalid"})) h.neighbour_valid = *v == 0;
     if (Node d = m.get("deliver"))
         if (auto v = r.choice(d, "deliver", steer::deliver_names)) h.deliver = *v;
     const Node addr = m.get("address");

@@ -116,8 +116,8 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
 
 bool same_group(const Group& a, const Group& b) {
     auto hop = [](const NextHop& h) {
-        return std::tie(h.name, h.port, h.mac, h.via, h.via_family, h.vlan, h.weight, h.deliver,
-                        h.tunnel_dst, h.tunnel_family);
+        return std::tie(h.name, h.port, h.mac, h.via, h.via_family, h.vlan, h.weight,
+                        h.neighbour_valid, h.deliver, h.tunnel_dst, h.tunnel_family);
     };
     auto checks = [](const guard::ValidationPolicy& v) {
         return std::tie(v.v4_floor, v.ceiling, v.verify_checksum);
@@ -143,7 +143,8 @@ bool same_owners(const Group& a, const Group& b) {
         return false;
     for (std::size_t i = 0; i < a.next_hops.size(); ++i)
         if (a.next_hops[i].name != b.next_hops[i].name ||
-            a.next_hops[i].weight != b.next_hops[i].weight)
+            a.next_hops[i].weight != b.next_hops[i].weight ||
+            a.next_hops[i].neighbour_valid != b.next_hops[i].neighbour_valid)
             return false;
     return true;
 }

@@ -140,8 +140,15 @@ void check_group(const Group& g, Reader& r) {
                                                        to_string(g.prefixes[i]), g.name));
     if (g.next_hops.empty()) return;
     std::vector<std::uint32_t> weights;
-    for (const NextHop& h : g.next_hops)
+    for (const NextHop& h : g.next_hops) {
         weights.push_back(h.weight);
+        // Only hash-threshold passes a flow on from a next-hop with an invalid neighbour: a
+        // resilient bucket's next-hop is used unchecked (nexthop_select_path_res).
+        if (!h.neighbour_valid && g.select != steer::SelectKind::hash_threshold)
+            r.error(h.where, fmt::format("next-hop '{}': neighbour: invalid applies to select: "
+                                         "hash-threshold only",
+                                         h.name));
+    }
     try {
         if (g.select == steer::SelectKind::resilient) {
             // An empty table was reported where `buckets:` is (loader_groups.cpp).

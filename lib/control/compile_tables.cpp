@@ -54,12 +54,16 @@ NextHopOut resolve(const config::NextHop& h, const config::Config& cfg, const Ta
 steer::Selector make_selector(const config::Group& g) {
     std::vector<std::uint32_t> weights;
     std::vector<std::uint64_t> ids;
+    std::vector<std::uint8_t> usable;
     for (const config::NextHop& h : g.next_hops) {
         weights.push_back(h.weight);
         ids.push_back(steer::Selector::maglev_id(h.name));
+        usable.push_back(h.neighbour_valid ? 1 : 0);
     }
     if (g.select == steer::SelectKind::resilient)
         return steer::Selector::build_resilient(g.next_hops.size(), g.buckets);
+    if (g.select == steer::SelectKind::hash_threshold)
+        return steer::Selector::build_threshold(weights, usable);
     if (g.select != steer::SelectKind::maglev) return steer::Selector::build(g.select, weights);
     return steer::Selector::build_maglev(weights, ids,
                                          steer::Selector::maglev_stable_table_size(weights.size()));

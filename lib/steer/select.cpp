@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -81,17 +82,17 @@ std::vector<std::uint16_t> narrow(const std::vector<std::uint32_t>& wide) {
     return std::vector<std::uint16_t>(wide.begin(), wide.end());
 }
 
-// Entry k holds the first next-hop whose bound is >= the smallest (hash >> 1) of bucket k. Bounds
+// Entry k holds the first step whose bound is >= the smallest (hash >> 1) of bucket k. Bounds
 // never decrease, so for any value x in the bucket the Linux answer (first i with x <= bound[i])
 // is at or after that entry, and select() reaches it by stepping forward.
-std::vector<std::uint32_t> threshold_accel_table(const std::vector<std::int32_t>& bounds,
-                                                 unsigned bits) {
+template <typename Step>
+std::vector<std::uint32_t> threshold_accel_table(const std::vector<Step>& steps, unsigned bits) {
     const std::uint32_t shift = 31 - bits;
     std::vector<std::uint32_t> table(std::size_t{1} << bits);
     std::uint32_t i = 0;
     for (std::size_t k = 0; k < table.size(); ++k) {
         const std::int64_t bucket_low = static_cast<std::int64_t>(k) << shift;
-        while (bounds[i] < bucket_low)
+        while (steps[i].bound < bucket_low)
             ++i; // terminates: the last bound is 2^31 - 1 >= every bucket_low
         table[k] = i;
     }
@@ -190,13 +191,7 @@ Selector Selector::build(SelectKind kind, std::span<const std::uint32_t> weights
     s.kind_ = kind;
     s.n_ = weights.size();
     switch (kind) {
-    case SelectKind::hash_threshold: {
-        s.bounds_ = linux_upper_bounds(weights);
-        const unsigned bits = accel_bits_for(s.n_);
-        s.accel_shift_ = 31 - bits;
-        s.table_ = narrow(threshold_accel_table(s.bounds_, bits));
-        return s;
-    }
+    case SelectKind::hash_threshold: return build_threshold(weights, {});
     case SelectKind::modulo:
         s.table_ = narrow(modulo_table(weights));
         s.table_mod_ = static_cast<std::uint32_t>(s.table_.size());
@@ -207,6 +202,33 @@ Selector Selector::build(SelectKind kind, std::span<const std::uint32_t> weights
         throw std::invalid_argument("selector: a resilient group needs its bucket table");
     }
     throw std::invalid_argument("selector: unknown selection kind");
+}
+
+Selector Selector::build_threshold(std::span<const std::uint32_t> weights,
+                                   std::span<const std::uint8_t> usable) {
+    check_weights(weights);
+    if (!usable.empty() && usable.size() != weights.size())
+        throw std::invalid_argument("selector: usable flags for " + std::to_string(usable.size()) +
+                                    " of " + std::to_string(weights.size()) + " next-hops");
+    Selector s;
+    s.kind_ = SelectKind::hash_threshold;
+    s.n_ = weights.size();
+    s.bounds_ = linux_upper_bounds(weights);
+    const auto ok = [&](std::size_t i) { return usable.empty() || usable[i] != 0; };
+    // An unusable next-hop's range joins the next usable one's (the first usable next-hop within
+    // the bound); past the last usable one, flows go to the first usable one, else to entry 0.
+    std::optional<std::uint32_t> first_usable;
+    for (std::uint32_t i = 0; i < s.n_; ++i) {
+        if (!ok(i)) continue;
+        if (!first_usable) first_usable = i;
+        s.steps_.push_back({s.bounds_[i], i});
+    }
+    if (!ok(s.n_ - 1))
+        s.steps_.push_back({std::numeric_limits<std::int32_t>::max(), first_usable.value_or(0)});
+    const unsigned bits = accel_bits_for(s.n_);
+    s.accel_shift_ = 31 - bits;
+    s.table_ = narrow(threshold_accel_table(s.steps_, bits));
+    return s;
 }
 
 Selector Selector::build_resilient(std::size_t next_hops, std::span<const std::uint16_t> buckets) {

@@ -72,6 +72,15 @@ class Selector {
     // The table size a live group keeps while next-hops come and go: 65537 up to 512
     // next-hops, then 100 x the next power of two, so only crossing a power of two changes it.
     static std::uint32_t maglev_stable_table_size(std::size_t next_hops);
+    // hash_threshold with the kernel's neighbour fallback. usable[i] is 0 when the router's
+    // neighbour entry for next-hop i is not valid (FAILED, INCOMPLETE), which the kernel checks in
+    // nexthop-object groups always and in legacy IPv4 routes with fib_multipath_use_neigh=1. Such
+    // a next-hop keeps its share of the bounds, but a flow hashed there goes to the first usable
+    // next-hop within the bound, else to the first usable one, else to entry 0
+    // (fib_select_multipath and nexthop_select_path_hthr since Linux 6.6).
+    static Selector build_threshold(std::span<const std::uint32_t> weights,
+                                    std::span<const std::uint8_t> usable);
+
     // Stable identity of a next-hop for build(..., ids): 64-bit FNV-1a of its name.
     static std::uint64_t maglev_id(std::string_view name) noexcept;
 
@@ -88,19 +97,21 @@ class Selector {
     // Linux's per-next-hop upper bounds (hash_threshold only; empty otherwise). For tests/docs.
     const std::vector<std::int32_t>& upper_bounds() const noexcept { return bounds_; }
     // The lookup table: maglev slot -> next-hop, modulo slot -> next-hop, resilient bucket ->
-    // next-hop, or for hash_threshold
-    // the acceleration table (top bits of hash >> 1 -> first candidate next-hop). For tests.
+    // next-hop, or for hash_threshold the acceleration table (top bits of hash >> 1 -> first
+    // candidate step; a step is a next-hop unless some next-hop is unusable). For tests.
     const std::vector<std::uint16_t>& table() const noexcept { return table_; }
 
   private:
     // fib_select_multipath / fib6_select_path: the kernel's hash is already shifted right by one
     // (fib_multipath_hash returns mhash >> 1) and a next-hop is skipped while hash > upper_bound.
+    // A step is a range of the hash space and the next-hop serving it: one per next-hop, or
+    // with unusable next-hops the ranges the neighbour fallback gives each usable one.
     std::uint32_t select_threshold(std::uint32_t hash) const noexcept {
         const auto x = static_cast<std::int32_t>(hash >> 1);
         std::uint32_t i = table_[static_cast<std::uint32_t>(x) >> accel_shift_];
-        while (x > bounds_[i])
+        while (x > steps_[i].bound)
             ++i;
-        return i;
+        return steps_[i].owner;
     }
     // resilient takes the kernel's shifted hash (mod_shift_ 1), modulo and maglev all of it.
     std::uint32_t select_by_mod(std::uint32_t hash) const noexcept {
@@ -110,6 +121,11 @@ class Selector {
     SelectKind kind_ = SelectKind::hash_threshold;
     std::size_t n_ = 0;
     std::vector<std::int32_t> bounds_;
+    struct Step {
+        std::int32_t bound; // the step serves (hash >> 1) up to here; the last is 2^31 - 1
+        std::uint32_t owner;
+    };
+    std::vector<Step> steps_;
     // maglev table, or modulo/threshold acceleration table. 16-bit entries (next-hop indexes are
     // below max_next_hops): half the cache footprint, which is what a large group costs per
     // packet (the threshold table of 4096 next-hops: 128 KiB instead of 256).

@@ -30,9 +30,20 @@ bool live(const KernelNextHop& h, const Sysctls& s, packet::Family f) {
 constexpr std::uint16_t nud_valid =
     NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
 
+// fib_good_nh / nexthop_is_good_nh: a next-hop without a neighbour entry counts as reachable
+// (nothing has failed yet); one whose entry is FAILED, INCOMPLETE or NONE does not.
 bool neighbor_valid(const KernelState& k, const KernelNextHop& h) {
     const auto it = k.neighbors.find({h.ifindex, h.family, h.gateway->b});
-    return it != k.neighbors.end() && (it->second & nud_valid) != 0;
+    return it == k.neighbors.end() || (it->second & nud_valid) != 0;
+}
+
+// Whether the kernel checks the neighbour of each next-hop when it picks one: hash-threshold
+// nexthop groups always (nexthop_is_good_nh), legacy IPv4 routes with fib_multipath_use_neigh;
+// a resilient group hands out its bucket's next-hop unchecked, and legacy IPv6 routes check
+// neighbours only on a host (rt6_score_route, RT6_LOOKUP_F_REACHABLE without forwarding).
+bool checks_neighbors(const KernelRoute& r, const Sysctls& s) {
+    if (r.kind == GroupKind::resilient) return false;
+    return r.nhid != 0 || (s.use_neigh && r.family == packet::Family::v4);
 }
 
 // Why the kernel's pick cannot be computed for this route, or "" when it can.
@@ -50,15 +61,14 @@ std::string inexact(const GroupSpec& spec, const KernelRoute& r, const KernelSta
     if (policy == 1 && !spec.software_hash)
         return "hash policy 1 uses the NIC's L4 hash when the packet comes with one (set "
                "software_hash: true if the router's NICs give none: ethtool -K IF rxhash off)";
-    // Hash-threshold nexthop groups check every next-hop's neighbour, legacy routes with
-    // use_neigh; resilient groups hand out their bucket's next-hop unchecked (nexthop.c).
-    if (r.kind != GroupKind::resilient &&
-        (r.nhid != 0 || (s.use_neigh && r.family == packet::Family::v4)))
-        for (const KernelNextHop* h : hops)
-            if (!neighbor_valid(k, *h))
-                return fmt::format("next-hop {} has no valid neighbour entry, and the kernel's "
-                                   "fallback then is not modelled yet",
-                                   hop_name(*h));
+    // With no usable next-hop the kernel sends every flow to its entry 0, which ptbsteer can
+    // follow only when that entry is live (a dead one is not among the pushed next-hops).
+    if (checks_neighbors(r, s) && &r.hops.front() != hops.front() &&
+        std::none_of(hops.begin(), hops.end(),
+                     [&](const auto* h) { return neighbor_valid(k, *h); }))
+        return fmt::format("no live next-hop has a valid neighbour entry, and the kernel then "
+                           "uses its first next-hop {}, which is dead",
+                           hop_name(r.hops.front()));
     return "";
 }
 
@@ -110,11 +120,15 @@ Plan plan_group(const GroupSpec& spec, const KernelState& kernel) {
     p.why = inexact(spec, *r, kernel, hops);
     p.exact = p.why.empty();
     nlohmann::json next_hops = nlohmann::json::array();
-    for (const KernelNextHop* h : hops)
+    const bool check = checks_neighbors(*r, kernel.sysctls);
+    for (const KernelNextHop* h : hops) {
         next_hops.push_back({{"name", hop_name(*h)},
                              {"port", spec.port},
                              {"via", packet::to_string(*h->gateway, h->family)},
                              {"weight", h->weight}});
+        // The kernel passes such a next-hop's flows on (steer::Selector::build_threshold).
+        if (check && !neighbor_valid(kernel, *h)) next_hops.back()["neighbour"] = "invalid";
+    }
     p.body = {{"prefixes", spec.prefixes.empty() ? nlohmann::json::array({route})
                                                  : nlohmann::json(spec.prefixes)},
               {"hash", hash_json(*r, kernel.sysctls, p.exact)},

@@ -11,7 +11,8 @@ Changes, in order, each against the kernel:
   IPv4 policy 0, 5 weighted next-hops; one removed; one added back in another place; weights
   changed; policy 3 with a field set; a nexthop-object group whose members were added in an
   order other than their ids; a resilient group, then its buckets migrated by a weight change;
-  a next-hop's link down with ignore_routes_with_linkdown;
+  a next-hop's link down with ignore_routes_with_linkdown; failed neighbours with
+  fib_multipath_use_neigh and in a nexthop group (the kernel's fallback), then deleted;
   IPv6 policy 0 with weights; seed 0 (random per boot: sync must push the group as replicate,
   and say why). The time from each `ip` command to ptbsteer serving the change is measured
   (p50/p99 printed; docs/performance.md). Negative control: the comparison of the first case is
@@ -164,13 +165,18 @@ def group_state(api, name):
     return answer if status == 200 else None
 
 
-def wait_applied(api, name, want_hops, want_mode, want_policy, want_select, t0, timeout=10):
+def wait_applied(api, name, want_hops, want_mode, want_policy, want_select, want_invalid, t0,
+                 timeout=10):
     """Polls ptbsteer until group `name` serves `want_hops` (gateway names, in order) in
-    `want_mode` with hash policy `want_policy` and selection `want_select`; returns the seconds
-    since t0, or None."""
+    `want_mode` with hash policy `want_policy`, selection `want_select` and the next-hops
+    `want_invalid` marked `neighbour: invalid` (None: not checked); returns the seconds since t0,
+    or None."""
     while time.monotonic() - t0 < timeout:
         g = group_state(api, name)
-        if g and [h["name"] for h in g.get("next_hops", [])] == want_hops and \
+        hops = g.get("next_hops", []) if g else []
+        invalid = [h["name"] for h in hops if h.get("neighbour") == "invalid"]
+        if g and [h["name"] for h in hops] == want_hops and \
+                (want_invalid is None or invalid == want_invalid) and \
                 g.get("mode") == want_mode and g.get("select") == want_select and \
                 g.get("hash", {}).get("policy") == want_policy:
             return time.monotonic() - t0
@@ -218,9 +224,10 @@ def main():
                 return [nh_gateway(family, i) for i, _ in hops]
 
             def compare(title, family, want_hops, mode="unicast", policy=0,
-                        select="hash-threshold"):
+                        select="hash-threshold", invalid=()):
                 name = "site4" if family == 4 else "site6"
-                lag = wait_applied(api, name, want_hops, mode, policy, select, t0)
+                lag = wait_applied(api, name, want_hops, mode, policy, select,
+                                   None if invalid is None else list(invalid), t0)
                 c.check(lag is not None, f"{title}: ptbsteer serves {name} as the kernel holds "
                         f"it ({len(want_hops)} next-hops, {mode})"
                         + (f", {1000 * lag:.1f} ms after the change" if lag else ""),
@@ -312,6 +319,30 @@ def main():
             compare("next-hop 1's link down (ignore_routes_with_linkdown)", 4,
                     names(4, [h for h in v4d if h[0] != 1]))
             run(nsexec(topo.sk, "ip", "link", "set", "s1", "up"))
+            # A failed neighbour: with fib_multipath_use_neigh the kernel passes the next-hop's
+            # flows on to the next valid one (since 6.6: the first valid within the bound, else
+            # the first valid, else entry 0); a nexthop-object group always does. A next-hop with
+            # no neighbour entry at all counts as valid.
+            sysctl(topo.rt, [("net.ipv4.fib_multipath_use_neigh", 1)])
+            failed = [(3, nh_gateway(4, 3)), (4, nh_gateway(4, 4))]
+            t0 = time.monotonic()
+            ip_batch(topo.rt, [f"neigh replace {gw} dev r{k} nud failed" for k, gw in failed])
+            compare("use_neigh: next-hops 3 and 4 (the last) with failed neighbours", 4,
+                    names(4, v4d), invalid=[gw for _, gw in failed])
+            t0 = time.monotonic()
+            ip_batch(topo.rt, [route_cmd(4, None, nhid=100),
+                               f"neigh replace {nh_gateway(4, 7)} dev r7 nud failed"])
+            compare("nexthop group 100, member 10's neighbour failed", 4,
+                    [nh_gateway(4, k) for k, _, _ in members], invalid=[nh_gateway(4, 7)])
+            t0 = time.monotonic()
+            ip_batch(topo.rt, [f"neigh del {nh_gateway(4, 7)} dev r7"])
+            compare("nexthop group 100, member 10's neighbour entry deleted (valid)", 4,
+                    [nh_gateway(4, k) for k, _, _ in members])
+            ip_batch(topo.rt, [f"neigh del {gw} dev r{k}" for k, gw in failed])
+            sysctl(topo.rt, [("net.ipv4.fib_multipath_use_neigh", 0)])
+            t0 = time.monotonic()
+            ip_batch(topo.rt, [route_cmd(4, v4d)])
+            compare("legacy route, neighbours back", 4, names(4, v4d))
             # IPv6: a weight change.
             v6b = [(0, 1), (1, 4), (2, 1), (3, 1)]
             t0 = time.monotonic()
@@ -320,7 +351,7 @@ def main():
             # Seed 0: a random key per boot; nothing can be exact.
             t0 = time.monotonic()
             sysctl(topo.rt, [("net.ipv4.fib_multipath_hash_seed", 0)])
-            compare("seed 0: replicate", 4, names(4, v4d), mode="replicate")
+            compare("seed 0: replicate", 4, names(4, v4d), mode="replicate", invalid=None)
             said = sync.text()
             c.check("fib_multipath_hash_seed is 0" in said,
                     "ptbsteer-sync says in one sentence why site4 is replicated", said[-2000:])

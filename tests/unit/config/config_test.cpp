@@ -161,6 +161,12 @@ TEST_CASE("each mistake is reported at its line and column, in a sentence", "[co
         {"a bucket's unknown next-hop",
          with("select: hash-threshold", "select: resilient\n    buckets: [srv1, srv9]"), "24:21",
          "bucket next-hop 'srv9' is not one of the group's next_hops"},
+        {"bad neighbour", with("weight: 2}", "weight: 2, neighbour: failed}"), "25:82",
+         "neighbour must be one of valid, invalid"},
+        {"neighbour invalid with modulo",
+         with("weight: 2}\n", "weight: 2, neighbour: invalid}\n")
+             .replace(valid.find("select: hash-threshold"), 22, "select: modulo        "),
+         "25:9", "neighbour: invalid applies to select: hash-threshold only"},
         {"transition over an hour", with("select: hash-threshold", "transition: 3601"), "23:17",
          "transition (seconds) must be between 0 and 3600"},
         {"transition_copies 0", with("select: hash-threshold", "transition_copies: 0"), "23:24",
@@ -188,6 +194,15 @@ TEST_CASE("select: resilient reads its bucket table by next-hop name", "[config]
     REQUIRE(r.config);
     CHECK(r.config->groups[0].select == steer::SelectKind::resilient);
     CHECK(r.config->groups[0].buckets == std::vector<std::uint16_t>{2, 0, 0, 1});
+}
+
+TEST_CASE("neighbour: invalid marks a next-hop the router passes over", "[config]") {
+    const LoadResult r =
+        load_config_text(with("weight: 2}", "weight: 2, neighbour: invalid}"), "site.yaml");
+    INFO(all_errors(r));
+    REQUIRE(r.config);
+    CHECK_FALSE(r.config->groups[0].next_hops[0].neighbour_valid);
+    CHECK(r.config->groups[0].next_hops[1].neighbour_valid);
 }
 
 TEST_CASE("transition keys: their defaults and values", "[config][transition]") {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -43,6 +44,21 @@ std::uint32_t linear_threshold(const std::vector<std::int64_t>& bounds, std::uin
     for (std::uint32_t i = 0; i < bounds.size(); ++i)
         if (x <= bounds[i]) return i;
     return 0; // the kernel falls back to the first next-hop; unreachable when all are live
+}
+
+// fib_select_multipath / nexthop_select_path_hthr since Linux 6.6, with neighbour checks: walk in
+// order, skip an unusable next-hop, remember the first usable one, return the first usable one
+// whose bound holds the hash; else the first usable one; else entry 0.
+std::uint32_t linear_threshold_neigh(const std::vector<std::int64_t>& bounds,
+                                     const std::vector<std::uint8_t>& usable, std::uint32_t h) {
+    const std::int64_t x = h >> 1;
+    std::optional<std::uint32_t> first;
+    for (std::uint32_t i = 0; i < bounds.size(); ++i) {
+        if (!usable[i]) continue;
+        if (!first) first = i;
+        if (x <= bounds[i]) return i;
+    }
+    return first.value_or(0);
 }
 
 // Weighted modulo: next-hop i owns [sum(w[0..i-1]), sum(w[0..i])) of hash % total.
@@ -117,6 +133,50 @@ TEST_CASE("hash_threshold 1,2,1 picks by hash >> 1 <= bound", "[steer][select]")
     CHECK(s.select(1610612735u * 2 + 1) == 1);
     CHECK(s.select(1610612736u * 2) == 2);
     CHECK(s.select(0xffffffffu) == 2);
+}
+
+TEST_CASE("hash_threshold with unusable neighbours equals the kernel's fallback walk",
+          "[steer][select]") {
+    std::mt19937_64 rng(0x5eed0007);
+    std::uniform_int_distribution<std::uint32_t> any_hash;
+    std::uint64_t checked = 0;
+    for (std::size_t n : {1u, 2u, 3u, 5u, 8u, 64u, 4096u}) {
+        for (int round = 0; round < 12; ++round) {
+            const std::vector<std::uint32_t> w = random_weights(rng, n, round % 2 ? 256u : 1u);
+            // Rounds 0 and 1: none usable; 2 and 3: only the last; then random subsets.
+            std::vector<std::uint8_t> usable(n, 0);
+            if (round >= 2 && round < 4) usable[n - 1] = 1;
+            if (round >= 4)
+                for (auto& u : usable)
+                    u = static_cast<std::uint8_t>(rng() % 3 != 0);
+            const Selector s = Selector::build_threshold(w, usable);
+            const auto ref = reference_bounds(w);
+            REQUIRE(s.upper_bounds().size() == n); // every next-hop keeps its share of the bounds
+            for (std::uint32_t h : edge_hashes(ref)) {
+                REQUIRE(s.select(h) == linear_threshold_neigh(ref, usable, h));
+                ++checked;
+            }
+            for (int k = 0; k < 5000; ++k) {
+                const std::uint32_t h = any_hash(rng);
+                REQUIRE(s.select(h) == linear_threshold_neigh(ref, usable, h));
+                ++checked;
+            }
+        }
+    }
+    CHECK(checked > 400000);
+    // All usable: the plain kernel walk.
+    const std::vector<std::uint32_t> w = {1, 2, 1};
+    const Selector all = Selector::build_threshold(w, std::vector<std::uint8_t>{1, 1, 1});
+    const Selector none = Selector::build_threshold(w, std::vector<std::uint8_t>{0, 0, 0});
+    const Selector middle = Selector::build_threshold(w, std::vector<std::uint8_t>{1, 0, 1});
+    const Selector last = Selector::build_threshold(w, std::vector<std::uint8_t>{1, 1, 0});
+    CHECK(all.select(1610612736u * 2) == 2);
+    CHECK(none.select(0xffffffffu) == 0);
+    CHECK(middle.select(536870912u * 2) == 2); // next-hop 1's range goes on to 2
+    CHECK(last.select(1610612736u * 2) == 0);  // past the last usable: the first usable
+    CHECK(last.select(536870912u * 2) == 1);
+    CHECK_THROWS_AS(Selector::build_threshold(w, std::vector<std::uint8_t>{1, 1}),
+                    std::invalid_argument);
 }
 
 TEST_CASE("hash_threshold acceleration equals the linear kernel walk", "[steer][select]") {
