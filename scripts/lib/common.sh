@@ -15,11 +15,18 @@ PTBSTEER_PACKAGES=(
     debhelper dpkg-dev systemd
 )
 
+# Only scripts/test: the routing daemons the router-sync tests run in their own namespaces.
+PTBSTEER_TEST_PACKAGES=(frr bird2)
+
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
-ensure_packages() {
+ensure_packages() { install_missing "${PTBSTEER_PACKAGES[@]}"; }
+ensure_test_packages() { install_missing "${PTBSTEER_PACKAGES[@]}" "${PTBSTEER_TEST_PACKAGES[@]}"; }
+
+# install_missing PACKAGE...: installs those not installed yet.
+install_missing() {
     local missing=() p
-    for p in "${PTBSTEER_PACKAGES[@]}"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -34,6 +41,22 @@ ensure_packages() {
         apt-get update -q >>/tmp/ptbsteer-apt.log 2>&1
         apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/ptbsteer-apt.log 2>&1 ||
             { tail -20 /tmp/ptbsteer-apt.log >&2; exit 1; }
+    fi
+    for p in "${missing[@]}"; do
+        case $p in frr) stop_service frr ;; bird2) stop_service bird ;; esac
+    done
+}
+
+# Debian's frr and bird2 start their daemons in the root namespace on install. The tests start
+# their own, with their own paths, in namespaces; a root zebra would also own the root's routes.
+# So a service this script just installed is stopped and kept from starting at boot.
+stop_service() {
+    log "stopping and disabling the $1 service it installed (tests run their own in namespaces)"
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now "$1" >/dev/null 2>&1 || true
+    else
+        invoke-rc.d "$1" stop >/dev/null 2>&1 || true
+        update-rc.d "$1" disable >/dev/null 2>&1 || true
     fi
 }
 
