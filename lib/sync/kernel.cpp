@@ -254,6 +254,39 @@ KernelState Kernel::dump() {
     return s;
 }
 
+std::optional<std::uint16_t> Kernel::neighbor(const NeighborKey& key) {
+    const auto& [ifindex, family, bytes] = key;
+    char* buf = impl_->buf.data();
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETNEIGH;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    nlh->nlmsg_seq = ++impl_->seq;
+    auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ndmsg)));
+    ndm->ndm_family = family == packet::Family::v4 ? AF_INET : AF_INET6;
+    ndm->ndm_ifindex = ifindex;
+    mnl_attr_put(nlh, NDA_DST, family == packet::Family::v4 ? 4 : 16, bytes.data());
+    if (mnl_socket_sendto(impl_->req, nlh, nlh->nlmsg_len) < 0)
+        fail("cannot send a neighbour request");
+    const unsigned portid = mnl_socket_get_portid(impl_->req);
+    for (;;) {
+        int n = static_cast<int>(mnl_socket_recvfrom(impl_->req, buf, impl_->buf.size()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail("cannot read a neighbour answer");
+        for (auto* m = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(m, n);
+             m = mnl_nlmsg_next(m, &n)) {
+            if (m->nlmsg_seq != impl_->seq || m->nlmsg_pid != portid) continue;
+            if (m->nlmsg_type == NLMSG_ERROR) {
+                const auto* err = header<int>(m);
+                const int e = err ? -*err : 0;
+                if (e == ENOENT) return std::nullopt;
+                fail("neighbour request failed", e);
+            }
+            if (m->nlmsg_type == RTM_NEWNEIGH)
+                if (const auto* got = header<ndmsg>(m)) return got->ndm_state;
+        }
+    }
+}
+
 Sysctls Kernel::sysctls() {
     Visit in(impl_->target, impl_->home);
     Sysctls s = read_sysctls();

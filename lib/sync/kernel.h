@@ -98,6 +98,12 @@ class Kernel {
     KernelState dump();
     // The sysctls alone (read inside the namespace): they change without any notification.
     Sysctls sysctls();
+    // One neighbour entry's NUD state (RTM_GETNEIGH for one address, Linux >= 4.20), nullopt
+    // when the kernel has none. Some neighbour changes come without a notification:
+    // __neigh_update announces a change only from a valid state, so an entry created FAILED
+    // (`ip neigh replace ... nud failed`) or INCOMPLETE (the first packet towards an
+    // unresolved gateway) is silent.
+    std::optional<std::uint16_t> neighbor(const NeighborKey& key);
     // The notification socket: poll it for POLLIN, then drain().
     int fd() const;
     // Reads every pending notification without blocking.

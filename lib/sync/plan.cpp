@@ -30,11 +30,14 @@ bool live(const KernelNextHop& h, const Sysctls& s, packet::Family f) {
 constexpr std::uint16_t nud_valid =
     NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
 
-// fib_good_nh / nexthop_is_good_nh: a next-hop without a neighbour entry counts as reachable
-// (nothing has failed yet); one whose entry is FAILED, INCOMPLETE or NONE does not.
+NeighborKey neighbor_key(const KernelNextHop& h) {
+    return {h.ifindex, h.family, h.gateway->b};
+}
+
 bool neighbor_valid(const KernelState& k, const KernelNextHop& h) {
-    const auto it = k.neighbors.find({h.ifindex, h.family, h.gateway->b});
-    return it == k.neighbors.end() || (it->second & nud_valid) != 0;
+    const auto it = k.neighbors.find(neighbor_key(h));
+    return sync::neighbor_valid(it == k.neighbors.end() ? std::nullopt
+                                                        : std::optional<std::uint16_t>(it->second));
 }
 
 // Whether the kernel checks the neighbour of each next-hop when it picks one: hash-threshold
@@ -85,6 +88,12 @@ nlohmann::json hash_json(const KernelRoute& r, const Sysctls& s, bool exact) {
 
 } // namespace
 
+// fib_good_nh / nexthop_is_good_nh: a next-hop without a neighbour entry counts as reachable
+// (nothing has failed yet); one whose entry is FAILED, INCOMPLETE or NONE does not.
+bool neighbor_valid(std::optional<std::uint16_t> state) {
+    return !state || (*state & nud_valid) != 0;
+}
+
 std::string hop_name(const KernelNextHop& h) {
     if (!h.gateway) return "dev-" + h.ifname;
     const std::string a = packet::to_string(*h.gateway, h.family);
@@ -126,8 +135,11 @@ Plan plan_group(const GroupSpec& spec, const KernelState& kernel) {
                              {"port", spec.port},
                              {"via", packet::to_string(*h->gateway, h->family)},
                              {"weight", h->weight}});
+        if (!check) continue;
+        const bool valid = neighbor_valid(kernel, *h);
+        p.neighbors[neighbor_key(*h)] = valid;
         // The kernel passes such a next-hop's flows on (steer::Selector::build_threshold).
-        if (check && !neighbor_valid(kernel, *h)) next_hops.back()["neighbour"] = "invalid";
+        if (!valid) next_hops.back()["neighbour"] = "invalid";
     }
     p.body = {{"prefixes", spec.prefixes.empty() ? nlohmann::json::array({route})
                                                  : nlohmann::json(spec.prefixes)},

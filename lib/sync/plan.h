@@ -8,11 +8,13 @@
 // group, every member and the kernel's bucket table (select: resilient). A next-hop the
 // kernel gives no share (RTNH_F_DEAD, or RTNH_F_LINKDOWN with ignore_routes_with_linkdown) is
 // left out: the kernel computes the upper bounds over the live ones only (fib_rebalance).
+// A next-hop whose neighbour entry is not valid, where the kernel checks it (nexthop-object
+// groups; legacy IPv4 routes with fib_multipath_use_neigh), is pushed with `neighbour:
+// invalid`: ptbsteer then passes its flows on as the kernel does.
 // Replicate (every live next-hop gets a copy), with one sentence saying why, when the kernel's
 // choice cannot be known: a seed of 0 or no seed sysctl (a random key per boot), policy 1
-// while the router's NICs may hand the kernel an L4 hash, policy 2, and
-// fib_multipath_use_neigh with a next-hop whose neighbour is not valid (the kernel's fallback
-// is not modelled yet).
+// while the router's NICs may hand the kernel an L4 hash, policy 2, and no valid neighbour
+// when the kernel's first next-hop (where it then sends everything) is dead.
 #pragma once
 
 #include <cstdint>
@@ -47,9 +49,16 @@ struct Plan {
     bool exact = false;  // mode unicast; else replicate, and `why` says why
     std::string why;     // one sentence; also set when the route is missing or has no next-hop
     nlohmann::json body; // the PUT body (found, and some next-hop live)
+    // The neighbour entries the kernel checks for this route, and whether each was valid: the
+    // plan depends on them, and not all their changes are announced (Kernel::neighbor).
+    std::map<NeighborKey, bool> neighbors;
 };
 
 Plan plan_group(const GroupSpec& spec, const KernelState& kernel);
+
+// Whether the kernel counts a neighbour entry (its NUD state, or nullopt: none) as valid:
+// fib_good_nh / nexthop_is_good_nh treat a missing entry as reachable.
+bool neighbor_valid(std::optional<std::uint16_t> state);
 
 // A next-hop's name in ptbsteer: its gateway address, or `address@device` for a link-local one
 // (the address alone is only unique on its link).

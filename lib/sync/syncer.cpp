@@ -15,6 +15,8 @@ namespace {
 
 constexpr int timeout_ms = 2000;                      // per API request
 constexpr auto check_every = std::chrono::seconds(1); // appliances listed for lost groups
+// Changes the kernel does not announce: its hash sysctls, and some neighbour states (one
+// RTM_GETNEIGH per next-hop whose neighbour the kernel checks: Kernel::neighbor).
 constexpr auto sysctls_every = std::chrono::milliseconds(20);
 constexpr auto backoff_max = std::chrono::milliseconds(5000);
 
@@ -198,6 +200,13 @@ void Syncer::check_appliances() {
     }
 }
 
+bool Syncer::neighbors_changed(Kernel& k) const {
+    for (const Plan& p : plans_)
+        for (const auto& [key, valid] : p.neighbors)
+            if (neighbor_valid(k.neighbor(key)) != valid) return true;
+    return false;
+}
+
 void Syncer::run(const std::atomic<bool>& stop) {
     Kernel k(c_.netns);
     replan(k);
@@ -223,7 +232,7 @@ void Syncer::run(const std::atomic<bool>& stop) {
         auto now = Clock::now();
         if (now >= next_sysctls) {
             next_sysctls = now + sysctls_every;
-            if (!pending && k.sysctls() != sysctls_) {
+            if (!pending && (k.sysctls() != sysctls_ || neighbors_changed(k))) {
                 pending = true;
                 first = last = now;
             }

@@ -58,6 +58,8 @@ class Syncer {
     };
 
     void replan(Kernel& k);
+    // Whether a neighbour entry some plan depends on changed validity since it was planned.
+    bool neighbors_changed(Kernel& k) const;
     // Pushes what each appliance lacks (`force`: every plan). `changed_at`: when the kernel
     // change being pushed began, for the lag gauge.
     void push(bool force, Clock::time_point changed_at);
