@@ -2,11 +2,12 @@
 """The Debian package as an operator meets it: built from the tracked files with
 `DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b` (the suite itself already ran), then
 installed with `apt-get install ./ptbsteer_VERSION_amd64.deb` (dependencies from Debian):
-- ptbsteer, ptbsteer-decode and ptbsteerctl are on the PATH; `ptbsteer --version` names the
-  package's version and DPDK's;
+- ptbsteer, ptbsteer-decode, ptbsteerctl and ptbsteer-sync are on the PATH; `ptbsteer --version`
+  names the package's version and DPDK's;
 - `ptbsteer --check /etc/ptbsteer/ptbsteer.yaml` accepts the installed example (its presets
   from /usr/share/ptbsteer/drivers-config), readable by the ptbsteer group the package made;
-- `systemd-analyze verify` accepts the installed unit, which is neither enabled nor started;
+- `ptbsteer-sync --check` accepts the installed /etc/ptbsteer/sync.yaml;
+- `systemd-analyze verify` accepts the installed units, neither enabled nor started;
 - the man pages and the bash completion are where man and bash look;
 then purged in a `finally`, and nothing of it is left (binaries, unit, user).
 Usage: package_test.py --root SRCDIR"""
@@ -23,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from lib.checks import Checks, run  # noqa: E402
 
 UNIT = "/lib/systemd/system/ptbsteer.service"
+SYNC_UNIT = "/lib/systemd/system/ptbsteer-sync.service"
 
 
 def tracked_copy(root, dest):
@@ -58,7 +60,7 @@ def main():
                     env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
             installed = r[0] == 0
             c.check(installed, "apt-get install ./ptbsteer_*.deb", (r[1] + r[2])[-3000:])
-            for b in ("ptbsteer", "ptbsteer-decode", "ptbsteerctl"):
+            for b in ("ptbsteer", "ptbsteer-decode", "ptbsteerctl", "ptbsteer-sync"):
                 c.check(shutil.which(b) == f"/usr/bin/{b}", f"/usr/bin/{b} installed")
             rc, out, err = run(["/usr/bin/ptbsteer", "--version"])
             c.check(rc == 0 and out.startswith(f"ptbsteer {version} (DPDK 22.11"),
@@ -80,7 +82,19 @@ def main():
                     "the unit runs /usr/bin/ptbsteer")
             c.check(not glob.glob("/etc/systemd/system/*.wants/ptbsteer.service"),
                     "the unit is not enabled")
-            for page in ("ptbsteer.8", "ptbsteer.yaml.5", "ptbsteerctl.1", "ptbsteer-decode.1"):
+            rc, out, err = run(["/usr/bin/ptbsteer-sync", "--check", "--config",
+                                "/etc/ptbsteer/sync.yaml"])
+            c.check(rc == 0 and "valid" in out,
+                    "ptbsteer-sync --check accepts the installed /etc/ptbsteer/sync.yaml",
+                    out + err)
+            rc, out, err = run(["systemd-analyze", "verify", SYNC_UNIT])
+            c.check(rc == 0 and "ExecStart=/usr/bin/ptbsteer-sync --config /etc/ptbsteer/sync.yaml"
+                    in open(SYNC_UNIT).read(), f"systemd-analyze verify {SYNC_UNIT}; it runs "
+                    "/usr/bin/ptbsteer-sync", out + err)
+            c.check(not glob.glob("/etc/systemd/system/*.wants/ptbsteer-sync.service"),
+                    "the ptbsteer-sync unit is not enabled")
+            for page in ("ptbsteer.8", "ptbsteer.yaml.5", "ptbsteerctl.1", "ptbsteer-decode.1",
+                         "ptbsteer-sync.8"):
                 name, section = page.rsplit(".", 1)
                 rc, out, err = run(["man", "-w", section, name])
                 c.check(rc == 0 and out.strip().endswith(f"{page}.gz"), f"man {section} {name}",
@@ -93,7 +107,8 @@ def main():
             r = run(["apt-get", "purge", "-y", "-q", "ptbsteer"], timeout=300,
                     env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         c.check(r[0] == 0 and not os.path.exists("/usr/bin/ptbsteer")
-                and not os.path.exists(UNIT) and run(["getent", "passwd", "ptbsteer"])[0] != 0,
+                and not os.path.exists(UNIT) and not os.path.exists(SYNC_UNIT)
+                and run(["getent", "passwd", "ptbsteer"])[0] != 0,
                 "purged: no binary, no unit, no user left", (r[1] + r[2])[-2000:])
     c.finish()
 
