@@ -250,7 +250,7 @@ std::string Appliance::report() const {
     const State& st = *state_;
     const LcoreCounters total = sum(st.counters);
     return format_report(total, st.reloader->slots().totals(total)) +
-           format_reloads(st.reloader->stats()) + "\n";
+           format_reloads(st.reloader->stats()) + "\n" + format_pools(make_runtime().pools) + "\n";
 }
 
 std::vector<std::string> eal_arguments(const config::Config& cfg,

@@ -2,6 +2,8 @@
 
 #include <numeric>
 
+#include <rte_mempool.h>
+
 #include <fmt/format.h>
 
 namespace ptbsteer::control {
@@ -52,6 +54,13 @@ std::string format_reloads(const ReloadStats& st) {
     std::string s = fmt::format("ptbsteer-reloads generation={}", st.generation.load());
     for (std::size_t i = 0; i < reload_outcome_count; ++i)
         s += fmt::format(" {}={}", name(ReloadOutcome(i)), st.results[i].load());
+    return s;
+}
+
+std::string format_pools(const std::vector<PoolInfo>& pools) {
+    std::string s = "ptbsteer-mempools";
+    for (const PoolInfo& p : pools)
+        s += fmt::format(" {}={}/{}", p.name, rte_mempool_in_use_count(p.pool), p.pool->size);
     return s;
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "control/reload.h"
+#include "control/runtime.h"
 #include "datapath/counters.h"
 
 namespace ptbsteer::control {
@@ -22,5 +23,10 @@ std::string format_report(const LcoreCounters& total,
 
 // "ptbsteer-reloads generation=N success=S failure=F restart_required=R".
 std::string format_reloads(const ReloadStats& stats);
+
+// "ptbsteer-mempools packets=IN_USE/SIZE headers=IN_USE/SIZE": mbufs still taken when the
+// lcores have stopped. The ports' RX rings hold theirs until the ports close, so a healthy stop
+// shows about the RX descriptors in use; a count that grows from run to run is a leak.
+std::string format_pools(const std::vector<PoolInfo>& pools);
 
 } // namespace ptbsteer::control

@@ -17,6 +17,7 @@ import argparse
 import collections
 import os
 import random
+import re
 import sys
 import tempfile
 
@@ -264,6 +265,14 @@ def main():
             failures.append(f"counter {k} = {c.get(k)}, expected {v}")
     if BALANCED not in out:
         failures.append("ptbsteer reports unbalanced counters")
+    # Each pool's mbufs still taken at exit: what the RX rings hold, far below the pool's size
+    # (every PTB's mbuf and clone went back), and never more than the pool.
+    pools = re.search(r"^ptbsteer-mempools (.*)$", out, re.M)
+    taken = dict((k, tuple(map(int, v.split("/")))) for k, v in
+                 (kv.split("=", 1) for kv in pools.group(1).split())) if pools else {}
+    if set(taken) != {"packets", "headers"} or any(u > s for u, s in taken.values()) or \
+            taken["headers"][0] != 0:
+        failures.append(f"exit report's mempools line wrong: {pools and pools.group(0)}")
 
     n = f"{a.lcores} lcore{'s' if a.lcores > 1 else ''}"
     return verdict(failures,
