@@ -21,10 +21,10 @@ def token_file(tmp, token=None):
     return token
 
 
-def control(tmp):
-    """The `control:` line for a token file in tmp, on any free port; captures go to
+def control(tmp, listen="127.0.0.1:0"):
+    """The `control:` line for a token file in tmp, on any free port by default; captures go to
     tmp/captures (made by the first POST /v1/capture)."""
-    return (f'control: {{listen: "127.0.0.1:0", token_file: "{tmp}/token", '
+    return (f'control: {{listen: "{listen}", token_file: "{tmp}/token", '
             f'capture_dir: "{tmp}/captures"}}\n')
 
 

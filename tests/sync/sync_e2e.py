@@ -42,9 +42,11 @@ from lib.procs import Procs, run  # noqa: E402
 from lib.runner import remove_eal_dirs  # noqa: E402
 
 
-def app_config(tmp):
-    """ptbsteer with its control API; the out port's addresses cover the router's gateways."""
-    return (config.eal(config.prefix("sy"))
+def app_config(tmp, tag="sy", control_listen="127.0.0.1:0"):
+    """ptbsteer with its control API; the out port's addresses cover the router's gateways.
+    `tag`: its EAL file prefix's (one per instance); `control_listen`: a fixed port for an
+    appliance that restarts where ptbsteer-sync expects it."""
+    return (config.eal(config.prefix(tag))
             + config.pcap_ports(tmp)
             + config.lcores(1)
             + 'addresses:\n  - {port: out, ipv4: 203.0.113.250/24, ipv6: "2001:db8:ff::fff/56"}\n'
@@ -52,13 +54,16 @@ def app_config(tmp):
             + config.group("web", ["192.0.2.128/25"], [config.hop("w1", "02:00:00:00:01:01")],
                            policy=1, seed=7)
             + config.metrics()
-            + api_lib.control(tmp))
+            + api_lib.control(tmp, control_listen))
 
 
-def sync_config(path, ns, token, api_base):
-    hostport = api_base.split("//")[1].split("/")[0]
+def sync_config(path, ns, token, api_base, *more_bases):
+    """ptbsteer-sync's configuration: the router namespace's two service routes as site4 and
+    site6, pushed to the appliance at api_base (and at each of more_bases)."""
+    hostports = ", ".join(f"http://{b.split('//')[1].split('/')[0]}" for b in (api_base,
+                                                                             *more_bases))
     with open(path, "w") as f:
-        f.write(f"netns: {ns}\ntoken_file: {token}\nappliances: [http://{hostport}]\n"
+        f.write(f"netns: {ns}\ntoken_file: {token}\nappliances: [{hostports}]\n"
                 "listen: 127.0.0.1:0\ncoalesce_ms: 5\ngroups:\n"
                 f"  - {{name: site4, route: {SERVICE_NET4}, port: out}}\n"
                 f'  - {{name: site6, route: "{SERVICE_NET6}", port: out}}\n')
