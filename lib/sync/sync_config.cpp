@@ -127,11 +127,17 @@ SyncLoad load(const std::string& text, const std::string& name) {
     SyncConfig c;
     c.file = name;
     Map top(r, Node(root), "the configuration",
-            {"netns", "token_file", "appliances", "groups", "resync", "coalesce_ms", "listen"});
+            {"netns", "router", "token_file", "appliances", "groups", "resync", "coalesce_ms",
+             "listen"});
     if (!top.valid()) return out;
     try {
         if (Node n = top.get("netns"))
             if (auto s = r.string(n, "netns")) c.netns = *s;
+        if (Node n = top.get("router")) {
+            if (auto s = r.string(n, "router")) c.router = *s;
+            if (c.router.find('/') != std::string::npos || c.router == "")
+                r.error(n, "router must name one of the appliances' routers: (no '/')");
+        }
         if (auto s = r.string(top.get("token_file", true), "token_file")) c.token_file = *s;
         appliances(r, top.get("appliances", true), c);
         if (Node n = top.get("resync"))

@@ -22,6 +22,9 @@ struct Appliance {
 struct SyncConfig {
     std::string file;
     std::string netns; // the router's network namespace ("": ptbsteer-sync's own)
+    // The appliances' name of this router (their `routers:`): its groups are pushed as that
+    // router's states (/v1/routers/ROUTER/groups/NAME). "": the groups for every router.
+    std::string router;
     std::string token_file;
     std::vector<Appliance> appliances;
     std::vector<GroupSpec> groups;

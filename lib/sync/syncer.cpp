@@ -124,7 +124,10 @@ void Syncer::replan(Kernel& k) {
 
 bool Syncer::push_group(Remote& r, const std::string& group, const nlohmann::json& body) {
     const auto t0 = Clock::now();
-    const Answer a = call(r.at, token_, "PUT", "/v1/groups/" + group, body, timeout_ms);
+    // This router's state of the group, or the group's state for every router.
+    const std::string path =
+        (c_.router.empty() ? "/v1" : "/v1/routers/" + c_.router) + "/groups/" + group;
+    const Answer a = call(r.at, token_, "PUT", path, body, timeout_ms);
     if (a.status == 200) {
         r.ok->Increment();
         r.accepted[group] = body;
@@ -153,7 +156,7 @@ void Syncer::push(bool force, Clock::time_point changed_at) {
     const auto now = Clock::now();
     for (Remote& r : remotes_) {
         if (!force && now < r.retry_at) continue;
-        bool failed = false, all = true;
+        bool failed = false, all = true, pushed = false;
         for (std::size_t i = 0; i < plans_.size() && !failed; ++i) {
             const Plan& p = plans_[i];
             if (p.body.is_null()) continue; // no route: the appliance keeps what it serves
@@ -167,6 +170,7 @@ void Syncer::push(bool force, Clock::time_point changed_at) {
                 continue;
             }
             failed = !push_group(r, name, p.body);
+            pushed = true;
             all &= !failed && r.accepted.count(name) && r.accepted[name] == p.body;
         }
         r.reachable = !failed;
@@ -175,7 +179,8 @@ void Syncer::push(bool force, Clock::time_point changed_at) {
             r.backoff = std::min(2 * r.backoff, backoff_max);
         } else {
             r.backoff = std::chrono::milliseconds(100);
-            r.lag->Set(seconds(Clock::now() - changed_at));
+            // The lag of the change pushed; a call that had nothing to push keeps it.
+            if (pushed) r.lag->Set(seconds(Clock::now() - changed_at));
         }
         r.in_sync->Set(!failed && all ? 1 : 0);
     }
@@ -188,7 +193,8 @@ void Syncer::check_appliances() {
         if (a.status != 200 || !a.body.is_object()) continue; // the next push finds out
         std::map<std::string, bool> serves;
         for (const auto& g : a.body.value("groups", nlohmann::json::array()))
-            if (g.is_object()) serves[g.value("name", "")] = true;
+            if (g.is_object() && g.value("router", "") == c_.router && !g.value("derived", false))
+                serves[g.value("name", "")] = true;
         for (const auto& [name, body] : r.accepted)
             if (!serves.count(name)) {
                 log(fmt::format("{} no longer serves {} (restarted?): pushing everything again",

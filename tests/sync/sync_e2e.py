@@ -364,6 +364,11 @@ def main():
             appliance = api.base.split("//")[1].split("/")[0]
             c.check(sync.sample("ptbsteer_sync_in_sync", appliance=appliance) == 1,
                     "ptbsteer_sync_in_sync is 1: the appliance serves what the kernel holds")
+            # The last change's lag stays on the gauge until the next change is pushed: at
+            # least the 5 ms of coalescing, less than the test's own wait for it.
+            lag = sync.sample("ptbsteer_sync_lag_seconds", appliance=appliance)
+            c.check(lag is not None and 0.005 <= lag < 1, "ptbsteer_sync_lag_seconds keeps the "
+                    f"last change's lag ({lag})")
             events = sum(sync.sample("ptbsteer_sync_kernel_events_total", kind=k) or 0
                          for k in ("route", "nexthop", "link", "neighbor"))
             c.check(events > 0, f"ptbsteer-sync counted {events:.0f} kernel notifications")
