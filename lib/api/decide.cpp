@@ -73,9 +73,9 @@ std::optional<packet::FlowKey> flow_from(const json& j, std::string& error, std:
     if (!j.is_object()) return fail("", "a flow is an object: {\"src\", \"dst\", \"proto\", ...}");
     for (const auto& [key, value] : j.items())
         if (key != "src" && key != "dst" && key != "proto" && key != "sport" && key != "dport" &&
-            key != "flow_label")
+            key != "flow_label" && key != "router")
             return fail(key, fmt::format("unknown key '{}' in a flow (known keys: src, dst, "
-                                         "proto, sport, dport, flow_label)",
+                                         "proto, sport, dport, flow_label, router)",
                                          key));
     packet::FlowKey k;
     packet::Family dst_family{};
@@ -110,14 +110,28 @@ std::optional<packet::FlowKey> flow_from(const json& j, std::string& error, std:
     return k;
 }
 
-json decide_json(const datapath::Tables& t, const packet::FlowKey& k, std::uint64_t now) {
-    const auto gi = t.prefixes.lookup(k.family, k.dst);
-    if (!gi)
+std::optional<std::uint32_t> router_number(const datapath::Tables& t, const json& flow,
+                                           std::string& error) {
+    if (!flow.is_object() || !flow.contains("router")) return 0;
+    const json& r = flow["router"];
+    if (r.is_string())
+        for (std::uint32_t i = 1; i < t.router_names.size(); ++i)
+            if (t.router_names[i] == r.get<std::string>()) return i;
+    error =
+        fmt::format("router {} is not one of the routers: of the serving configuration", r.dump());
+    return std::nullopt;
+}
+
+json decide_json(const datapath::Tables& t, const packet::FlowKey& k, std::uint64_t now,
+                 std::uint32_t router) {
+    const auto site = t.prefixes.lookup(k.family, k.dst);
+    if (!site)
         return {{"verdict", "drop"},
                 {"reason", "no_group"},
                 {"why", "the destination is in no group's prefixes"}};
-    const datapath::GroupEntry& g = t.groups.at(*gi);
-    json out = {{"group", t.group_names.at(*gi)}, {"model", g.group.model().describe()}};
+    const std::uint32_t gi = t.site_state(*site, router) & ~datapath::Tables::shared_state;
+    const datapath::GroupEntry& g = t.groups.at(gi);
+    json out = {{"group", t.group_names.at(gi)}, {"model", g.group.model().describe()}};
     const bool hashable = !g.group.model().needs_ports() || packet::ports_known(k.l4);
     if (hashable) out["hash"] = g.group.model().hash(k);
     std::uint32_t selected_with = 0;

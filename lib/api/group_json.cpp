@@ -77,6 +77,9 @@ json group_json(const config::Config& cfg, const config::Group& g) {
                  {{"mtu_floor_v4", g.validation.v4_floor},
                   {"mtu_ceiling", g.validation.ceiling},
                   {"checksum", g.validation.verify_checksum}}}};
+    if (!g.router.empty()) out["router"] = g.router;
+    if (!g.unknown_router.empty()) out["unknown_router"] = g.unknown_router;
+    if (g.derived) out["derived"] = true;
     if (g.select == steer::SelectKind::resilient) {
         json buckets = json::array();
         for (const std::uint16_t b : g.buckets)

@@ -18,6 +18,23 @@ using nlohmann::json;
 
 constexpr std::string_view groups_path = "/v1/groups";
 
+constexpr auto npos = std::string::npos;
+
+// /v1/groups/NAME -> ("", NAME); /v1/routers/ROUTER/groups/NAME -> (ROUTER, NAME): a group's
+// state for every router without its own, or router ROUTER's (docs/api.md).
+std::optional<std::pair<std::string, std::string>> group_path(std::string_view path) {
+    if (path.starts_with(groups_path) && path.size() > groups_path.size() + 1 &&
+        path[groups_path.size()] == '/')
+        return std::pair(std::string(), std::string(path.substr(groups_path.size() + 1)));
+    constexpr std::string_view routers = "/v1/routers/";
+    if (!path.starts_with(routers)) return std::nullopt;
+    const std::string_view rest = path.substr(routers.size());
+    const std::size_t slash = rest.find("/groups/");
+    if (slash == 0 || slash == npos) return std::nullopt;
+    return std::pair(std::string(rest.substr(0, slash)),
+                     std::string(rest.substr(slash + std::string_view("/groups/").size())));
+}
+
 Response not_allowed(std::string_view method, std::string_view path) {
     return {405, refusal(fmt::format("{} is not allowed on {}", method, path))};
 }
@@ -30,11 +47,13 @@ Response list_groups(const control::Runtime& rt) {
     return {200, {{"generation", rt.reloader->stats().generation.load()}, {"groups", groups}}};
 }
 
-Response get_group(const control::Runtime& rt, const std::string& name) {
+// A group's state by its key: NAME (the state for every router without its own) or
+// ROUTER/NAME (config::Group::key()).
+Response get_group(const control::Runtime& rt, const std::string& key) {
     const config::Config c = rt.reloader->serving();
     for (const config::Group& g : c.groups)
-        if (g.name == name) return {200, group_json(c, g)};
-    return {404, refusal(fmt::format("no group '{}' serves", name))};
+        if (g.key() == key) return {200, group_json(c, g)};
+    return {404, refusal(fmt::format("no group '{}' serves", key))};
 }
 
 // The loader's errors as refusals: inside the group, at the JSON field; elsewhere, as they are.
@@ -82,7 +101,7 @@ std::vector<std::optional<config::NextHop>> known_hops(HopCache& cache, const st
 }
 
 Response put_group(const control::Runtime& rt, HopCache& cache, const std::string& name,
-                   const std::string& body) {
+                   const std::string& router, const std::string& body) {
     json doc = json::parse(body, nullptr, false);
     if (doc.is_discarded())
         return {400, refusal("the body is not JSON (RFC 8259); send one group as a JSON object")};
@@ -90,24 +109,35 @@ Response put_group(const control::Runtime& rt, HopCache& cache, const std::strin
     if (auto n = doc.find("name"); n != doc.end() && *n != name)
         return {400, refusal(fmt::format("the body names group {}, the path '{}'", n->dump(), name),
                              "/name")};
+    if (auto r = doc.find("router"); r != doc.end() && *r != router)
+        return {400, refusal(fmt::format("the body names router {}, the path {}", r->dump(),
+                                         router.empty() ? "none (/v1/routers/R/groups/NAME "
+                                                          "puts router R's state)"
+                                                        : "'" + router + "'"),
+                             "/router")};
+    if (doc.contains("derived"))
+        return {400, refusal("derived is what GET says of a shared state ptbsteer made; a group "
+                             "put through the API is not derived",
+                             "/derived")};
+    const std::string key = router.empty() ? name : router + "/" + name;
     if (auto s = doc.find("source"); s != doc.end()) {
         if (*s != "api")
             return {400, refusal("a group put through the API has source \"api\"", "/source")};
         doc.erase("source"); // what GET adds, so that its answer can be put back
     }
     doc["name"] = name;
+    if (!router.empty()) doc["router"] = router;
     std::vector<std::string> keys;
     config::JsonPaths paths;
-    const config::GroupDoc group{"api:" + name, doc, paths, known_hops(cache, name, doc, keys)};
-    const control::UpdateResult r = rt.reloader->put_group(name, group);
+    const config::GroupDoc group{"api:" + key, doc, paths, known_hops(cache, key, doc, keys)};
+    const control::UpdateResult r = rt.reloader->put_group(key, group);
     if (r.outcome != control::UpdateOutcome::served)
         return refused(status_of(r.outcome), errors_json(r.errors, group.origin, paths));
-    cache.keep(name, keys, *r.group);
+    cache.keep(key, keys, *r.group);
     // Not the group itself: writing 4096 next-hops back took longer than serving them.
-    return {
-        200,
-        {{"generation", r.generation},
-         {"group", {{"name", name}, {"source", "api"}, {"next_hops", r.group->next_hops.size()}}}}};
+    json summary = {{"name", name}, {"source", "api"}, {"next_hops", r.group->next_hops.size()}};
+    if (!router.empty()) summary["router"] = router;
+    return {200, {{"generation", r.generation}, {"group", std::move(summary)}}};
 }
 
 Response delete_group(const control::Runtime& rt, HopCache& cache, const std::string& name) {
@@ -138,13 +168,14 @@ Response reload(const control::Runtime& rt) {
 // GET /v1/decide?src=&dst=&proto=&sport=&dport=[&flow_label=]: one flow.
 Response decide_one(const control::Runtime& rt, const std::string& query) {
     json flow = json::object();
-    for (const char* key : {"src", "dst", "proto", "sport", "dport", "flow_label"}) {
+    for (const char* key : {"src", "dst", "proto", "sport", "dport", "flow_label", "router"}) {
         char value[128];
         const int n = mg_get_var(query.data(), query.size(), key, value, sizeof value);
         if (n < 0) continue; // absent (or too long: then flow_from names it missing)
         const std::string v(value, std::size_t(n));
         const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
-        if (std::string_view(key) == "src" || std::string_view(key) == "dst" || !digits)
+        if (std::string_view(key) == "src" || std::string_view(key) == "dst" ||
+            std::string_view(key) == "router" || !digits)
             flow[key] = v;
         else
             flow[key] = std::stoull(v.substr(0, 10));
@@ -153,7 +184,9 @@ Response decide_one(const control::Runtime& rt, const std::string& query) {
     const auto k = flow_from(flow, error, path);
     if (!k) return {400, refusal(error, path)};
     return rt.reloader->with_live([&](const control::Generation& g) {
-        json d = decide_json(g.tables, *k, rte_rdtsc());
+        const auto router = router_number(g.tables, flow, error);
+        if (!router) return Response{400, refusal(error, "/router")};
+        json d = decide_json(g.tables, *k, rte_rdtsc(), *router);
         d["generation"] = g.number;
         return Response{200, std::move(d)};
     });
@@ -182,8 +215,12 @@ Response decide_many(const control::Runtime& rt, const std::string& body) {
     return rt.reloader->with_live([&](const control::Generation& g) {
         json out = json::array();
         const std::uint64_t now = rte_rdtsc(); // one instant for the whole list
-        for (const packet::FlowKey& k : keys)
-            out.push_back(decide_json(g.tables, k, now));
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            std::string error;
+            const auto router = router_number(g.tables, flows[i], error);
+            if (!router) return Response{400, refusal(error, fmt::format("/flows/{}/router", i))};
+            out.push_back(decide_json(g.tables, keys[i], now, *router));
+        }
         return Response{200, {{"generation", g.number}, {"decisions", std::move(out)}}};
     });
 }
@@ -212,9 +249,7 @@ Response counters(const control::Runtime& rt) {
 
 control::Endpoint endpoint_of(std::string_view path) {
     if (path == groups_path) return control::Endpoint::groups;
-    if (path.starts_with(groups_path) && path.size() > groups_path.size() + 1 &&
-        path[groups_path.size()] == '/')
-        return control::Endpoint::group;
+    if (group_path(path)) return control::Endpoint::group;
     if (path == "/v1/decide") return control::Endpoint::decide;
     if (path == "/v1/reload") return control::Endpoint::reload;
     if (path == capture_path) return control::Endpoint::capture;
@@ -232,14 +267,14 @@ Response handle(const control::Runtime& rt, HopCache& hops, std::string_view met
         if (method == "GET") return list_groups(rt);
         return not_allowed(method, path);
     }
-    if (path.starts_with(groups_path) && path.size() > groups_path.size() + 1 &&
-        path[groups_path.size()] == '/') {
-        const std::string name(path.substr(groups_path.size() + 1));
-        if (name.find('/') != std::string::npos)
+    if (const auto at = group_path(path)) {
+        const auto& [router, name] = *at;
+        if (name.empty() || name.find('/') != std::string::npos || router.find('/') != npos)
             return {404, refusal(fmt::format("no such resource: {}", path))};
-        if (method == "GET") return get_group(rt, name);
-        if (method == "PUT") return put_group(rt, hops, name, body);
-        if (method == "DELETE") return delete_group(rt, hops, name);
+        const std::string key = router.empty() ? name : router + "/" + name;
+        if (method == "GET") return get_group(rt, key);
+        if (method == "PUT") return put_group(rt, hops, name, router, body);
+        if (method == "DELETE") return delete_group(rt, hops, key);
         return not_allowed(method, path);
     }
     if (path == "/v1/decide") {

@@ -174,8 +174,34 @@ constexpr std::string_view name(Source s) {
     return source_names.name(s);
 }
 
+// `routers:` — the border routers that hand PTBs over, and how a frame tells which one sent it:
+// its source MAC, the port it arrived on, or its (outer) VLAN. A group may keep a state per
+// router (`router:`), since each router orders its next-hops by its own history.
+enum class RouterMatch : std::uint8_t { mac, port, vlan };
+struct Router {
+    std::string name;
+    RouterMatch match = RouterMatch::mac;
+    MacAddr mac{};
+    std::size_t port = 0;
+    std::uint16_t vlan = 0;
+    Location where;
+};
+// Routers are numbered from 1 in the fast path (0: the frame matched none) in 8 bits.
+inline constexpr std::size_t max_routers = 63;
+// The metrics' router label of frames that matched no router (so no router may be named so).
+inline constexpr std::string_view unmatched_router = "unmatched";
+
 struct Group {
     std::string name;
+    // The router whose state this is ("": every router without a state of its own). A group's
+    // states share its name and prefixes; each is a group of its own everywhere else.
+    std::string router;
+    // For routers without a state of their own when the group has no router-less state:
+    // "" replicates to every next-hop of its states; a router's name uses that router's state.
+    std::string unknown_router;
+    // Made by derive_shared_states() (never read from a file or the API): the state routers
+    // without their own use, from `unknown_router`.
+    bool derived = false;
     Source source = Source::file;
     std::vector<Prefix> prefixes;
     std::vector<Location> prefix_where; // parallel to prefixes, for messages
@@ -194,6 +220,9 @@ struct Group {
     std::uint32_t transition = 60;
     std::uint32_t transition_copies = 2;
     Location where;
+    // What identifies this state among the configuration's groups: the name, or ROUTER/NAME
+    // (a group's name never holds a '/': the API path could not name it).
+    std::string key() const { return router.empty() ? name : router + "/" + name; }
 };
 // Bounds of the transition keys: an hour is longer than any connection a PTB matters to before
 // its client retries; three frames (the newest owner and two earlier ones) keep a transition
@@ -275,6 +304,7 @@ struct Config {
     std::vector<Port> ports;
     std::vector<Lcore> lcores;
     std::vector<Address> addresses;
+    std::vector<Router> routers;
     std::vector<Group> groups;
     Metrics metrics;
     ControlApi control;

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "config/loader_sections.h"
+#include "config/routers.h"
 #include "config/validate.h"
 
 namespace ptbsteer::config {
@@ -28,8 +29,8 @@ LoadResult load(const std::string& text, const std::string& name) {
     Loader l{Reader(name, out.errors), {}, {}, out.errors, {}, {}};
     l.cfg.file = name;
     Map top(l.r, Node(root), "the configuration",
-            {"eal", "presets_dir", "ports", "lcores", "addresses", "groups", "metrics", "control",
-             "capture", "limits", "neighbors"});
+            {"eal", "presets_dir", "ports", "lcores", "addresses", "routers", "groups", "metrics",
+             "control", "capture", "limits", "neighbors"});
     if (!top.valid()) return out;
     try {
         l.eal(top.get("eal"));
@@ -37,6 +38,7 @@ LoadResult load(const std::string& text, const std::string& name) {
         l.ports(top.get("ports", true));
         l.lcores(top.get("lcores", true));
         l.addresses(top.get("addresses"));
+        l.routers(top.get("routers"));
         l.groups(top.get("groups", true));
         l.metrics(top.get("metrics"));
         l.control(top.get("control"));
@@ -50,7 +52,9 @@ LoadResult load(const std::string& text, const std::string& name) {
         return out;
     }
     validate(l.cfg, l.r);
-    if (out.errors.empty()) out.config = std::move(l.cfg);
+    if (!out.errors.empty()) return out;
+    derive_shared_states(l.cfg);
+    out.config = std::move(l.cfg);
     return out;
 }
 
@@ -75,11 +79,15 @@ GroupRead read_group(const Config& base, const GroupDoc& doc) {
 LoadResult with_groups(const Config& base, std::vector<Group> extra) {
     LoadResult out;
     Config cfg = base;
+    // The shared states follow from all states, the new ones included: derived again.
+    std::erase_if(cfg.groups, [](const Group& g) { return g.derived; });
     for (Group& g : extra)
         cfg.groups.push_back(std::move(g));
     Reader r(base.file, out.errors);
     validate(cfg, r);
-    if (out.errors.empty()) out.config = std::move(cfg);
+    if (!out.errors.empty()) return out;
+    derive_shared_states(cfg);
+    out.config = std::move(cfg);
     return out;
 }
 

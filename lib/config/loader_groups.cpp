@@ -21,7 +21,7 @@ void Loader::groups(const Node& n) {
 void Loader::group(const Node& item) {
     Map m(r, item, "a group",
           {"name", "prefixes", "hash", "select", "mode", "fallback", "next_hops", "validate",
-           "transition", "transition_copies", "buckets"});
+           "transition", "transition_copies", "buckets", "router", "unknown_router"});
     if (!m.valid()) return;
     Group g;
     g.where = r.at(item);
@@ -44,6 +44,10 @@ void Loader::group(const Node& item) {
         }
         if (ps->empty()) r.error(m.get("prefixes"), "a group needs at least one prefix");
     }
+    if (Node rn = m.get("router"))
+        if (auto s = r.string(rn, "router")) g.router = *s;
+    if (Node u = m.get("unknown_router"))
+        if (auto s = r.string(u, "unknown_router")) g.unknown_router = *s == "replicate" ? "" : *s;
     hash(m.get("hash", true), g.hash);
     if (Node s = m.get("select"))
         if (auto v = r.choice(s, "select", steer::select_kind_names)) g.select = *v;

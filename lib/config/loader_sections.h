@@ -44,6 +44,9 @@ struct Loader {
     void addresses(const Node& n);
     std::optional<Prefix> own_address(const Node& n, packet::Family want);
 
+    // loader_routers.cpp: routers.
+    void routers(const Node& n);
+
     // loader_groups.cpp: groups, with their hash models, next-hops and PTB checks.
     void groups(const Node& n);
     void group(const Node& item);

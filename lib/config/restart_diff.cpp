@@ -96,6 +96,19 @@ void others(const Config& a, const Config& b, std::vector<std::string>& out) {
     changed(out, "capture.what", std::string(name(a.capture.what)),
             std::string(name(b.capture.what)));
     changed(out, "capture.max_bytes", a.capture.max_bytes, b.capture.max_bytes);
+    // The per-router counters are numbered by the routers' places (datapath/router.h).
+    auto routers = [](const Config& c) {
+        std::string s;
+        for (const Router& r : c.routers)
+            s += fmt::format("{}{}={}:{}", s.empty() ? "" : ", ", r.name, int(r.match),
+                             r.match == RouterMatch::mac
+                                 ? fmt::format("{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", r.mac[0],
+                                               r.mac[1], r.mac[2], r.mac[3], r.mac[4], r.mac[5])
+                             : r.match == RouterMatch::port ? std::to_string(r.port)
+                                                            : std::to_string(r.vlan));
+        return s;
+    };
+    changed(out, "routers", routers(a), routers(b));
 }
 
 auto hash_key(const HashConfig& h) {
@@ -122,11 +135,12 @@ bool same_group(const Group& a, const Group& b) {
     auto checks = [](const guard::ValidationPolicy& v) {
         return std::tie(v.v4_floor, v.ceiling, v.verify_checksum);
     };
-    if (a.name != b.name || a.prefixes != b.prefixes || hash_key(a.hash) != hash_key(b.hash) ||
-        a.select != b.select || a.buckets != b.buckets || a.mode != b.mode ||
-        a.fallback != b.fallback || checks(a.validation) != checks(b.validation) ||
-        a.transition != b.transition || a.transition_copies != b.transition_copies ||
-        a.next_hops.size() != b.next_hops.size())
+    if (a.name != b.name || a.router != b.router || a.unknown_router != b.unknown_router ||
+        a.derived != b.derived || a.prefixes != b.prefixes ||
+        hash_key(a.hash) != hash_key(b.hash) || a.select != b.select || a.buckets != b.buckets ||
+        a.mode != b.mode || a.fallback != b.fallback ||
+        checks(a.validation) != checks(b.validation) || a.transition != b.transition ||
+        a.transition_copies != b.transition_copies || a.next_hops.size() != b.next_hops.size())
         return false;
     for (std::size_t i = 0; i < a.next_hops.size(); ++i)
         if (hop(a.next_hops[i]) != hop(b.next_hops[i])) return false;

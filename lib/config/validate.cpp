@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "config/routers.h"
 #include "config/values.h"
 #include "packet/format.h"
 
@@ -168,11 +169,16 @@ void check_overlaps(const Config& cfg, Reader& r) {
     std::set<std::string> names;
     for (std::size_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const Group& g = cfg.groups[gi];
-        if (!names.insert(g.name).second)
-            r.collision(g.where, fmt::format("group '{}' is defined twice", g.name));
+        if (!names.insert(g.key()).second)
+            r.collision(g.where, g.router.empty()
+                                     ? fmt::format("group '{}' is defined twice", g.name)
+                                     : fmt::format("group '{}' of router '{}' is defined twice",
+                                                   g.name, g.router));
         for (std::size_t pi = 0; pi < g.prefixes.size(); ++pi)
             for (std::size_t gj = 0; gj < gi; ++gj)
-                for (const Prefix& other : cfg.groups[gj].prefixes)
+                // A group's states share its prefixes (routers.cpp checks they are the same).
+                for (const Prefix& other : cfg.groups[gj].name == g.name ? std::vector<Prefix>{}
+                                                                         : cfg.groups[gj].prefixes)
                     if (contains(other, g.prefixes[pi]) || contains(g.prefixes[pi], other))
                         r.collision(g.prefix_where[pi],
                                     fmt::format("prefix {} of group '{}' overlaps {} of group '{}'",
@@ -231,6 +237,7 @@ void validate(const Config& cfg, Reader& r) {
         check_vias(cfg, g, r);
     }
     check_overlaps(cfg, r);
+    check_routers(cfg, r);
 }
 
 } // namespace ptbsteer::config

@@ -16,6 +16,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "config/routers.h"
 #include "control/affinity.h"
 #include "control/capture.h"
 #include "control/lcores.h"
@@ -180,7 +181,7 @@ void Appliance::start() {
         setup.rx.push_back(!l.rx.empty());
     st.reloader = std::make_unique<Reloader>(cfg_, std::move(setup));
     for (LcoreCounters& c : st.counters)
-        c.size_for(cfg_.ports.size(), st.reloader->slots().capacity());
+        c.size_for(cfg_.ports.size(), st.reloader->slots().capacity(), cfg_.routers.size());
 
     st.shared.header_pool = st.pools.headers;
     st.shared.drain_cycles = rte_get_tsc_hz() / 10000; // 100 us
@@ -250,7 +251,8 @@ std::string Appliance::report() const {
     const State& st = *state_;
     const LcoreCounters total = sum(st.counters);
     return format_report(total, st.reloader->slots().totals(total)) +
-           format_reloads(st.reloader->stats()) + "\n" + format_pools(make_runtime().pools) + "\n";
+           format_reloads(st.reloader->stats()) + "\n" + format_pools(make_runtime().pools) + "\n" +
+           format_routers(total, config::router_labels(cfg_)) + "\n";
 }
 
 std::vector<std::string> eal_arguments(const config::Config& cfg,

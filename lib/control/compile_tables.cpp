@@ -10,6 +10,7 @@
 
 #include "config/restart_diff.h"
 #include "datapath/neighbor.h"
+#include "datapath/router.h"
 #include "datapath/tx.h"
 
 namespace ptbsteer::control {
@@ -112,7 +113,7 @@ void add_past_groups(Tables& t, const config::Config& cfg, const PastState& past
     const std::vector<bool> reachable = add_departed(t, cfg, departed);
     for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const config::Group& g = cfg.groups[gi];
-        const auto it = past.history->find(g.name);
+        const auto it = past.history->find(g.key());
         if (it == past.history->end()) continue;
         GroupEntry& e = t.groups[gi];
         std::map<std::string_view, std::uint32_t> index;
@@ -138,6 +139,58 @@ void add_past_groups(Tables& t, const config::Config& cfg, const PastState& past
                 t.past_hops.push_back(index.at(h.name));
         }
         e.past_count = std::uint32_t(t.past_groups.size()) - e.past_first;
+    }
+}
+
+static_assert(config::max_routers <= datapath::max_router_number);
+
+void add_routers(Tables& t, const config::Config& cfg) {
+    t.router_slots = std::uint32_t(cfg.routers.size() + 1);
+    t.router_of_port.assign(cfg.ports.size(), 0);
+    t.router_names = {std::string(config::unmatched_router)};
+    for (std::size_t i = 0; i < cfg.routers.size(); ++i) {
+        const config::Router& r = cfg.routers[i];
+        const auto id = std::uint8_t(i + 1);
+        t.router_names.push_back(r.name);
+        switch (r.match) {
+        case config::RouterMatch::mac:
+            t.router_macs.push_back(mac_bits(r.mac.data()));
+            t.router_mac_ids.push_back(id);
+            break;
+        case config::RouterMatch::vlan:
+            t.router_vlans.push_back(r.vlan);
+            t.router_vlan_ids.push_back(id);
+            break;
+        case config::RouterMatch::port: t.router_of_port.at(r.port) = id; break;
+        }
+    }
+}
+
+// A site is a group name: its states (one per router that has its own, and the shared one every
+// other router uses) serve the same prefixes, so the prefix table holds the site once.
+void add_sites(Tables& t, const config::Config& cfg) {
+    std::map<std::string_view, std::uint32_t> site_of;
+    std::vector<std::uint32_t> shared;
+    for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
+        const config::Group& g = cfg.groups[gi];
+        if (!g.router.empty()) continue;
+        site_of.emplace(g.name, std::uint32_t(shared.size()));
+        shared.push_back(gi);
+        for (const config::Prefix& p : g.prefixes)
+            t.prefix_routes.push_back(
+                PrefixRoute{p.family, p.addr, p.length, std::uint32_t(shared.size() - 1)});
+    }
+    t.site_states.resize(shared.size() * t.router_slots);
+    for (std::uint32_t s = 0; s < shared.size(); ++s)
+        std::fill_n(t.site_states.begin() + s * t.router_slots, t.router_slots,
+                    shared[s] | Tables::shared_state);
+    for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
+        const config::Group& g = cfg.groups[gi];
+        if (g.router.empty()) continue;
+        const auto r = std::find_if(cfg.routers.begin(), cfg.routers.end(),
+                                    [&](const config::Router& x) { return x.name == g.router; });
+        t.site_states.at(site_of.at(g.name) * t.router_slots + 1 +
+                         std::uint32_t(r - cfg.routers.begin())) = gi;
     }
 }
 
@@ -192,13 +245,13 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
         e.transition_copies = std::max<std::uint32_t>(g.transition_copies, 1);
         for (const config::NextHop& h : g.next_hops)
             add_hop(t, gi, g, h, resolve(h, cfg, t));
-        for (const config::Prefix& p : g.prefixes)
-            t.prefix_routes.push_back(PrefixRoute{p.family, p.addr, p.length, gi});
         if (g.validation.verify_checksum) t.prefetch_bytes = Tables::whole_ptb_prefetch;
         t.groups.push_back(std::move(e));
-        t.group_names.push_back(g.name);
+        t.group_names.push_back(g.key());
     }
     t.serving_next_hops = t.next_hops.size();
+    add_routers(t, cfg);
+    add_sites(t, cfg);
     if (past && departed) add_past_groups(t, cfg, *past, *departed);
     sort_neighbor_addrs(t.neighbor_addrs);
     own_neighbor_words(t);

@@ -70,10 +70,13 @@ std::vector<ServingHop> Reloader::serving_hops(const std::string* group) {
         const Tables& t = g.tables;
         for (std::size_t gi = 0; gi < t.groups.size(); ++gi) {
             if (group && t.group_names[gi] != *group) continue;
+            // group_names holds keys (ROUTER/NAME for a router's state), next_hop_names
+            // NAME/NEXT_HOP: a group's states share their next-hops' counters.
+            const std::string& key = t.group_names[gi];
+            const std::size_t name_len = key.size() - (key.find('/') + 1);
             for (std::uint32_t i = 0; i < t.groups[gi].next_hop_count; ++i) {
                 const std::uint32_t idx = t.groups[gi].first_next_hop + i;
-                v.push_back({t.group_names[gi],
-                             t.next_hop_names[idx].substr(t.group_names[gi].size() + 1),
+                v.push_back({key, t.next_hop_names[idx].substr(name_len + 1),
                              t.next_hops[idx].counter_slot});
             }
         }
@@ -168,7 +171,7 @@ bool Reloader::serve(const config::Config& next, const std::string& origin,
     // When the reload thread publishes again without the first version whose window closes.
     std::uint64_t first_end = UINT64_MAX;
     for (const config::Group& g : running_->groups)
-        if (const auto it = history_.find(g.name); it != history_.end())
+        if (const auto it = history_.find(g.key()); it != history_.end())
             for (const PastVersion& v : it->second)
                 first_end = std::min(first_end, window_end(v, g, setup_.tsc_hz));
     next_expiry_ = first_end;
@@ -182,12 +185,12 @@ void Reloader::note_changes(const config::Config& before, const config::Config& 
     const std::lock_guard lock(changes_m_);
     for (const config::Group& g : after.groups) {
         const auto old = std::find_if(before.groups.begin(), before.groups.end(),
-                                      [&](const config::Group& b) { return b.name == g.name; });
-        const auto kept = changes_.find(g.name);
+                                      [&](const config::Group& b) { return b.key() == g.key(); });
+        const auto kept = changes_.find(g.key());
         if (old != before.groups.end() && config::same_group(*old, g) && kept != changes_.end())
-            next[g.name] = kept->second;
+            next[g.key()] = kept->second;
         else
-            next[g.name] = GroupChange{live().number, now, g.source};
+            next[g.key()] = GroupChange{live().number, now, g.source};
     }
     changes_ = std::move(next);
 }
@@ -229,7 +232,7 @@ ReloadResult Reloader::attempt() {
 
 bool Reloader::file_owns(const std::string& name, UpdateResult& r) const {
     for (const config::Group& g : file_.groups)
-        if (g.name == name) {
+        if (!g.derived && g.key() == name) {
             r.outcome = UpdateOutcome::file_owned;
             r.errors.push_back({{"api:" + name, 0, 0},
                                 fmt::format("group '{}' is owned by the configuration file {}; "

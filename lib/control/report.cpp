@@ -57,6 +57,18 @@ std::string format_reloads(const ReloadStats& st) {
     return s;
 }
 
+std::string format_routers(const LcoreCounters& total, const std::vector<std::string>& names) {
+    std::string s = "ptbsteer-routers";
+    for (std::size_t r = 0; r < names.size(); ++r) {
+        const auto& c = r < total.per_router.size() ? total.per_router[r]
+                                                    : decltype(total.per_router)::value_type{};
+        s += fmt::format(" {}={}/{}/{}", names[r], c[std::size_t(RouterCount::ptbs)],
+                         c[std::size_t(RouterCount::steered_own)],
+                         c[std::size_t(RouterCount::steered_shared)]);
+    }
+    return s;
+}
+
 std::string format_pools(const std::vector<PoolInfo>& pools) {
     std::string s = "ptbsteer-mempools";
     for (const PoolInfo& p : pools)

@@ -29,4 +29,9 @@ std::string format_reloads(const ReloadStats& stats);
 // shows about the RX descriptors in use; a count that grows from run to run is a leak.
 std::string format_pools(const std::vector<PoolInfo>& pools);
 
+// "ptbsteer-routers unmatched=P/O/S NAME=P/O/S ...": per router (`names`, by number; [0] the
+// frames no router matched), PTBs received / steered by the router's own state / steered by
+// the group's shared state (LcoreCounters::per_router).
+std::string format_routers(const LcoreCounters& total, const std::vector<std::string>& names);
+
 } // namespace ptbsteer::control

@@ -8,9 +8,10 @@
 namespace ptbsteer::control {
 namespace {
 
-const config::Group* find_group(const config::Config& cfg, const std::string& name) {
+// By key: each router's state of a group (config::Group::router) has its own history.
+const config::Group* find_group(const config::Config& cfg, const std::string& key) {
     const auto it = std::find_if(cfg.groups.begin(), cfg.groups.end(),
-                                 [&](const config::Group& g) { return g.name == name; });
+                                 [&](const config::Group& g) { return g.key() == key; });
     return it == cfg.groups.end() ? nullptr : &*it;
 }
 
@@ -26,15 +27,15 @@ History next_history(const History& history, const config::Config& before,
     for (const config::Group& g : after.groups) {
         if (g.transition == 0) continue; // off: no version but the serving one owns flows
         std::vector<PastVersion> versions;
-        const config::Group* was = find_group(before, g.name);
+        const config::Group* was = find_group(before, g.key());
         if (was && !config::same_owners(*was, g))
             versions.push_back(PastVersion{*was, now, nullptr});
-        if (const auto it = history.find(g.name); it != history.end())
+        if (const auto it = history.find(g.key()); it != history.end())
             versions.insert(versions.end(), it->second.begin(), it->second.end());
         // Newest first, so the window's end only falls along the list.
         std::erase_if(versions, [&](const PastVersion& v) { return window_end(v, g, hz) <= now; });
         if (versions.size() > max_versions - 1) versions.resize(max_versions - 1);
-        if (!versions.empty()) next.emplace(g.name, std::move(versions));
+        if (!versions.empty()) next.emplace(g.key(), std::move(versions));
     }
     return next;
 }
@@ -70,7 +71,7 @@ std::vector<DepartedHop> departed_hops(const config::Config& cfg, const History&
     std::vector<DepartedHop> out;
     for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const config::Group& g = cfg.groups[gi];
-        const auto it = history.find(g.name);
+        const auto it = history.find(g.key());
         if (it == history.end()) continue;
         std::set<std::string> seen;
         for (const config::NextHop& h : g.next_hops)

@@ -52,6 +52,12 @@ struct MtuHistogram {
     std::uint64_t sum = 0; // of the advertised MTUs, for the histogram's _sum
 };
 
+// Per router (router.h: by number, 0 for frames no router matched): PTBs received, and those
+// steered (given a unicast, transition or replication) by the router's own state of their group
+// or by the group's shared state (the router has none: the group's unknown_router policy).
+enum class RouterCount : std::uint8_t { ptbs, steered_own, steered_shared };
+inline constexpr std::size_t router_count_kinds = 3;
+
 struct alignas(64) LcoreCounters {
     // Every frame taken from an RX queue ends in exactly one of: unicast, replicated, answered
     // (ARP/ND replies), neighbor_updates or drops[...]. So rx == unicast + replicated +
@@ -84,10 +90,13 @@ struct alignas(64) LcoreCounters {
     std::vector<std::uint64_t> unicast_per_next_hop;    // frames sent per next-hop (global index)
     std::vector<std::uint64_t> copies_per_next_hop;     // replicated copies per next-hop
     std::vector<std::uint64_t> transition_per_next_hop; // transition copies per next-hop
+    std::vector<std::array<std::uint64_t, router_count_kinds>> per_router; // by router number
 
-    // Sizes the per-port and per-next-hop arrays (control thread, before the lcores start).
-    void size_for(std::size_t ports, std::size_t next_hops) {
+    // Sizes the per-port, per-next-hop and per-router arrays (control thread, before the lcores
+    // start). `routers`: the configured ones (numbers 1..routers; 0 is counted too).
+    void size_for(std::size_t ports, std::size_t next_hops, std::size_t routers = 0) {
         rx_by_port.assign(ports, {});
+        per_router.assign(routers + 1, {});
         unicast_per_next_hop.assign(next_hops, 0);
         copies_per_next_hop.assign(next_hops, 0);
         transition_per_next_hop.assign(next_hops, 0);
@@ -140,6 +149,11 @@ void for_each_counter(LcoreCounters& into, const LcoreCounters& from, F&& f) {
     for (std::size_t p = 0; p < from.rx_by_port.size(); ++p)
         for (std::size_t fam = 0; fam < rx_family_count; ++fam)
             f(into.rx_by_port[p][fam], from.rx_by_port[p][fam]);
+    if (into.per_router.size() < from.per_router.size())
+        into.per_router.resize(from.per_router.size());
+    for (std::size_t r = 0; r < from.per_router.size(); ++r)
+        for (std::size_t k = 0; k < router_count_kinds; ++k)
+            f(into.per_router[r][k], from.per_router[r][k]);
     for (auto per : {&LcoreCounters::unicast_per_next_hop, &LcoreCounters::copies_per_next_hop,
                      &LcoreCounters::transition_per_next_hop}) {
         auto& to = into.*per;

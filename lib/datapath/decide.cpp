@@ -73,12 +73,18 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
     Decision d{.ptb = true, .l3_offset = info.l3_offset, .family = info.family};
     // The group is chosen by the ORIGINAL flow's destination: the served address the client
     // talked to, i.e. the quoted packet's source. No group: the quote is not from our servers.
-    const auto gi = t.prefixes.lookup(info.flow.family, info.flow.dst);
-    if (!gi) {
+    const std::uint32_t router = router_of(t, frame, rx_port);
+    d.router = std::uint8_t(router);
+    const auto site = t.prefixes.lookup(info.flow.family, info.flow.dst);
+    if (!site) {
         d.drop = Drop::no_group;
         return d;
     }
-    const GroupEntry& g = t.groups[*gi];
+    // The state of the router that handed the PTB over: it hashed the flow by its own order.
+    const std::uint32_t state = t.site_state(*site, router);
+    if (state & Tables::shared_state) d.router |= Decision::shared_state;
+    const std::uint32_t gi = state & ~Tables::shared_state;
+    const GroupEntry& g = t.groups[gi];
     if (const guard::Check c = guard::validate(info, frame, g.validation); c != guard::Check::ok) {
         d.drop = drop_from(c);
         return d;
@@ -117,7 +123,7 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
             return d;
         }
         d.action = Action::replicate;
-        d.target = *gi;
+        d.target = gi;
         break;
     case steer::VerdictKind::drop: d.drop = Drop::no_ports_fallback_drop; break;
     }

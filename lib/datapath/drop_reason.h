@@ -43,13 +43,15 @@ namespace ptbsteer::datapath {
 
 #define PTBSTEER_DROP_P(n, kind, text) PTBSTEER_DROP_X(n, text)
 
-enum class Drop : std::uint16_t {
+// 8 bits: it rides in the 16-byte Decision (decide.h) beside the router's number.
+enum class Drop : std::uint8_t {
 #define PTBSTEER_DROP_X(n, text) n,
     PTBSTEER_DROP_REASONS(PTBSTEER_DROP_P, PTBSTEER_DROP_X)
 #undef PTBSTEER_DROP_X
         count_
 };
 inline constexpr std::size_t drop_count = static_cast<std::size_t>(Drop::count_);
+static_assert(drop_count <= 256);
 
 struct DropReason {
     std::string_view name; // the `reason` label value

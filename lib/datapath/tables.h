@@ -104,17 +104,18 @@ struct NeighborAddr {
     packet::IpAddr addr;
 };
 
-// One served prefix and the group index it maps to: what `Tables::prefixes` was built from.
+// One served prefix and the site (a group name: all its states) it maps to: what
+// `Tables::prefixes` was built from.
 struct PrefixRoute {
     packet::Family family = packet::Family::v4;
     packet::IpAddr addr;
     std::uint8_t length = 0;
-    std::uint32_t group = 0;
+    std::uint32_t group = 0; // the site
     friend bool operator==(const PrefixRoute&, const PrefixRoute&) = default;
 };
 
 struct Tables {
-    steer::PrefixTable prefixes; // original flow's destination -> group index
+    steer::PrefixTable prefixes; // original flow's destination -> site (site_state() -> group)
     // What `prefixes` holds, in order. A new generation with the same routes (a change of
     // next-hops, hashes or checks only) shares the previous one's rte_lpm tables
     // (PrefixTable::share) instead of building 64 MiB ones again.
@@ -151,8 +152,26 @@ struct Tables {
     // §4.3.2.3, is shorter) after Ethernet and two VLAN tags. Longer frames are not PTBs a
     // router sends; the parser bounds itself, and the prefetch stops here.
     static constexpr std::size_t whole_ptb_prefetch = 1280 + 14 + 2 * 4;
+    // The routers that hand PTBs over (config `routers:`), numbered from 1 in the
+    // configuration's order; 0 is a frame none of them matched. router_of() (router.h) reads
+    // these for every PTB: the source MAC first, then the outer VLAN, then the port.
+    std::vector<std::uint64_t> router_macs;   // mac_bits() of each router matched by MAC
+    std::vector<std::uint8_t> router_mac_ids; // parallel: its number
+    std::vector<std::uint16_t> router_vlans;  // each router matched by VLAN: the VLAN id
+    std::vector<std::uint8_t> router_vlan_ids;
+    std::vector<std::uint8_t> router_of_port; // by config port index: its router's number, or 0
+    std::uint32_t router_slots = 1;           // routers + 1
+    // The group (index into `groups`) serving a PTB of site s from router r:
+    // site_states[s * router_slots + r]: the router's own state, else the site's shared one,
+    // marked with `shared_state` (the per-router counters tell the two apart).
+    std::vector<std::uint32_t> site_states;
+    static constexpr std::uint32_t shared_state = 1u << 31;
+    std::uint32_t site_state(std::uint32_t site, std::uint32_t router) const noexcept {
+        return site_states[site * router_slots + router];
+    }
     // For reports only.
-    std::vector<std::string> group_names;
+    std::vector<std::string> router_names;   // by number: [0] "unmatched"
+    std::vector<std::string> group_names;    // each state's key (config::Group::key())
     std::vector<std::string> next_hop_names; // "group/name"
     // The group index of every next-hop: TX finds a transition's group by its newest owner.
     std::vector<std::uint32_t> next_hop_group;

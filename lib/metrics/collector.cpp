@@ -5,6 +5,7 @@
 #include <rte_ring.h>
 #include <rte_version.h>
 
+#include "config/routers.h"
 #include "control/capture.h"
 #include "control/reload.h"
 #include "control/report.h"
@@ -72,6 +73,28 @@ LcoreCounters snapshot(const LcoreCounters& c) {
     return s;
 }
 
+// By router number (datapath/router.h): 0 is frames no router matched.
+void routers(const control::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
+    MetricFamily ptbs = family(families::router_ptbs);
+    MetricFamily steered = family(families::router_steered);
+    const std::vector<std::string> labels =
+        rt.config ? config::router_labels(*rt.config)
+                  : std::vector<std::string>{std::string(config::unmatched_router)};
+    for (std::size_t r = 0; r < labels.size(); ++r) {
+        const std::string& router = labels[r];
+        const auto at = [&](datapath::RouterCount k) {
+            return double(r < t.per_router.size() ? t.per_router[r][std::size_t(k)] : 0);
+        };
+        counter(ptbs, {{"router", router}}, at(datapath::RouterCount::ptbs));
+        counter(steered, {{"router", router}, {"state", "own"}},
+                at(datapath::RouterCount::steered_own));
+        counter(steered, {{"router", router}, {"state", "shared"}},
+                at(datapath::RouterCount::steered_shared));
+    }
+    out.push_back(std::move(ptbs));
+    out.push_back(std::move(steered));
+}
+
 void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<MetricFamily>& out) {
     MetricFamily rx = family(families::received);
     for (std::size_t p = 0; p < rt.ports.size(); ++p)
@@ -86,6 +109,8 @@ void traffic(const control::Runtime& rt, const LcoreCounters& t, std::vector<Met
     counter(ptbs, {{"family", std::string(name(datapath::RxFamily::ipv4))}}, double(t.ptb_v4));
     counter(ptbs, {{"family", std::string(name(datapath::RxFamily::ipv6))}}, double(t.ptb_v6));
     out.push_back(std::move(ptbs));
+
+    routers(rt, t, out);
 
     MetricFamily del = family(families::delivered);
     // By name: every next-hop of every generation published so far, so a series stays (and

@@ -35,6 +35,15 @@ inline constexpr Family received{
 inline constexpr Family ptbs{"ptbsteer_ptbs_total", T::Counter, "family",
                              "frames that parsed as Packet Too Big (ICMPv4 type 3 code 4, ICMPv6 "
                              "type 2), delivered or not"};
+inline constexpr Family router_ptbs{
+    "ptbsteer_router_ptbs_total", T::Counter, "router",
+    "PTBs by the border router that handed them over (routers:, told apart by source MAC, VLAN "
+    "or port; unmatched: none of them)"};
+inline constexpr Family router_steered{
+    "ptbsteer_router_steered_total", T::Counter, "router, state",
+    "PTBs given a delivery (unicast, transition or replication), by router and by the state of "
+    "their group that decided: own (the router's state) or shared (the group's state for "
+    "routers without their own: its unknown_router policy)"};
 inline constexpr Family delivered{
     "ptbsteer_delivered_packets_total", T::Counter, "group, next_hop, mode",
     "PTB frames sent towards a next-hop. mode=\"unicast\": to the owner of the flow (its newest "
@@ -208,9 +217,11 @@ inline constexpr Family api_requests{
 } // namespace families
 
 // Every family, in the order /metrics serves them.
-inline constexpr std::array<const Family*, 49> all_families = {
+inline constexpr std::array<const Family*, 51> all_families = {
     &families::received,
     &families::ptbs,
+    &families::router_ptbs,
+    &families::router_steered,
     &families::delivered,
     &families::replicated,
     &families::copies,

@@ -1,0 +1,145 @@
+// Routers and a group's per-router states (config.h `Router`, `Group::router`): their checks,
+// and the shared state each group with router states gets for the routers without their own.
+#include "config/routers.h"
+
+#include <map>
+#include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+
+namespace ptbsteer::config {
+namespace {
+
+void check_router_list(const Config& cfg, Reader& r) {
+    std::set<std::string> names;
+    std::set<std::tuple<RouterMatch, MacAddr, std::size_t, std::uint16_t>> matches;
+    for (const Router& rt : cfg.routers) {
+        if (rt.name.empty() || rt.name.find('/') != std::string::npos ||
+            rt.name == unmatched_router)
+            r.error(rt.where, fmt::format("'{}' cannot name a router: it needs a name without "
+                                          "'/', and '{}' is the label of frames no router sent",
+                                          rt.name, unmatched_router));
+        if (!names.insert(rt.name).second)
+            r.error(rt.where, fmt::format("router '{}' is defined twice", rt.name));
+        const auto key = std::tuple(rt.match, rt.match == RouterMatch::mac ? rt.mac : MacAddr{},
+                                    rt.match == RouterMatch::port ? rt.port : 0,
+                                    rt.match == RouterMatch::vlan ? rt.vlan : 0);
+        if (!matches.insert(key).second)
+            r.error(rt.where, fmt::format("router '{}' is told apart by the same {} as another "
+                                          "router: a frame could not say which sent it",
+                                          rt.name, name(rt.match)));
+    }
+}
+
+// The states of one group (same name) must serve the same prefixes, and a next-hop name must
+// mean the same server in each (they share its counters and its neighbour entry).
+void check_states(const Config& cfg, Reader& r) {
+    std::map<std::string, const Group*> first;
+    // (group, next-hop) -> the next-hop and the key of the state it was first seen in.
+    std::map<std::pair<std::string, std::string>, std::pair<const NextHop*, std::string>> hops;
+    for (const Group& g : cfg.groups) {
+        if (g.derived) continue;
+        if (!g.router.empty() && !find_router(cfg, g.router))
+            r.error(g.where, fmt::format("group '{}' is router '{}''s state, and no router of "
+                                         "that name is under routers:",
+                                         g.name, g.router));
+        if (!g.unknown_router.empty() && !find_router(cfg, g.unknown_router))
+            r.error(g.where, fmt::format("group '{}': unknown_router names router '{}', which "
+                                         "is not under routers:",
+                                         g.name, g.unknown_router));
+        const auto [it, fresh] = first.emplace(g.name, &g);
+        if (!fresh && it->second->prefixes != g.prefixes)
+            r.collision(g.where, fmt::format("group '{}' of router '{}' serves other prefixes "
+                                             "than its state of router '{}': every state of a "
+                                             "group serves the same",
+                                             g.name, g.router, it->second->router));
+        for (const NextHop& h : g.next_hops) {
+            const auto [at, added] =
+                hops.emplace(std::pair(g.name, h.name), std::pair(&h, g.key()));
+            const NextHop& was = *at->second.first;
+            // Twice in one state is the group's own mistake (validate.cpp says so).
+            if (!added && at->second.second != g.key() &&
+                (was.via != h.via || was.mac != h.mac || was.port != h.port))
+                r.collision(h.where, fmt::format("next-hop '{}' of group '{}' is another server "
+                                                 "than in the group's other state (port, mac "
+                                                 "or via differ)",
+                                                 h.name, g.name));
+        }
+    }
+}
+
+// The union of the states' next-hops, first appearance first: every server some router may
+// send a flow to.
+std::vector<NextHop> union_of(const std::vector<const Group*>& states) {
+    std::vector<NextHop> out;
+    std::set<std::string> seen;
+    for (const Group* g : states)
+        for (const NextHop& h : g->next_hops)
+            if (seen.insert(h.name).second) out.push_back(h);
+    return out;
+}
+
+} // namespace
+
+std::string_view name(RouterMatch m) {
+    switch (m) {
+    case RouterMatch::mac: return "mac";
+    case RouterMatch::port: return "port";
+    case RouterMatch::vlan: return "vlan";
+    }
+    return "?";
+}
+
+const Router* find_router(const Config& cfg, const std::string& name) {
+    for (const Router& r : cfg.routers)
+        if (r.name == name) return &r;
+    return nullptr;
+}
+
+std::vector<std::string> router_labels(const Config& cfg) {
+    std::vector<std::string> out = {std::string(unmatched_router)};
+    for (const Router& r : cfg.routers)
+        out.push_back(r.name);
+    return out;
+}
+
+void check_routers(const Config& cfg, Reader& r) {
+    check_router_list(cfg, r);
+    check_states(cfg, r);
+}
+
+void derive_shared_states(Config& cfg) {
+    std::map<std::string, std::vector<const Group*>> states;
+    std::set<std::string> shared; // groups with a state for every router without one
+    for (const Group& g : cfg.groups) {
+        if (g.router.empty()) shared.insert(g.name);
+        states[g.name].push_back(&g);
+    }
+    std::vector<Group> derived;
+    for (const auto& [group, list] : states) {
+        if (shared.contains(group)) continue;
+        const Group* chosen = nullptr;
+        for (const Group* g : list)
+            if (!g->unknown_router.empty())
+                for (const Group* s : list)
+                    if (s->router == g->unknown_router) chosen = s;
+        Group d = chosen ? *chosen : *list.front();
+        d.router.clear();
+        d.derived = true;
+        if (!chosen) {
+            // Which server owns the flow depends on the router; any of them may.
+            d.mode = Mode::replicate;
+            d.select = steer::SelectKind::hash_threshold;
+            d.buckets.clear();
+            d.next_hops = union_of(list);
+            for (NextHop& h : d.next_hops)
+                h.neighbour_valid = true;
+        }
+        derived.push_back(std::move(d));
+    }
+    for (Group& g : derived)
+        cfg.groups.push_back(std::move(g));
+}
+
+} // namespace ptbsteer::config
