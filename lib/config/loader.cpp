@@ -51,9 +51,11 @@ LoadResult load(const std::string& text, const std::string& name) {
             ConfigError{Location{name, e.mark.line + 1, e.mark.column + 1}, e.msg});
         return out;
     }
+    // Derived first, so the shared states are checked too (a union of next-hops over the
+    // selector's limit, two names for one server).
+    derive_shared_states(l.cfg);
     validate(l.cfg, l.r);
     if (!out.errors.empty()) return out;
-    derive_shared_states(l.cfg);
     out.config = std::move(l.cfg);
     return out;
 }
@@ -84,9 +86,9 @@ LoadResult with_groups(const Config& base, std::vector<Group> extra) {
     for (Group& g : extra)
         cfg.groups.push_back(std::move(g));
     Reader r(base.file, out.errors);
+    derive_shared_states(cfg);
     validate(cfg, r);
     if (!out.errors.empty()) return out;
-    derive_shared_states(cfg);
     out.config = std::move(cfg);
     return out;
 }

@@ -25,7 +25,12 @@ void Loader::group(const Node& item) {
     if (!m.valid()) return;
     Group g;
     g.where = r.at(item);
-    if (auto s = r.string(m.get("name", true), "a group's name")) g.name = *s;
+    if (Node n = m.get("name", true)) {
+        if (auto s = r.string(n, "a group's name")) g.name = *s;
+        // A router's state is named ROUTER/NAME (Group::key()), and the API path NAME.
+        if (g.name.find('/') != std::string::npos)
+            r.error(n, fmt::format("'{}' cannot name a group: a group's name has no '/'", g.name));
+    }
     if (auto ps = r.list(m.get("prefixes", true), "prefixes", true)) {
         for (const Node& pn : *ps) {
             const auto s = r.string(pn, "a prefix");

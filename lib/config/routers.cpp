@@ -2,6 +2,7 @@
 // and the shared state each group with router states gets for the routers without their own.
 #include "config/routers.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
@@ -16,9 +17,10 @@ void check_router_list(const Config& cfg, Reader& r) {
     std::set<std::tuple<RouterMatch, MacAddr, std::size_t, std::uint16_t>> matches;
     for (const Router& rt : cfg.routers) {
         if (rt.name.empty() || rt.name.find('/') != std::string::npos ||
-            rt.name == unmatched_router)
+            rt.name == unmatched_router || rt.name == "replicate")
             r.error(rt.where, fmt::format("'{}' cannot name a router: it needs a name without "
-                                          "'/', and '{}' is the label of frames no router sent",
+                                          "'/', '{}' is the label of frames no router sent, and "
+                                          "'replicate' is an unknown_router policy",
                                           rt.name, unmatched_router));
         if (!names.insert(rt.name).second)
             r.error(rt.where, fmt::format("router '{}' is defined twice", rt.name));
@@ -30,6 +32,46 @@ void check_router_list(const Config& cfg, Reader& r) {
                                           "router: a frame could not say which sent it",
                                           rt.name, name(rt.match)));
     }
+}
+
+// Everything that makes a next-hop the server it is, and how it is reached.
+auto identity(const NextHop& h) {
+    return std::tie(h.port, h.mac, h.via, h.via_family, h.vlan, h.deliver, h.tunnel_dst,
+                    h.tunnel_family);
+}
+
+std::vector<Prefix> sorted(std::vector<Prefix> v) {
+    std::sort(v.begin(), v.end(), [](const Prefix& a, const Prefix& b) {
+        return std::tie(a.family, a.addr.b, a.length) < std::tie(b.family, b.addr.b, b.length);
+    });
+    return v;
+}
+
+// unknown_router: said once per group (on any of its states, alike), naming a router that has
+// a state of the group, and only where the group has no state for every router.
+void check_unknown_router(const Config& cfg, const Group& g, Reader& r) {
+    if (g.unknown_router.empty()) return;
+    bool has_state = false;
+    for (const Group& o : cfg.groups) {
+        if (o.derived || o.name != g.name) continue;
+        has_state |= o.router == g.unknown_router;
+        if (o.router.empty())
+            r.error(g.where, fmt::format("group '{}': unknown_router applies to a group without "
+                                         "a state for every router, and this one has one",
+                                         g.name));
+        else if (!o.unknown_router.empty() && o.unknown_router != g.unknown_router)
+            r.error(g.where, fmt::format("group '{}': its states name different unknown_router "
+                                         "routers ('{}', '{}')",
+                                         g.name, o.unknown_router, g.unknown_router));
+    }
+    if (!find_router(cfg, g.unknown_router))
+        r.error(g.where, fmt::format("group '{}': unknown_router names router '{}', which is not "
+                                     "under routers:",
+                                     g.name, g.unknown_router));
+    else if (!has_state)
+        r.error(g.where, fmt::format("group '{}': unknown_router names router '{}', which has no "
+                                     "state of this group",
+                                     g.name, g.unknown_router));
 }
 
 // The states of one group (same name) must serve the same prefixes, and a next-hop name must
@@ -44,12 +86,9 @@ void check_states(const Config& cfg, Reader& r) {
             r.error(g.where, fmt::format("group '{}' is router '{}''s state, and no router of "
                                          "that name is under routers:",
                                          g.name, g.router));
-        if (!g.unknown_router.empty() && !find_router(cfg, g.unknown_router))
-            r.error(g.where, fmt::format("group '{}': unknown_router names router '{}', which "
-                                         "is not under routers:",
-                                         g.name, g.unknown_router));
+        check_unknown_router(cfg, g, r);
         const auto [it, fresh] = first.emplace(g.name, &g);
-        if (!fresh && it->second->prefixes != g.prefixes)
+        if (!fresh && sorted(it->second->prefixes) != sorted(g.prefixes))
             r.collision(g.where, fmt::format("group '{}' of router '{}' serves other prefixes "
                                              "than its state of router '{}': every state of a "
                                              "group serves the same",
@@ -59,11 +98,10 @@ void check_states(const Config& cfg, Reader& r) {
                 hops.emplace(std::pair(g.name, h.name), std::pair(&h, g.key()));
             const NextHop& was = *at->second.first;
             // Twice in one state is the group's own mistake (validate.cpp says so).
-            if (!added && at->second.second != g.key() &&
-                (was.via != h.via || was.mac != h.mac || was.port != h.port))
+            if (!added && at->second.second != g.key() && identity(was) != identity(h))
                 r.collision(h.where, fmt::format("next-hop '{}' of group '{}' is another server "
-                                                 "than in the group's other state (port, mac "
-                                                 "or via differ)",
+                                                 "than in the group's other state (port, mac, "
+                                                 "via, vlan or delivery differ)",
                                                  h.name, g.name));
         }
     }

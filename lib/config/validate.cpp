@@ -169,6 +169,7 @@ void check_overlaps(const Config& cfg, Reader& r) {
     std::set<std::string> names;
     for (std::size_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const Group& g = cfg.groups[gi];
+        if (g.derived) continue; // its states' prefixes, checked with them
         if (!names.insert(g.key()).second)
             r.collision(g.where, g.router.empty()
                                      ? fmt::format("group '{}' is defined twice", g.name)
@@ -233,6 +234,8 @@ void validate(const Config& cfg, Reader& r) {
     check_addresses(cfg, r);
     for (const Group& g : cfg.groups) {
         check_group(g, r);
+        // A derived state's next-hops are its states', checked there; the union is new.
+        if (g.derived) continue;
         check_tunnel_sources(cfg, g, r);
         check_vias(cfg, g, r);
     }

@@ -4,6 +4,7 @@
 #include "control/neighbors.h"
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -46,12 +47,14 @@ std::size_t NextHopSlots::find(const std::string& group, const std::string& next
 
 std::size_t NextHopSlots::needed(const std::vector<Name>& names) const {
     const std::lock_guard lock(m_);
-    std::size_t held = 0, fresh = 0;
+    std::size_t held = 0;
     for (const Name& n : names_)
         held += !n.group.empty();
+    // A group's states share their next-hops' names (and slots): each new name counts once.
+    std::set<Name> fresh;
     for (const Name& n : names)
-        fresh += find(n.group, n.next_hop) == names_.size();
-    return held + fresh;
+        if (find(n.group, n.next_hop) == names_.size()) fresh.insert(n);
+    return held + fresh.size();
 }
 
 std::size_t NextHopSlots::in_use() const {

@@ -111,6 +111,14 @@ std::vector<bool> add_departed(Tables& t, const config::Config& cfg,
 void add_past_groups(Tables& t, const config::Config& cfg, const PastState& past,
                      const std::vector<DepartedHop>& departed) {
     const std::vector<bool> reachable = add_departed(t, cfg, departed);
+    // Every serving next-hop by (group name, next-hop name): an earlier version of one router's
+    // state may name a server another state of the group still serves (not departed).
+    std::map<std::pair<std::string_view, std::string_view>, std::uint32_t> serving;
+    for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi)
+        for (std::uint32_t i = 0; i < cfg.groups[gi].next_hops.size(); ++i)
+            serving.emplace(std::pair<std::string_view, std::string_view>(
+                                cfg.groups[gi].name, cfg.groups[gi].next_hops[i].name),
+                            t.groups[gi].first_next_hop + i);
     for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const config::Group& g = cfg.groups[gi];
         const auto it = past.history->find(g.key());
@@ -135,8 +143,13 @@ void add_past_groups(Tables& t, const config::Config& cfg, const PastState& past
                            : steer::Group(gi, make_model(v.group.hash), make_selector(v.group),
                                           v.group.mode, v.group.fallback),
                 std::uint32_t(t.past_hops.size()), until, config::same_hash(v.group.hash, g.hash)});
-            for (const config::NextHop& h : v.group.next_hops)
-                t.past_hops.push_back(index.at(h.name));
+            for (const config::NextHop& h : v.group.next_hops) {
+                const auto own = index.find(h.name);
+                t.past_hops.push_back(
+                    own != index.end() ? own->second
+                                       : serving.at(std::pair<std::string_view, std::string_view>(
+                                             g.name, h.name)));
+            }
         }
         e.past_count = std::uint32_t(t.past_groups.size()) - e.past_first;
     }

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
@@ -119,9 +121,12 @@ std::unique_ptr<Generation> Reloader::build(const config::Config& next, History&
     // Departed next-hops hold counter slots until a later generation drops them. A generation
     // holding at most half the slots leaves room for the next change to replace every name (as
     // without transitions), so the versions whose window ends first go when they would need more.
-    std::size_t serving = 0;
+    // Distinct names: a group's states share them (and their counter slots).
+    std::set<std::pair<std::string_view, std::string_view>> names;
     for (const config::Group& g : next.groups)
-        serving += g.next_hops.size();
+        for (const config::NextHop& h : g.next_hops)
+            names.emplace(g.name, h.name);
+    const std::size_t serving = names.size();
     while (serving + departed_hops(next, history).size() > slots_.capacity() / 2 &&
            drop_first_ending(history, next, setup_.tsc_hz))
         ++dropped;

@@ -73,9 +73,13 @@ std::vector<DepartedHop> departed_hops(const config::Config& cfg, const History&
         const config::Group& g = cfg.groups[gi];
         const auto it = history.find(g.key());
         if (it == history.end()) continue;
+        // A name another state of the group serves is not departed: it is that server, and
+        // the states share its slot (a departed copy would bind the slot to its old address).
         std::set<std::string> seen;
-        for (const config::NextHop& h : g.next_hops)
-            seen.insert(h.name);
+        for (const config::Group& state : cfg.groups)
+            if (state.name == g.name)
+                for (const config::NextHop& h : state.next_hops)
+                    seen.insert(h.name);
         for (const PastVersion& v : it->second) // newest first: its entry for a name wins
             for (const config::NextHop& h : v.group.next_hops)
                 if (seen.insert(h.name).second) out.push_back(DepartedHop{gi, &h});

@@ -51,14 +51,14 @@ int groups(const char*, const char*, rte_tel_data* d) {
     if (!g_runtime) return -1;
     rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
     for (const config::Group& g : g_runtime->reloader->serving().groups)
-        rte_tel_data_add_array_string(d, g.name.c_str());
+        rte_tel_data_add_array_string(d, g.key().c_str()); // ROUTER/NAME for a router's state
     return 0;
 }
 
 const config::Group* find_group(const config::Config& c, const char* name) {
     if (!name) return nullptr;
     const auto it = std::find_if(c.groups.begin(), c.groups.end(),
-                                 [&](const config::Group& g) { return g.name == name; });
+                                 [&](const config::Group& g) { return g.key() == name; });
     return it == c.groups.end() ? nullptr : &*it;
 }
 
@@ -78,7 +78,8 @@ int group(const char*, const char* params, rte_tel_data* d) {
     rte_tel_data_add_dict_string(d, "name", g->name.c_str());
     rte_tel_data_add_dict_string(d, "source", std::string(config::name(g->source)).c_str());
     const auto changes = g_runtime->reloader->group_changes();
-    if (const auto it = changes.find(g->name); it != changes.end())
+    if (!g->router.empty()) rte_tel_data_add_dict_string(d, "router", g->router.c_str());
+    if (const auto it = changes.find(g->key()); it != changes.end())
         rte_tel_data_add_dict_u64(d, "generation", it->second.generation);
     rte_tel_data_add_dict_string(d, "model", std::string(hash::name(g->hash.kind)).c_str());
     rte_tel_data_add_dict_string(d, "select", std::string(steer::name(g->select)).c_str());

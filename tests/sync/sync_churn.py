@@ -18,14 +18,12 @@ import argparse
 import json
 import os
 import random
-import sys
 import tempfile
 import time
 
 from sync_e2e import (Sync, app_config, group_state, kernel_choices, ptbsteer_choices,
                       route_cmd, sync_config, wait_applied)
-from kernel_topology import (MAX_NEXTHOPS, SERVICE_NET4, SERVICE_NET6, Topology,  # noqa: E402
-                             nh_gateway, random_flows)
+from kernel_topology import MAX_NEXTHOPS, Topology, nh_gateway, random_flows  # noqa: E402
 from lib import api as api_lib  # noqa: E402
 from lib import config, pcapfile  # noqa: E402
 from lib.checks import Checks  # noqa: E402

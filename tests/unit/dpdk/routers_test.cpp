@@ -9,7 +9,9 @@
 #include <fmt/format.h>
 
 #include "config/config.h"
+#include "control/build.h"
 #include "control/compile_tables.h"
+#include "control/transition.h"
 #include "datapath/decide.h"
 #include "frame_builder.h"
 
@@ -198,6 +200,28 @@ TEST_CASE("routers: configuration mistakes", "[routers][config]") {
                  return s;
              }(),
          "is another server than in the group's other state"},
+        {head + routers + "groups:\n" + state("edge1") +
+             [] {
+                 std::string s = state("edge2");
+                 s.replace(s.find("weight: 1}"), 10, "weight: 1, vlan: 100}");
+                 return s;
+             }(),
+         "is another server than in the group's other state"},
+        {head + routers + "groups:\n" + state("edge1", "    unknown_router: edge3\n") +
+             state("edge2"),
+         "unknown_router names router 'edge3', which has no state of this group"},
+        {head + routers + "groups:\n" + state("", "    unknown_router: edge1\n", "edge1") +
+             state("edge2"),
+         "unknown_router applies to a group without a state for every router"},
+        {head + "routers: [{name: replicate, vlan: 3}]\ngroups:\n" + state("", "", "edge1"),
+         "cannot name a router"},
+        {head + "groups:\n" +
+             [] {
+                 std::string s = state("", "", "edge1");
+                 s.replace(s.find("name: web"), 9, "name: we/b");
+                 return s;
+             }(),
+         "a group's name has no '/'"},
     };
     for (const Bad& b : table) {
         const config::LoadResult r = config::load_config_text(b.text, "routers_test.yaml");
@@ -208,4 +232,61 @@ TEST_CASE("routers: configuration mistakes", "[routers][config]") {
         CHECK_FALSE(r.config);
         CHECK(all.find(b.says) != std::string::npos);
     }
+}
+
+TEST_CASE("routers: the shared state of big states is checked like any group", "[routers]") {
+    std::string big = head + routers + "groups:\n";
+    for (const char* router : {"edge1", "edge2"}) {
+        big += fmt::format("  - name: web\n    router: {}\n    prefixes: [198.51.100.0/24]\n"
+                           "    hash: {{model: linux, policy: 1, seed: 7}}\n    next_hops:\n",
+                           router);
+        for (int i = 0; i < 3000; ++i)
+            big += fmt::format(
+                "      - {{name: {}{}, port: out, mac: \"02:00:00:{:02x}:{:02x}:{:02x}\"}}\n",
+                router, i, router[4] == '1' ? 1 : 2, i >> 8, i & 0xff);
+    }
+    const config::LoadResult r = config::load_config_text(big, "routers_test.yaml");
+    std::string all;
+    for (const auto& e : r.errors)
+        all += config::to_string(e) + "\n";
+    INFO(all);
+    CHECK_FALSE(r.config); // each state holds 3000, the union for the other routers 6000
+    CHECK(all.find("6000 next-hops exceed the limit of 4096") != std::string::npos);
+}
+
+TEST_CASE("routers: a next-hop one state drops while another serves it is not departed",
+          "[routers][transition]") {
+    const config::LoadResult before = config::load_config_text(
+        head + routers + "groups:\n" + state("edge1") + state("edge2"), "before.yaml");
+    // edge1 drops a; edge2 still serves it.
+    std::string without_a = state("edge1");
+    const std::size_t a = without_a.find("      - {name: a,");
+    without_a.erase(a, without_a.find("      - {name: b,") - a);
+    const config::LoadResult after = config::load_config_text(
+        head + routers + "groups:\n" + without_a + state("edge2"), "after.yaml");
+    REQUIRE(before.config);
+    REQUIRE(after.config);
+    const History h = next_history({}, *before.config, *after.config, 1000, 1);
+    REQUIRE(h.count("edge1/web") == 1);
+    const std::vector<DepartedHop> departed = departed_hops(*after.config, h);
+    for (const DepartedHop& d : departed)
+        CHECK(d.hop->name != "a");
+    // The earlier edge1 version's `a` is edge2's serving `a` (one slot, one neighbour entry).
+    const PastState past{&h, 1000, 1};
+    const Tables t = compile_tables(*after.config, {0, 1}, {port_in, port_out}, nullptr, nullptr,
+                                    &past, &departed);
+    CHECK(t.next_hops.size() == t.serving_next_hops);
+    std::size_t gi = 0;
+    while (t.group_names[gi] != "edge1/web")
+        ++gi;
+    const GroupEntry& e = t.groups[gi];
+    REQUIRE(e.past_count == 1);
+    const std::uint32_t first = t.past_groups[e.past_first].first_hop;
+    CHECK(t.next_hop_names[t.past_hops[first]] == "web/a");
+    // Counter slots: a group's states share a name's slot, counted once.
+    NextHopSlots slots(4);
+    CHECK(
+        slots.needed(
+            {{"web", "a"}, {"web", "a"}, {"web", "b"}, {"web", "b"}, {"web", "c"}, {"web", "c"}}) ==
+        3);
 }
