@@ -129,7 +129,7 @@ json decide_json(const datapath::Tables& t, const packet::FlowKey& k, std::uint6
         return {{"verdict", "drop"},
                 {"reason", "no_group"},
                 {"why", "the destination is in no group's prefixes"}};
-    const std::uint32_t gi = t.site_state(*site, router) & ~datapath::Tables::shared_state;
+    const std::uint32_t gi = t.site_state(*site, router);
     const datapath::GroupEntry& g = t.groups.at(gi);
     json out = {{"group", t.group_names.at(gi)}, {"model", g.group.model().describe()}};
     const bool hashable = !g.group.model().needs_ports() || packet::ports_known(k.l4);

@@ -195,8 +195,10 @@ void add_sites(Tables& t, const config::Config& cfg) {
     }
     t.site_states.resize(shared.size() * t.router_slots);
     for (std::uint32_t s = 0; s < shared.size(); ++s)
-        std::fill_n(t.site_states.begin() + s * t.router_slots, t.router_slots,
-                    shared[s] | Tables::shared_state);
+        std::fill_n(t.site_states.begin() + s * t.router_slots, t.router_slots, shared[s]);
+    t.group_is_shared.assign(cfg.groups.size(), 0);
+    for (const std::uint32_t gi : shared)
+        t.group_is_shared[gi] = 1;
     for (std::uint32_t gi = 0; gi < cfg.groups.size(); ++gi) {
         const config::Group& g = cfg.groups[gi];
         if (g.router.empty()) continue;

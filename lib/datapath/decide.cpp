@@ -81,9 +81,7 @@ Decision steer_ptb(const Tables& t, std::span<const std::uint8_t> frame, std::si
         return d;
     }
     // The state of the router that handed the PTB over: it hashed the flow by its own order.
-    const std::uint32_t state = t.site_state(*site, router);
-    if (state & Tables::shared_state) d.router |= Decision::shared_state;
-    const std::uint32_t gi = state & ~Tables::shared_state;
+    const std::uint32_t gi = t.site_state(*site, router);
     const GroupEntry& g = t.groups[gi];
     if (const guard::Check c = guard::validate(info, frame, g.validation); c != guard::Check::ok) {
         d.drop = drop_from(c);

@@ -28,10 +28,8 @@ struct Decision {
     Action action = Action::drop;
     bool ptb = false; // the frame parsed as a PTB (even if dropped)
     Drop drop = Drop::ptb;
-    // A PTB: the router that handed it over (router.h; 0: none matched), and past its prefix
-    // lookup `shared_state` when the group's shared state served it (no state of the router's).
+    // A PTB: the router that handed it over (router.h; 0: none matched).
     std::uint8_t router = 0;
-    static constexpr std::uint8_t shared_state = 0x80;
     std::uint16_t l3_offset = 0;                // length of the incoming Ethernet + VLAN header
     packet::Family family = packet::Family::v4; // of a PTB; reply: v4 = ARP, v6 = ND
     // transition: the flow's earlier owners in `past` (local_owner(): places in the group of
@@ -43,7 +41,7 @@ struct Decision {
 // 16 bytes: it rides in an mbuf dynfield with its Tables (Handover). `past` holds a hash for a
 // moment inside decide() (decide.cpp).
 static_assert(sizeof(Decision) <= 16);
-static_assert(max_router_number < Decision::shared_state);
+static_assert(max_router_number <= 0xff);
 static_assert(sizeof(Decision::past) >= sizeof(std::uint32_t));
 
 // One RX lcore's rate limiters: its share of each configured rate (docs/security.md). Written

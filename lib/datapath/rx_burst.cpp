@@ -30,19 +30,22 @@ void learn(const Tables& t, const RxQueue& q, rte_mbuf* m, const Decision& d, Lc
 }
 
 // A parsed PTB, by family, and its advertised MTU into that family's histogram; by router, and
-// if it is steered, by the state that steered it.
-void count_ptb(LcoreCounters& c, const packet::PtbInfo& info, const Decision& d) {
+// if it is steered, by the state that steered it (the router's own, or the site's shared one).
+void count_ptb(LcoreCounters& c, const Tables& t, const packet::PtbInfo& info, const Decision& d) {
     const bool v4 = info.family == packet::Family::v4;
     ++(v4 ? c.ptb_v4 : c.ptb_v6);
     MtuHistogram& h = c.mtu[v4 ? 0 : 1];
     ++h.buckets[mtu_bucket(info.mtu)];
     h.sum += info.mtu;
-    auto& r = c.per_router[d.router & ~Decision::shared_state];
+    auto& r = c.per_router[d.router];
     ++r[std::size_t(RouterCount::ptbs)];
     if (d.action == Action::unicast || d.action == Action::transition ||
-        d.action == Action::replicate)
-        ++r[std::size_t(d.router & Decision::shared_state ? RouterCount::steered_shared
-                                                          : RouterCount::steered_own)];
+        d.action == Action::replicate) {
+        const std::uint32_t gi =
+            d.action == Action::replicate ? d.target : t.next_hop_group[d.target];
+        ++r[std::size_t(t.group_is_shared[gi] ? RouterCount::steered_shared
+                                              : RouterCount::steered_own)];
+    }
 }
 
 } // namespace
@@ -63,7 +66,7 @@ unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsign
                                                   rte_pktmbuf_data_len(m));
         const Decision d = decide(t, frame, q.port_index, info, &guard, now);
         ++c.rx_by_port[q.port_index][std::size_t(rx_family(frame, d))];
-        if (d.ptb) count_ptb(c, info, d);
+        if (d.ptb) count_ptb(c, t, info, d);
         if (d.action == Action::drop) {
             ++c.drops[std::size_t(d.drop)];
             capture_dropped(capture, c, m);

@@ -162,10 +162,11 @@ struct Tables {
     std::vector<std::uint8_t> router_of_port; // by config port index: its router's number, or 0
     std::uint32_t router_slots = 1;           // routers + 1
     // The group (index into `groups`) serving a PTB of site s from router r:
-    // site_states[s * router_slots + r]: the router's own state, else the site's shared one,
-    // marked with `shared_state` (the per-router counters tell the two apart).
+    // site_states[s * router_slots + r]: the router's own state, else the site's shared one.
     std::vector<std::uint32_t> site_states;
-    static constexpr std::uint32_t shared_state = 1u << 31;
+    // By group: 1 for a site's shared state (no router's own): the per-router counters tell
+    // the two apart after the decision, off decide()'s path.
+    std::vector<std::uint8_t> group_is_shared;
     std::uint32_t site_state(std::uint32_t site, std::uint32_t router) const noexcept {
         return site_states[site * router_slots + router];
     }

@@ -91,17 +91,23 @@ test::Bytes ptb(int i, const Mac& src, std::vector<std::pair<std::uint16_t, std:
 struct Seen {
     std::string what; // the next-hop's name, "replicate:N" or the drop reason
     std::uint8_t router = 0;
+    std::string group; // the key of the state that decided ("web": the shared one)
+    bool shared = false;
 };
 
 Seen seen(const Tables& t, const test::Bytes& f, std::size_t rx_port = 1) {
     packet::PtbInfo info;
     const Decision d = decide(t, f, rx_port, info);
-    Seen s{"", d.router};
+    Seen s{"", d.router, "", false};
     if (d.action == Action::unicast || d.action == Action::transition) {
         const std::string& n = t.next_hop_names.at(d.target);
         s.what = n.substr(n.find('/') + 1);
+        s.group = t.group_names.at(t.next_hop_group.at(d.target));
+        s.shared = t.group_is_shared.at(t.next_hop_group.at(d.target));
     } else if (d.action == Action::replicate) {
         s.what = "replicate:" + std::to_string(t.groups.at(d.target).next_hop_count);
+        s.group = t.group_names.at(d.target);
+        s.shared = t.group_is_shared.at(d.target);
     } else {
         s.what = std::string(name(d.drop));
     }
@@ -124,6 +130,8 @@ TEST_CASE("routers: each router's PTBs are steered by its own state", "[routers]
             const Seen a = seen(both, from1), b = seen(both, from2);
             CHECK(a.what == seen(only1, from1).what);
             CHECK(a.router == 1);
+            CHECK(a.group == "edge1/web");
+            CHECK_FALSE(a.shared);
             // The VLAN is edge2's whatever the MAC; a MAC match would win over it.
             CHECK(b.what == seen(only2, ptb(i, other, {{0x8100, 20}}, v6)).what);
             CHECK(b.router == 2);
@@ -142,11 +150,14 @@ TEST_CASE("routers: a PTB from a router without a state of its own", "[routers]"
         // No router matched (another MAC, no VLAN, port out): the derived shared state.
         const Seen s = seen(t, ptb(1, stranger, {}), 1);
         CHECK(s.what == "replicate:4"); // a, b, c and edge2's d
-        CHECK(s.router == Decision::shared_state);
+        CHECK(s.router == 0);
+        CHECK(s.group == "web"); // the shared state (derived)
+        CHECK(s.shared);
         // edge3 (by port) has no state of its own: the shared state too, counted as edge3's.
         const Seen e3 = seen(t, ptb(1, stranger, {}), 0);
         CHECK(e3.what == "replicate:4");
-        CHECK(e3.router == (3 | Decision::shared_state));
+        CHECK(e3.router == 3);
+        CHECK(e3.group == "web");
     }
     SECTION("unknown_router: a named router's state") {
         const Tables t = compile(head + routers + "groups:\n" +
@@ -162,7 +173,8 @@ TEST_CASE("routers: a PTB from a router without a state of its own", "[routers]"
         for (int i = 0; i < 100; ++i) {
             const Seen s = seen(t, ptb(i, stranger, {}), 0);
             CHECK(s.what == seen(only1, ptb(i, stranger, {})).what);
-            CHECK(s.router == (3 | Decision::shared_state));
+            CHECK(s.router == 3);
+            CHECK(s.group == "web");
         }
     }
 }
