@@ -173,12 +173,7 @@ class Net(Namespaces):
         # the quoted one): `ip route get`, which takes no label, then looks up what the router
         # forwarded.
         nolabel = [("net.ipv6.auto_flowlabels", 0)]
-        sysctl(self.cl, nodad + nolabel)
-        sysctl(self.rt, nodad + [
-            ("net.ipv4.ip_forward", 1), ("net.ipv6.conf.all.forwarding", 1),
-            ("net.ipv4.fib_multipath_hash_seed", 0x5eed1), ("net.ipv4.fib_multipath_use_neigh", 1),
-            ("net.ipv4.fib_multipath_hash_policy", 0), ("net.ipv6.fib_multipath_hash_policy", 0),
-            ("net.ipv4.conf.all.rp_filter", 0), ("net.ipv4.conf.default.rp_filter", 0)])
+        self.edge_sysctls(self.rt, self.cl)
         # No router solicitations: an RS from a server's link-local address would refresh the
         # router's neighbour entry of that gateway (change 7 sets it FAILED).
         nors = [("net.ipv6.conf.all.router_solicitations", 0),
@@ -192,24 +187,39 @@ class Net(Namespaces):
         for ns in (self.lan, self.st, self.inj):
             sysctl(ns, quiet)
 
-    def _router(self):
+    @staticmethod
+    def edge_sysctls(rt, cl):
+        """A router namespace's sysctls and its client namespace's."""
+        nodad = [("net.ipv6.conf.all.accept_dad", 0), ("net.ipv6.conf.default.accept_dad", 0)]
+        sysctl(cl, nodad + [("net.ipv6.auto_flowlabels", 0)])
+        sysctl(rt, nodad + [
+            ("net.ipv4.ip_forward", 1), ("net.ipv6.conf.all.forwarding", 1),
+            ("net.ipv4.fib_multipath_hash_seed", 0x5eed1), ("net.ipv4.fib_multipath_use_neigh", 1),
+            ("net.ipv4.fib_multipath_hash_policy", 0), ("net.ipv6.fib_multipath_hash_policy", 0),
+            ("net.ipv4.conf.all.rp_filter", 0), ("net.ipv4.conf.default.rp_filter", 0)])
+
+    def _router(self, rt=None, addr=None):
+        """Router `rt` (default ours): its address on each server link is addr(family, k)
+        (default p2p's router side)."""
+        addr = addr or (lambda fam, k: p2p(fam, k)[0])
         r = ["link set lo up", "link set rin up", f"addr add {CLIENT_LINK[4][0]}/30 dev rin",
              f"addr add {CLIENT_LINK[6][0]}/64 dev rin nodad"]
         for k in range(1, self.n + 1):
-            r += [f"addr add {p2p(4, k)[0]}/29 dev r-srv{k}",
-                  f"addr add {p2p(6, k)[0]}/64 dev r-srv{k} nodad", f"link set r-srv{k} up"]
+            r += [f"addr add {addr(4, k)}/29 dev r-srv{k}",
+                  f"addr add {addr(6, k)}/64 dev r-srv{k} nodad", f"link set r-srv{k} up"]
         # The clients' addresses sit behind one gateway: the router holds one neighbour entry
         # for them, not hundreds.
         r += [f"route add {net} via {CLIENT_LINK[fam][1]}" for fam, net in CLIENTS.items()]
-        ip_batch(self.rt, r)
+        ip_batch(rt or self.rt, r)
 
-    def _client(self, n):
+    def _client(self, n, cl=None, first=0):
+        """Client namespace `cl` (default ours) with client addresses first .. first + n - 1."""
         c = ["link set lo up", "link set c0 up", f"addr add {CLIENT_LINK[4][1]}/30 dev c0",
              f"addr add {CLIENT_LINK[6][1]}/64 dev c0 nodad"]
-        c += [f"addr add {client_addr(4, i)}/32 dev lo" for i in range(n)]
-        c += [f"addr add {client_addr(6, i)}/128 dev lo" for i in range(n)]
-        ip_batch(self.cl, c + [f"route add default via {CLIENT_LINK[4][0]}",
-                               f"route add default via {CLIENT_LINK[6][0]}"])
+        c += [f"addr add {client_addr(4, i)}/32 dev lo" for i in range(first, first + n)]
+        c += [f"addr add {client_addr(6, i)}/128 dev lo" for i in range(first, first + n)]
+        ip_batch(cl or self.cl, c + [f"route add default via {CLIENT_LINK[4][0]}",
+                                     f"route add default via {CLIENT_LINK[6][0]}"])
 
     def _lan(self):
         ip_batch(self.lan, ["link add br0 type bridge forward_delay 0 stp_state 0 "
@@ -264,20 +274,24 @@ def frr_conf(n):
     return "\n".join(r) + "\n"
 
 
-def bird_conf(k, workdir, sessions=True, bandwidth=None):
+def bird_conf(k, workdir, sessions=True, bandwidth=None, more=()):
     """srvK's BIRD: static VIP routes (vip4, vip6; `birdc disable` withdraws them) exported to
-    the router over one eBGP session per family (disabled until srvK joins when not
-    `sessions`), with a link-bandwidth community of `bandwidth` Mbit/s when given."""
+    the router over one eBGP session per family (protocols r4, r6; disabled until srvK joins
+    when not `sessions`), with a link-bandwidth community of `bandwidth` Mbit/s when given.
+    `more`: further routers on srvK's link, (protocol name prefix P, the router's address
+    function (family, k), enabled) each: their sessions are protocols P4 and P6."""
     asn = ROUTER_AS + k
     lb = f"bgp_ext_community.add({link_bandwidth(asn, bandwidth)}); " if bandwidth else ""
     text = (f'log "{workdir}/srv{k}.log" all;\nrouter id {p2p(4, k)[1]};\n'
             "protocol device { }\n"
             f"protocol static vip4 {{ ipv4; route {ROUTE[4]} blackhole; }}\n"
             f"protocol static vip6 {{ ipv6; route {ROUTE[6]} blackhole; }}\n")
-    for fam in (4, 6):
-        r, s, nh = p2p(fam, k)
+    routers = [("r", lambda f, i: p2p(f, i)[0], sessions), *more]
+    for name, addr, on, fam in [(*rt, fam) for rt in routers for fam in (4, 6)]:
+        _, s, nh = p2p(fam, k)
+        r = addr(fam, k)
         hop = f" next hop address {nh};" if fam == 4 else ""
-        text += (f"protocol bgp r{fam} {{\n  {'' if sessions else 'disabled; '}"
+        text += (f"protocol bgp {name}{fam} {{\n  {'' if on else 'disabled; '}"
                  f"local {s} as {asn}; neighbor {r} as {ROUTER_AS};\n"
                  "  hold time 3; keepalive time 1; connect delay time 1; connect retry time 1;"
                  " error wait time 1, 2;\n"
@@ -325,9 +339,10 @@ def hop_name(gw, dev):
     return f"{gw}@{dev}" if gw.startswith("fe80:") else gw
 
 
-def served(api, fam):
-    """[(name, weight, neighbour)] ptbsteer serves in group site4/site6, in order."""
-    g = group_state(api, GROUP[fam]) or {}
+def served(api, fam, router=None):
+    """[(name, weight, neighbour)] ptbsteer serves in group site4/site6 (router `router`'s
+    state of it, when given), in order."""
+    g = group_state(api, GROUP[fam], router) or {}
     return [(h["name"], h.get("weight", 1), h.get("neighbour", "valid"))
             for h in g.get("next_hops", [])]
 
@@ -337,13 +352,14 @@ def wanted(group, invalid=()):
             for k, gw, dev, w in group]
 
 
-def wait_change(rt, api, live, weights=None, invalid=(), timeout=30):
+def wait_change(rt, api, live, weights=None, invalid=(), timeout=30, router=None):
     """Polls the router's kernel until the VIP routes' groups hold exactly the servers `live`
     (with these weights, when given), and ptbsteer until it serves each as the kernel holds it
-    (`invalid`: the servers whose next-hops it must mark `neighbour: invalid`), both families
-    in one loop. {family: (the kernel's group, when the last look at the kernel that did not see
-    it yet began (None: the first look saw it), when the kernel was seen holding it, when
-    ptbsteer was first seen serving it (None: not in time))}, times monotonic."""
+    (`invalid`: the servers whose next-hops it must mark `neighbour: invalid`; `router`: in
+    that router's state), both families in one loop. {family: (the kernel's group, when the
+    last look at the kernel that did not see it yet began (None: the first look saw it), when
+    the kernel was seen holding it, when ptbsteer was first seen serving it (None: not in
+    time))}, times monotonic."""
     deadline = time.monotonic() + timeout
     state = {fam: [None, None, None, None] for fam in (4, 6)}
     while any(st[3] is None for st in state.values()) and time.monotonic() < deadline:
@@ -357,7 +373,7 @@ def wait_change(rt, api, live, weights=None, invalid=(), timeout=30):
                 else:
                     st[1] = began
             if st[2] is not None and st[3] is None and \
-                    served(api, fam) == wanted(st[0], invalid):
+                    served(api, fam, router) == wanted(st[0], invalid):
                 st[3] = time.monotonic()
         time.sleep(0.002)
     for fam, st in state.items():
@@ -372,9 +388,14 @@ def wait_change(rt, api, live, weights=None, invalid=(), timeout=30):
 # One change: applied, then judged
 
 class Run:
-    def __init__(self, a, net, procs, api, sync, workdir, c, rng):
+    """`router`: the border router whose state of the groups is judged (`net.rt` is its
+    namespace; None: the groups' state for every router); `first`: the index of its clients'
+    first address (e2e_topology.client_addr)."""
+
+    def __init__(self, a, net, procs, api, sync, workdir, c, rng, router=None, first=0):
         self.a, self.net, self.procs, self.api, self.sync = a, net, procs, api, sync
         self.workdir, self.c, self.rng = workdir, c, rng
+        self.router, self.first = router, first
         self.batches = self.injected = 0      # connection batches made, PTB batches sent
         self.clients = []
         self.lags = []
@@ -386,7 +407,8 @@ class Run:
         kernel (the daemons) and to ptbsteer serving it, and from the kernel to ptbsteer
         (ptbsteer-sync: at most the time since the last look at the kernel that did not see the
         change yet). Returns {family: kernel group}."""
-        change = wait_change(self.net.rt, self.api, live, weights, invalid)
+        change = wait_change(self.net.rt, self.api, live, weights, invalid,
+                             router=self.router)
         for fam, (g, missed, seen, done) in change.items():
             hops = ", ".join(f"srv{k}" + (f"/{w}" if weights else "") for k, _, _, w in g)
             bad = f"; invalid: {','.join(f'srv{k}' for k in invalid)}" if invalid else ""
@@ -398,7 +420,8 @@ class Run:
                     self.lags.append(done - missed)
             self.c.check(bool(done), f"{title}: ptbsteer serves {GROUP[fam]} as the kernel "
                          f"holds it ({hops}{bad}); change -> kernel {seen - started:.2f} s{lag}",
-                         f"kernel {wanted(g, invalid)}\nptbsteer {served(self.api, fam)}")
+                         f"kernel {wanted(g, invalid)}\n"
+                         f"ptbsteer {served(self.api, fam, self.router)}")
         return {fam: change[fam][0] for fam in change}
 
     def steady(self, title, groups):
@@ -424,7 +447,7 @@ class Run:
         for fam in (4, 6):
             fl = random_flows(self.rng, fam, self.a.flows_random)
             kernel = kernel_choices(self.net.rt, fl)
-            ours = [str(o).split("@")[0] for o in ptbsteer_choices(self.api, fl)]
+            ours = [str(o).split("@")[0] for o in ptbsteer_choices(self.api, fl, self.router)]
             wrong = [f"{f.src} -> {f.dst} {f.proto} {f.sport} {f.dport}: kernel {k}, ptbsteer {o}"
                      for f, k, o in zip(fl, kernel, ours) if k != o]
             self.c.check(not wrong, f"{title}: IPv{fam}: {len(fl) - len(wrong)}/{len(fl)} random "
@@ -436,18 +459,19 @@ class Run:
     def connections(self, name):
         """A new batch of connections per family through the router (e2e_flows.connect)."""
         per = self.a.flows
-        flows, client = connect(self.procs, self.net, self.workdir,
-                                range(self.batches * per, (self.batches + 1) * per), name)
+        at = self.first + self.batches * per
+        flows, client = connect(self.procs, self.net, self.workdir, range(at, at + per), name)
         self.batches += 1
         self.clients.append(client)
         return flows
 
     def decide_owners(self, title, flows, groups):
         """POST /v1/decide names each connection's owner (ss), by its gateway in the kernel's
-        group."""
+        group (as PTBs from our router, when we have one)."""
         by_name = {hop_name(gw, dev): k for fam in groups for k, gw, dev, _ in groups[fam]}
+        more = {"router": self.router} if self.router else {}
         status, answer, _ = self.api.call("POST", "/v1/decide",
-                                          {"flows": [flow_json(f) for f in flows]})
+                                          {"flows": [{**flow_json(f), **more} for f in flows]})
         got = [by_name.get(d.get("next_hop")) for d in (answer or {}).get("decisions", [])]
         bad = [f"{f}: owner srv{f.owner}, decide {d}" for f, d in zip(flows, got)
                if d != f.owner]
@@ -455,16 +479,17 @@ class Run:
                      f"{title}: POST /v1/decide names the owner of every one of the "
                      f"{len(flows)} connections", "\n".join(bad[:5]) or f"{status} {answer}")
 
-    def ptbs(self, title, flows):
-        """Every connection's PTB into ptbsteer; its owner's kernel learns mtu 1400, no other
-        server's kernel learns anything."""
+    def ptbs(self, title, flows, src_mac=INJ_MAC):
+        """Every connection's PTB into ptbsteer (frames from `src_mac`: a router's, for
+        routers:); its owner's kernel learns mtu 1400, no other server's kernel learns
+        anything."""
         n = self.net.n
         self.resolved(title)
         mtus = e2e_judge.learned_mtus(n, flows)
         if any(v is not None for v in mtus.values()):
             raise SetupError(f"{title}: an MTU learned before any PTB")
         self.injected += 1
-        inject([ptb_frame(f, STEER_IN_MAC, INJ_MAC) for f in flows], self.workdir,
+        inject([ptb_frame(f, STEER_IN_MAC, src_mac) for f in flows], self.workdir,
                f"ptb{self.injected}.pcap", GAP_MS)
         mtus = wait_learned(n, flows, True, 3)
         wrong = []
@@ -607,6 +632,42 @@ def changes(r, birds, t):
                 f"end ({state})")
 
 
+def start_steer(a, procs, workdir, more=""):
+    """ptbsteer (a.ptbsteer) in ptbsteer's namespace (Net.adopt) with its control API, reaching
+    the next-hops by ARP / ND on the LAN, and a spare group (the file needs one; the VIPs'
+    groups come from ptbsteer-sync); `more`: further top-level keys (e.g. `routers:`).
+    (SteerRun, API client) once the API answers."""
+    api_line, api = control_api(workdir)
+    spare = config.group("spare", ["192.0.2.192/26"],
+                         [config.hop("spare1", mac="02:70:74:62:00:ff")], 0, 1)
+    cfg = os.path.join(workdir, "ptbsteer.yaml")
+    with open(cfg, "w") as f:
+        f.write(steer_base(via="4") + more + "groups:\n" + spare + api_line)
+    steer = SteerRun(types.SimpleNamespace(config_out=cfg, ptbsteer=a.ptbsteer,
+                                           startup_timeout=20, settle=0.2), procs, workdir)
+    if not wait_until(lambda: api_up(api), 10, 0.1):
+        raise SetupError("ptbsteer's control API did not answer in 10 s")
+    return steer, api
+
+
+def start_sync(a, procs, net, api, workdir, rt=None, router=None):
+    """ptbsteer-sync (a.sync) beside ptbsteer's API (in net.st), reading router namespace `rt`
+    (default net.rt), its groups with `transition: a.transition`; with `router`, pushing that
+    router's states (files sync-ROUTER.yaml and .log, else sync.*)."""
+    name = f"sync-{router}" if router else "sync"
+    scfg = sync_config(os.path.join(workdir, f"{name}.yaml"), rt or net.rt, f"{workdir}/token",
+                       api.base, router=router)
+    with open(scfg) as f:
+        text = f.read().replace("port: out}", f"port: out, transition: {a.transition}}}")
+    with open(scfg, "w") as f:
+        f.write(text)
+    wrapper = os.path.join(workdir, "sync.sh")      # ptbsteer-sync beside ptbsteer's API
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nexec nsenter --net=/run/netns/{net.st} {a.sync} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    return Sync(procs, wrapper, scfg, os.path.join(workdir, f"{name}.log"))
+
+
 def main_run(a, c):
     prefix = f"ptbfr-{os.getpid()}-"
     delete_orphans(r"ptbfr-(\d+)-\w+$")
@@ -627,27 +688,8 @@ def main_run(a, c):
                          bird_conf(k, workdir, sessions=k != 9))
                  for k in range(1, SERVERS + 1)}
         start_servers(procs, SERVERS, time.monotonic() + 15)
-        api_line, api = control_api(workdir)
-        spare = config.group("spare", ["192.0.2.192/26"],
-                             [config.hop("spare1", mac="02:70:74:62:00:ff")], 0, 1)
-        cfg = os.path.join(workdir, "ptbsteer.yaml")
-        with open(cfg, "w") as f:
-            f.write(steer_base(via="4") + "groups:\n" + spare + api_line)
-        steer = SteerRun(types.SimpleNamespace(config_out=cfg, ptbsteer=a.ptbsteer,
-                                               startup_timeout=20, settle=0.2), procs, workdir)
-        if not wait_until(lambda: api_up(api), 10, 0.1):
-            raise SetupError("ptbsteer's control API did not answer in 10 s")
-        scfg = sync_config(os.path.join(workdir, "sync.yaml"), net.rt, f"{workdir}/token",
-                           api.base)
-        with open(scfg) as f:
-            text = f.read().replace("port: out}", f"port: out, transition: {a.transition}}}")
-        with open(scfg, "w") as f:
-            f.write(text)
-        wrapper = os.path.join(workdir, "sync.sh")      # ptbsteer-sync beside ptbsteer's API
-        with open(wrapper, "w") as f:
-            f.write(f"#!/bin/sh\nexec nsenter --net=/run/netns/{net.st} {a.sync} \"$@\"\n")
-        os.chmod(wrapper, 0o755)
-        sync = Sync(procs, wrapper, scfg, os.path.join(workdir, "sync.log"))
+        steer, api = start_steer(a, procs, workdir)
+        sync = start_sync(a, procs, net, api, workdir)
         print(f"setup {time.monotonic() - t0:.1f} s")
         r = Run(a, net, procs, api, sync, workdir, c, random.Random(a.seed))
         changes(r, birds, t_daemons)
@@ -672,21 +714,28 @@ def main_run(a, c):
                             check=False))
         return 2
     finally:
-        for cl in (r.clients if r else []):
-            try:
-                cl.stdin.close()
-            except OSError:
-                pass
-        if steer and steer.p.poll() is None:
-            steer.stop()
-        procs.stop_all()
-        remove_eal_dirs("ptbe")
-        remove_frr_run_dirs(r"ptbfr-(\d+)-frr")
-        net.destroy()
-        if not a.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        tear_down(a, procs, net, workdir, r.clients if r else [], steer, r"ptbfr-(\d+)-frr")
         print(f"total {time.monotonic() - t0:.1f} s")
     return None
+
+
+def tear_down(a, procs, net, workdir, clients, steer, frr_dirs):
+    """Stops what a run started (its client processes first: closing their stdin ends them;
+    ptbsteer, when it runs), removes EAL's runtime dir, the FRR run dirs that `frr_dirs`
+    matches (remove_frr_run_dirs), the namespaces and, unless --keep, the work directory."""
+    for cl in clients:
+        try:
+            cl.stdin.close()
+        except OSError:
+            pass
+    if steer and steer.p.poll() is None:
+        steer.stop()
+    procs.stop_all()
+    remove_eal_dirs("ptbe")
+    remove_frr_run_dirs(frr_dirs)
+    net.destroy()
+    if not a.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def api_up(api):
@@ -701,6 +750,12 @@ def frr_user():
         return pwd.getpwnam("frr")
     except KeyError:
         return None
+
+
+def daemons_installed():
+    """FRR (bgpd, vtysh, the user frr) and BIRD 2 (bird, birdc) are here."""
+    return bool(os.access(os.path.join(FRR_DIR, "bgpd"), os.X_OK) and shutil.which("vtysh")
+                and shutil.which("bird") and shutil.which("birdc") and frr_user())
 
 
 def main():
@@ -720,8 +775,7 @@ def main():
     if os.geteuid() != 0:
         print("skipped: needs root (network namespaces)")
         return 77
-    if not (os.access(os.path.join(FRR_DIR, "bgpd"), os.X_OK) and shutil.which("vtysh")
-            and shutil.which("bird") and shutil.which("birdc") and frr_user()):
+    if not daemons_installed():
         print(f"skipped: FRR ({FRR_DIR}, vtysh, the user frr) or BIRD 2 (bird, birdc) not "
               "installed")
         return 77

@@ -57,13 +57,15 @@ def app_config(tmp, tag="sy", control_listen="127.0.0.1:0"):
             + api_lib.control(tmp, control_listen))
 
 
-def sync_config(path, ns, token, api_base, *more_bases):
+def sync_config(path, ns, token, api_base, *more_bases, router=None):
     """ptbsteer-sync's configuration: the router namespace's two service routes as site4 and
-    site6, pushed to the appliance at api_base (and at each of more_bases)."""
+    site6, pushed to the appliance at api_base (and at each of more_bases); with `router`, as
+    that border router's states (`router:`, docs/router-sync.md)."""
     hostports = ", ".join(f"http://{b.split('//')[1].split('/')[0]}" for b in (api_base,
                                                                              *more_bases))
     with open(path, "w") as f:
-        f.write(f"netns: {ns}\ntoken_file: {token}\nappliances: [{hostports}]\n"
+        f.write(f"netns: {ns}\n" + (f"router: {router}\n" if router else "")
+                + f"token_file: {token}\nappliances: [{hostports}]\n"
                 "listen: 127.0.0.1:0\ncoalesce_ms: 5\ngroups:\n"
                 f"  - {{name: site4, route: {SERVICE_NET4}, port: out}}\n"
                 f'  - {{name: site6, route: "{SERVICE_NET6}", port: out}}\n')
@@ -96,10 +98,13 @@ def kernel_choices(ns, flows):
             for r in records]
 
 
-def ptbsteer_choices(api, flows):
+def ptbsteer_choices(api, flows, router=None):
+    """POST /v1/decide's next-hop (or verdict) for each flow; with `router`, as PTBs from that
+    border router (its state of the group)."""
+    more = {"router": router} if router else {}
     status, answer, _ = api.call("POST", "/v1/decide", {"flows": [
-        {"src": f.src, "dst": f.dst, "proto": f.proto, "sport": f.sport, "dport": f.dport}
-        for f in flows]})
+        {"src": f.src, "dst": f.dst, "proto": f.proto, "sport": f.sport, "dport": f.dport,
+         **more} for f in flows]})
     if status != 200:
         raise RuntimeError(f"POST /v1/decide: {status} {answer}")
     return [d.get("next_hop") if d.get("verdict") == "unicast" else d.get("verdict")
@@ -165,8 +170,11 @@ def wait_for(cond, t0, timeout=10):
     return None
 
 
-def group_state(api, name):
-    status, answer, _ = api.call("GET", f"/v1/groups/{name}")
+def group_state(api, name, router=None):
+    """GET /v1/groups/NAME, or router `router`'s state of it (/v1/routers/R/groups/NAME); None
+    when not 200."""
+    path = f"/v1/routers/{router}/groups/{name}" if router else f"/v1/groups/{name}"
+    status, answer, _ = api.call("GET", path)
     return answer if status == 200 else None
 
 
