@@ -157,6 +157,19 @@ def refusals(c, api):
          None, 400, "dst must be", "/flows/0/dst"),
         ("decide: no ports for TCP", "GET", "/v1/decide?src=203.0.113.9&dst=198.51.100.9&proto=6",
          None, None, 400, "sport must be a port", "/sport"),
+        # Per-router states (docs/configuration.md, "Routers"); this configuration has none.
+        ("a router's state of no router", "PUT", "/v1/routers/edge9/groups/api", good, None, 400,
+         "no router of that name is under routers:", ""),
+        ("router in the body, not the path", "PUT", "/v1/groups/api", dict(good, router="edge1"),
+         None, 400, "the body names router", "/router"),
+        ("a derived state put back", "PUT", "/v1/groups/api", dict(good, derived=True), None,
+         400, "derived is what GET says", "/derived"),
+        ("a router path without a router", "PUT", "/v1/routers//groups/api", good, None, 404,
+         "no such resource", ""),
+        ("decide: an unknown router", "POST", "/v1/decide",
+         {"flows": [{"src": "203.0.113.9", "dst": "198.51.100.9", "proto": "tcp", "sport": 1,
+                     "dport": 2, "router": "nope"}]},
+         None, 400, "router \"nope\" is not one of the routers", "/flows/0/router"),
     ]
     for what, method, path, body, raw, status, says, pointer in cases:
         got, answer, _ = api.call(method, path, body, raw=raw)
