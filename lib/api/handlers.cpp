@@ -119,7 +119,7 @@ Response put_group(const control::Runtime& rt, HopCache& cache, const std::strin
         return {400, refusal("derived is what GET says of a shared state ptbsteer made; a group "
                              "put through the API is not derived",
                              "/derived")};
-    const std::string key = router.empty() ? name : router + "/" + name;
+    const std::string key = config::Group::state_key(name, router);
     if (auto s = doc.find("source"); s != doc.end()) {
         if (*s != "api")
             return {400, refusal("a group put through the API has source \"api\"", "/source")};
@@ -271,7 +271,7 @@ Response handle(const control::Runtime& rt, HopCache& hops, std::string_view met
         const auto& [router, name] = *at;
         if (name.empty() || name.find('/') != std::string::npos || router.find('/') != npos)
             return {404, refusal(fmt::format("no such resource: {}", path))};
-        const std::string key = router.empty() ? name : router + "/" + name;
+        const std::string key = config::Group::state_key(name, router);
         if (method == "GET") return get_group(rt, key);
         if (method == "PUT") return put_group(rt, hops, name, router, body);
         if (method == "DELETE") return delete_group(rt, hops, key);

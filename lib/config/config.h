@@ -222,7 +222,10 @@ struct Group {
     Location where;
     // What identifies this state among the configuration's groups: the name, or ROUTER/NAME
     // (a group's name never holds a '/': the API path could not name it).
-    std::string key() const { return router.empty() ? name : router + "/" + name; }
+    std::string key() const { return state_key(name, router); }
+    static std::string state_key(const std::string& name, const std::string& router) {
+        return router.empty() ? name : router + "/" + name;
+    }
 };
 // Bounds of the transition keys: an hour is longer than any connection a PTB matters to before
 // its client retries; three frames (the newest owner and two earlier ones) keep a transition
