@@ -14,6 +14,7 @@
 
 #include "guard/validate.h"
 #include "hash/hash_model.h"
+#include "hash/siphash_batch.h"
 #include "packet/flow_key.h"
 #include "steer/select.h"
 #include "steer/verdict.h"
@@ -261,6 +262,11 @@ constexpr std::string_view name(ReloadAccess a) {
     return reload_access_names.name(a);
 }
 
+// `simd:` spellings, hash::simd_path_name()'s words.
+inline constexpr auto simd_path_names =
+    util::name_table<hash::SimdPath>("scalar", "avx2", "avx512", "auto");
+static_assert(simd_path_names.size() == std::size_t(hash::SimdPath::automatic) + 1);
+
 // `neighbors:` — how next-hops given by `via` are resolved and kept fresh (docs/configuration.md).
 struct Neighbors {
     std::uint32_t reachable_time = 30; // seconds an answer keeps an entry reachable (Linux: 30)
@@ -314,6 +320,7 @@ struct Config {
     Capture capture;
     Limits limits;
     Neighbors neighbors;
+    hash::SimdPath simd = hash::SimdPath::automatic;
 };
 
 struct LoadResult {

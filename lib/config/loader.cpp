@@ -30,7 +30,7 @@ LoadResult load(const std::string& text, const std::string& name) {
     l.cfg.file = name;
     Map top(l.r, Node(root), "the configuration",
             {"eal", "presets_dir", "ports", "lcores", "addresses", "routers", "groups", "metrics",
-             "control", "capture", "limits", "neighbors"});
+             "control", "capture", "limits", "neighbors", "simd"});
     if (!top.valid()) return out;
     try {
         l.eal(top.get("eal"));
@@ -45,6 +45,7 @@ LoadResult load(const std::string& text, const std::string& name) {
         l.capture(top.get("capture"));
         l.limits(top.get("limits"));
         l.neighbors(top.get("neighbors"));
+        l.simd(top.get("simd"));
     } catch (const YAML::Exception& e) {
         // yaml-cpp throws on a few shapes (e.g. a non-scalar key); report it where it happened.
         out.errors.push_back(

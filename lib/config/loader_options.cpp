@@ -29,6 +29,22 @@ void Loader::neighbors(const Node& n) {
             cfg.neighbors.unres_qlen = std::uint32_t(*x);
 }
 
+// `simd:` — the SIMD path that hashes a burst's Linux flows side by side (datapath/burst.h):
+// `auto` (the best this CPU runs) or one forced. A path the CPU cannot run is refused here, not
+// replaced by another: the operator asked for that one.
+void Loader::simd(const Node& n) {
+    if (!n) return;
+    const auto v = r.choice(n, "simd", simd_path_names);
+    if (!v) return;
+    if (!hash::simd_path_supported(*v)) {
+        r.error(n, fmt::format("simd: this CPU cannot run the {} path; the best it runs is {}",
+                               hash::simd_path_name(*v),
+                               hash::simd_path_name(hash::best_simd_path())));
+        return;
+    }
+    cfg.simd = *v;
+}
+
 void Loader::rate_limit(const Node& n, std::string_view what, RateLimit& out) {
     if (!n) return;
     if (n.IsScalar() && n.Scalar() == "off") {

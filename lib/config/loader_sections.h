@@ -61,6 +61,7 @@ struct Loader {
     void limits(const Node& n);
     void rate_limit(const Node& n, std::string_view what, RateLimit& out);
     void neighbors(const Node& n);
+    void simd(const Node& n);
     void metrics(const Node& n);
     void control(const Node& n);
     void capture(const Node& n);

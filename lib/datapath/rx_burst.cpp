@@ -51,22 +51,21 @@ void count_ptb(LcoreCounters& c, const Tables& t, const packet::PtbInfo& info, c
 } // namespace
 
 unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n, Decision* out,
-                      LcoreCounters& c, CaptureTap* capture, Guard& guard, packet::PtbInfo& info,
+                      LcoreCounters& c, CaptureTap* capture, Guard& guard, BurstStage& stage,
                       rte_ring* updates) {
     const std::uint64_t now = rte_rdtsc(); // one clock read per burst is precise enough for limits
+    // A PTB fits one segment; the parser bounds itself by this span, so a chained frame is
+    // refused by its length checks, never read past.
+    std::span<const std::uint8_t> frames[burst];
+    for (unsigned i = 0; i < n; ++i)
+        frames[i] = {rte_pktmbuf_mtod(pkts[i], const std::uint8_t*), rte_pktmbuf_data_len(pkts[i])};
+    decide_frames(t, frames, n, q.port_index, stage, &guard, now, out);
     unsigned kept = 0;
     for (unsigned i = 0; i < n; ++i) {
-        if (i + 1 < n)
-            prefetch_frame(t, rte_pktmbuf_mtod(pkts[i + 1], const std::uint8_t*),
-                           rte_pktmbuf_data_len(pkts[i + 1]));
         rte_mbuf* m = pkts[i];
-        // A PTB fits one segment; the parser bounds itself by this span, so a chained frame is
-        // refused by its length checks, never read past.
-        const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*),
-                                                  rte_pktmbuf_data_len(m));
-        const Decision d = decide(t, frame, q.port_index, info, &guard, now);
-        ++c.rx_by_port[q.port_index][std::size_t(rx_family(frame, d))];
-        if (d.ptb) count_ptb(c, t, info, d);
+        const Decision d = out[i];
+        ++c.rx_by_port[q.port_index][std::size_t(rx_family(frames[i], d))];
+        if (d.ptb) count_ptb(c, t, stage.info[i], d);
         if (d.action == Action::drop) {
             ++c.drops[std::size_t(d.drop)];
             capture_dropped(capture, c, m);

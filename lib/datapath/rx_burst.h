@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "datapath/burst.h"
 #include "datapath/counters.h"
 #include "datapath/decide.h"
 #include "datapath/worker.h"
@@ -15,20 +16,18 @@ namespace ptbsteer::datapath {
 
 struct CaptureTap;
 
-inline constexpr unsigned burst = 32;
-
 // One lcore's room for a burst, set up once per lcore: as locals of poll_rx, the default
 // initialisers of Decision and PtbInfo would run on every poll (~10 instructions per packet).
 struct BurstScratch {
     rte_mbuf* pkts[burst];
     Decision decisions[burst];
-    packet::PtbInfo info; // parse_frame()'s output, reused frame after frame
+    BurstStage stage; // decide_frames()'s (burst.h)
 };
 
-// Parses and decides a burst; drops are counted and freed here, the rest stay in `pkts` with
-// their Decision. Returns how many are left.
+// Decides a burst in stages (decide_frames); drops are counted and freed here, the rest stay in
+// `pkts` with their Decision in `out`. Returns how many are left.
 unsigned decide_burst(const Tables& t, const RxQueue& q, rte_mbuf** pkts, unsigned n, Decision* out,
-                      LcoreCounters& c, CaptureTap* capture, Guard& guard, packet::PtbInfo& info,
+                      LcoreCounters& c, CaptureTap* capture, Guard& guard, BurstStage& stage,
                       rte_ring* updates);
 
 } // namespace ptbsteer::datapath

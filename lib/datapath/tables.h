@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "guard/validate.h"
+#include "hash/siphash_batch.h"
 #include "steer/group.h"
 #include "steer/prefix_table.h"
 
@@ -152,6 +153,10 @@ struct Tables {
     // §4.3.2.3, is shorter) after Ethernet and two VLAN tags. Longer frames are not PTBs a
     // router sends; the parser bounds itself, and the prefetch stops here.
     static constexpr std::size_t whole_ptb_prefetch = 1280 + 14 + 2 * 4;
+    // The SIMD path that hashes a burst's Linux flows side by side (config `simd:`; burst.h);
+    // null: each flow hashed on its own (the scalar path).
+    hash::SipLanesFn hash_lanes = nullptr;
+    hash::SimdPath simd = hash::SimdPath::scalar; // the path taken, for the reports
     // The routers that hand PTBs over (config `routers:`), numbered from 1 in the
     // configuration's order; 0 is a frame none of them matched. router_of() (router.h) reads
     // these for every PTB: the source MAC first, then the outer VLAN, then the port.

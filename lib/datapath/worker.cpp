@@ -243,7 +243,7 @@ void poll_rx(const Shared& s, const Generation& g, WorkerConfig& w, Deliverer* o
         if (n == 0) continue;
         w.counters->rx += n;
         const unsigned kept = decide_burst(g.tables, q, pkts, n, decisions, *w.counters, w.capture,
-                                           guard, scratch.info, s.neighbor_updates);
+                                           guard, scratch.stage, s.neighbor_updates);
         if (out) {
             for (unsigned i = 0; i < kept; ++i)
                 out->deliver(pkts[i], decisions[i], g.tables);

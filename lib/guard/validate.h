@@ -83,8 +83,9 @@ inline bool icmp_checksum_ok(const packet::PtbInfo& p, std::span<const std::uint
 // The first rule `p` breaks, or Check::ok. `frame` is the whole frame `p` was parsed from.
 // Inline, checksums included: a handful of comparisons and short sums run for every PTB, and
 // the calls cost more than some of them (callgrind: 14 instructions at one call site alone).
-inline Check validate(const packet::PtbInfo& p, std::span<const std::uint8_t> frame,
-                      const ValidationPolicy& policy) noexcept {
+[[gnu::always_inline]] inline Check validate(const packet::PtbInfo& p,
+                                             std::span<const std::uint8_t> frame,
+                                             const ValidationPolicy& policy) noexcept {
     const bool v4 = p.family == packet::Family::v4;
     if (v4 && p.mtu == 0) return Check::mtu_unspecified;
     if (p.mtu < (v4 ? policy.v4_floor : ValidationPolicy::v6_floor)) return Check::mtu_below_floor;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "hash/jhash.h"
 #include "hash/linux_flow_keys.h"
 #include "packet/flow_key.h"
 #include "util/name_table.h"
@@ -77,6 +78,18 @@ class Model {
     // True when the hashed fields include ports, so a key without known ports
     // (!packet::ports_known(k.l4)) cannot be hashed exactly and the group's fallback applies.
     bool needs_ports() const noexcept { return needs_ports_; }
+
+    // A Linux model whose hash is a SipHash (policies 0 and 1; 3 with an outer field) can put a
+    // flow into a SIMD lane instead (linux_flow_lane()); once the burst's lanes are hashed
+    // (siphash24_batch_for()), from_lane() gives what hash() would have. The rest hash() only.
+    bool has_lane() const noexcept { return lane_ != nullptr; }
+    void lane(const packet::FlowKey& k, SipLanes& l, std::size_t j) const noexcept {
+        lane_(*this, k, l, j);
+    }
+    std::uint32_t from_lane(std::uint64_t sip) const noexcept {
+        const std::uint32_t h = linux_hash_from_sip(sip);
+        return policy_ == 3 ? jhash_2words(h, 0, 0) : h; // hash_linux_p3's last step
+    }
     ModelKind kind() const noexcept { return kind_; }
     std::string describe() const;
 
@@ -88,7 +101,15 @@ class Model {
     static std::uint32_t hash_toeplitz(const Model& m, const packet::FlowKey& k) noexcept;
     static std::uint32_t hash_crc32c(const Model& m, const packet::FlowKey& k) noexcept;
 
+    using LaneFn = void (*)(const Model&, const packet::FlowKey&, SipLanes&, std::size_t) noexcept;
+    template <std::uint8_t Policy>
+    static void lane_linux(const Model& m, const packet::FlowKey& k, SipLanes& l,
+                           std::size_t j) noexcept {
+        linux_flow_lane<Policy>(k, m.fields_, m.linux_key_, l, j);
+    }
+
     HashFn hash_ = hash_linux_p0; // set by the factory with the rest
+    LaneFn lane_ = nullptr;
     ModelKind kind_ = ModelKind::linux_kernel;
     bool needs_ports_ = false;
     std::uint32_t fields_ = 0;

@@ -13,6 +13,7 @@
 
 #include "hash/hash_model.h"
 #include "hash/siphash.h"
+#include "hash/siphash_batch.h"
 
 namespace ptbsteer::hash {
 
@@ -225,27 +226,29 @@ LinuxHashKey linux_hash_key(std::uint32_t seed) noexcept {
 //   4 bytes of tail padding (72 bytes hashed). Both lengths are multiples of 8, so the last
 //   SipHash word is the length alone.
 // Consistentify is done on the loaded values exactly as linux_consistentify compares them.
-template <std::uint8_t Policy>
-std::uint32_t linux_flow_hash_fixed(const FlowKey& k, std::uint32_t fields,
-                                    const LinuxHashKey& key) noexcept {
+// The state after w0..w2 goes to sink.start(), each word from w3 on to sink.word(), the length
+// word to sink.last(): compressed at once (linux_flow_hash_fixed) or put in a SIMD lane
+// (linux_flow_lane). Always inlined with the sink, so either way the words stay in registers.
+template <std::uint8_t Policy, class Sink>
+[[gnu::always_inline]] inline void linux_words(const FlowKey& k, std::uint32_t fields,
+                                               const LinuxHashKey& key, Sink& sink) {
     // A constant policy: select_fields() folds to that policy's copies, so a policy-1 hash
     // neither branches on the policy nor tests which fields to take.
     const Selected f = select_fields(k, Policy, fields);
 
     const std::uint64_t w0 = std::uint64_t{f.proto} << 16 | std::uint64_t{f.label} << 32;
     const std::int8_t slot = midstate_slot[f.proto];
-    detail::SipState s;
     if (f.label == 0 && slot >= 0) {
         const auto& m = key.mid[static_cast<std::size_t>(slot)];
-        s = {m[0], m[1], m[2], m[3]};
+        sink.start({m[0], m[1], m[2], m[3]});
     } else {
-        s = state_after_head(key.k0, key.k1, w0);
+        sink.start(state_after_head(key.k0, key.k1, w0));
     }
 
     // Ports: big-endian in the image, compared as little-endian u16 loads.
     std::uint16_t sp = __builtin_bswap16(f.sport), dp = __builtin_bswap16(f.dport);
     sort_pair(sp, dp, dp < sp);
-    s.compress((std::uint64_t{sp} | std::uint64_t{dp} << 16) << 32);
+    sink.word(0, (std::uint64_t{sp} | std::uint64_t{dp} << 16) << 32);
 
     const std::uint8_t* src = k.src.b.data();
     const std::uint8_t* dst = k.dst.b.data();
@@ -253,10 +256,10 @@ std::uint32_t linux_flow_hash_fixed(const FlowKey& k, std::uint32_t fields,
         std::uint32_t a = f.src ? load_native32(src) : 0;
         std::uint32_t b = f.dst ? load_native32(dst) : 0;
         sort_pair(a, b, b < a);
-        s.compress(std::uint64_t{a} << 32);
-        s.compress(b);
-        const auto h = static_cast<std::uint32_t>(detail::sip_finish(s, std::uint64_t{48} << 56));
-        return h ? h : 1;
+        sink.word(1, std::uint64_t{a} << 32);
+        sink.word(2, b);
+        sink.last(3, std::uint64_t{48} << 56);
+        return;
     }
     // IPv6: memcmp order is the big-endian order of each 8-byte half.
     std::uint64_t a_lo = f.src ? load_native64(src) : 0, a_hi = f.src ? load_native64(src + 8) : 0;
@@ -265,13 +268,52 @@ std::uint32_t linux_flow_hash_fixed(const FlowKey& k, std::uint32_t fields,
     const bool swap = b0 < a0 || (b0 == a0 && __builtin_bswap64(b_hi) < __builtin_bswap64(a_hi));
     sort_pair(a_lo, b_lo, swap);
     sort_pair(a_hi, b_hi, swap);
-    s.compress(a_lo << 32);              // icmp, src[0..3]
-    s.compress(a_lo >> 32 | a_hi << 32); // src[4..11]
-    s.compress(a_hi >> 32 | b_lo << 32); // src[12..15], dst[0..3]
-    s.compress(b_lo >> 32 | b_hi << 32); // dst[4..11]
-    s.compress(b_hi >> 32);              // dst[12..15], padding
-    const auto h = static_cast<std::uint32_t>(detail::sip_finish(s, std::uint64_t{72} << 56));
-    return h ? h : 1;
+    sink.word(1, a_lo << 32);              // icmp, src[0..3]
+    sink.word(2, a_lo >> 32 | a_hi << 32); // src[4..11]
+    sink.word(3, a_hi >> 32 | b_lo << 32); // src[12..15], dst[0..3]
+    sink.word(4, b_lo >> 32 | b_hi << 32); // dst[4..11]
+    sink.word(5, b_hi >> 32);              // dst[12..15], padding
+    sink.last(6, std::uint64_t{72} << 56);
+}
+
+// The sink that hashes: every word compressed as it comes.
+struct Compress {
+    detail::SipState s{};
+    std::uint32_t hash = 0;
+    void start(const detail::SipState& from) { s = from; }
+    void word(std::size_t, std::uint64_t w) { s.compress(w); }
+    void last(std::size_t, std::uint64_t w) {
+        hash = linux_hash_from_sip(detail::sip_finish(s, w));
+    }
+};
+
+// The sink that fills lane j.
+struct Lane {
+    SipLanes& l;
+    std::size_t j;
+    void start(const detail::SipState& s) {
+        l.v[0][j] = s.v0;
+        l.v[1][j] = s.v1;
+        l.v[2][j] = s.v2;
+        l.v[3][j] = s.v3;
+    }
+    void word(std::size_t i, std::uint64_t w) { l.m[i][j] = w; }
+    void last(std::size_t i, std::uint64_t w) { l.m[i][j] = w; }
+};
+
+template <std::uint8_t Policy>
+std::uint32_t linux_flow_hash_fixed(const FlowKey& k, std::uint32_t fields,
+                                    const LinuxHashKey& key) noexcept {
+    Compress c;
+    linux_words<Policy>(k, fields, key, c);
+    return c.hash;
+}
+
+template <std::uint8_t Policy>
+void linux_flow_lane(const FlowKey& k, std::uint32_t fields, const LinuxHashKey& key,
+                     SipLanes& lanes, std::size_t j) noexcept {
+    Lane sink{lanes, j};
+    linux_words<Policy>(k, fields, key, sink);
 }
 
 template std::uint32_t linux_flow_hash_fixed<0>(const FlowKey&, std::uint32_t,
@@ -280,6 +322,12 @@ template std::uint32_t linux_flow_hash_fixed<1>(const FlowKey&, std::uint32_t,
                                                 const LinuxHashKey&) noexcept;
 template std::uint32_t linux_flow_hash_fixed<3>(const FlowKey&, std::uint32_t,
                                                 const LinuxHashKey&) noexcept;
+template void linux_flow_lane<0>(const FlowKey&, std::uint32_t, const LinuxHashKey&, SipLanes&,
+                                 std::size_t) noexcept;
+template void linux_flow_lane<1>(const FlowKey&, std::uint32_t, const LinuxHashKey&, SipLanes&,
+                                 std::size_t) noexcept;
+template void linux_flow_lane<3>(const FlowKey&, std::uint32_t, const LinuxHashKey&, SipLanes&,
+                                 std::size_t) noexcept;
 
 std::uint32_t linux_flow_hash_direct(const FlowKey& k, std::uint8_t policy, std::uint32_t fields,
                                      const LinuxHashKey& key) noexcept {

@@ -87,4 +87,22 @@ template <std::uint8_t Policy>
 std::uint32_t linux_flow_hash_fixed(const packet::FlowKey& k, std::uint32_t fields,
                                     const LinuxHashKey& key) noexcept;
 
+struct SipLanes; // siphash_batch.h
+
+// The same hash in a SIMD lane: lane j of `lanes` gets the SipHash state and the words
+// linux_flow_hash_fixed() would compress, linux_lane_words(k.family) of them, so a burst's
+// keys are hashed side by side (siphash24_batch_for()). Each family has its own lanes.
+template <std::uint8_t Policy>
+void linux_flow_lane(const packet::FlowKey& k, std::uint32_t fields, const LinuxHashKey& key,
+                     SipLanes& lanes, std::size_t j) noexcept;
+constexpr std::size_t linux_lane_words(packet::Family f) noexcept {
+    return f == packet::Family::v4 ? 4 : 7;
+}
+
+// __flow_hash_from_keys' last step: the 64-bit SipHash truncated to 32 bits, 0 becoming 1.
+constexpr std::uint32_t linux_hash_from_sip(std::uint64_t sip) noexcept {
+    const auto h = static_cast<std::uint32_t>(sip);
+    return h ? h : 1;
+}
+
 } // namespace ptbsteer::hash

@@ -8,9 +8,6 @@
 // the project's baseline instruction set, so no AVX instruction runs on a CPU without it.
 #include "hash/siphash_batch.h"
 
-#include <algorithm>
-#include <span>
-
 #include "hash/siphash.h"
 
 #if defined(__x86_64__)
@@ -35,49 +32,30 @@ namespace ptbsteer::hash {
 
 namespace {
 
-// Initialisation constants: "somepseudorandomlygeneratedbytes" (paper §2.1), as in sip_init().
-constexpr std::uint64_t init0 = 0x736f6d6570736575ULL, init1 = 0x646f72616e646f6dULL;
-constexpr std::uint64_t init2 = 0x6c7967656e657261ULL, init3 = 0x7465646279746573ULL;
-
-// The last message word of each lane (paper §2: the 0..7 bytes after the whole words, with
-// the length mod 256 in the top byte), built with siphash24()'s own load so that a message is
-// never read past `len`.
-void last_words(const std::uint8_t* const* msgs, std::size_t lanes, std::size_t len,
-                std::uint64_t* words) noexcept {
-    const std::size_t whole = len & ~std::size_t{7};
-    for (std::size_t j = 0; j < lanes; ++j)
-        words[j] = detail::load_le(msgs[j] + whole, len - whole) | std::uint64_t{len & 0xff} << 56;
+// The scalar path: siphash24()'s rounds (siphash.h), lane by lane.
+void lanes_scalar(const SipLanes& l, std::size_t from, std::size_t to, std::size_t words,
+                  std::uint64_t* out) noexcept {
+    for (std::size_t j = from; j < to; ++j) {
+        detail::SipState s{l.v[0][j], l.v[1][j], l.v[2][j], l.v[3][j]};
+        for (std::size_t w = 0; w + 1 < words; ++w)
+            s.compress(l.m[w][j]);
+        out[j] = detail::sip_finish(s, l.m[words - 1][j]);
+    }
 }
 
-// Runs `wide` on full blocks of W messages, `narrow` on full blocks of V, then `narrow` on one
-// block padded with copies of message 0 of the tail (their results are dropped), so every path
-// handles any n.
+// Runs `wide` (W lanes) on whole blocks, then `narrow` (V lanes) on the rest, rounded up to V:
+// lanes past n are computed from what they hold and their results never read.
 template <std::size_t W, std::size_t V, class Wide, class Narrow>
-void run_blocks(std::size_t n, const std::uint64_t* k0, const std::uint64_t* k1,
-                const std::uint8_t* const* msgs, std::size_t len, std::uint64_t* out, Wide wide,
+void run_blocks(const SipLanes& l, std::size_t n, std::size_t words, std::uint64_t* out, Wide wide,
                 Narrow narrow) noexcept {
     std::size_t i = 0;
     for (; i + W <= n; i += W)
-        wide(k0 + i, k1 + i, msgs + i, len, out + i);
-    for (; i + V <= n; i += V)
-        narrow(k0 + i, k1 + i, msgs + i, len, out + i);
-    if (i == n) return;
-    const std::size_t r = n - i;
-    std::uint64_t pk0[V], pk1[V], pout[V];
-    const std::uint8_t* pmsgs[V];
-    for (std::size_t j = 0; j < V; ++j) {
-        const std::size_t from = i + (j < r ? j : 0);
-        pk0[j] = k0[from];
-        pk1[j] = k1[from];
-        pmsgs[j] = msgs[from];
-    }
-    narrow(pk0, pk1, pmsgs, len, pout);
-    std::copy_n(pout, r, out + i);
+        wide(l, i, words, out);
+    for (; i < n; i += V)
+        narrow(l, i, words, out);
 }
 
 #if PTBSTEER_SIMD
-static_assert(sizeof(const std::uint8_t*) == 8, "lanes hold message pointers as 64-bit offsets");
-
 // Groups of lanes each block function interleaves. ns per hash, AVX-512 / AVX2, IPv4 length,
 // burst 32 (siphash-batch-bench, medians; noisy 2-vCPU VM): 1 group 12.1 / 25.1, 2 groups
 // 9.3 / 17.0, 3 groups 8.6 / 16.8, 4 groups 9.9 / 20.2 (AVX2's 16 registers spill). 2 divides 32.
@@ -85,13 +63,6 @@ constexpr std::size_t ways = 2;
 // Loops over the groups must be unrolled so that each group's state stays in registers (GCC 12
 // -O2 does not unroll them by itself: the states went through the stack, 30 % slower).
 #define PTBSTEER_EACH(g, n) _Pragma("GCC unroll 8") for (std::size_t g = 0; g < (n); ++g)
-
-// A message word of every lane is fetched with one gather: lane j reads base + off[j], where
-// off[j] is message j's address minus message 0's (so base = message 0 + word offset). The
-// offsets are computed on the pointer array loaded as 64-bit integers.
-long long address(const std::uint8_t* p) noexcept {
-    return static_cast<long long>(reinterpret_cast<std::uintptr_t>(p));
-}
 
 // --- AVX2: 4 lanes -----------------------------------------------------------------------------
 #define PTBSTEER_AVX2 __attribute__((target("avx2"), always_inline)) inline
@@ -143,42 +114,22 @@ PTBSTEER_AVX2 __m256i load4(const void* p) {
     return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 
-// The last words through memory (the common lengths, 48 and 72, are whole words: block4 then
-// broadcasts the length word and skips this store-then-load).
-PTBSTEER_AVX2 __m256i last_words4(const std::uint8_t* const* msgs, std::size_t len) {
-    alignas(32) std::uint64_t last[4];
-    last_words(msgs, 4, len, last);
-    return load4(last);
-}
-
-// N independent groups of 4 lanes, interleaved word by word: one group's SipRounds form a
-// dependency chain, so the out-of-order core overlaps the groups' rounds.
+// N independent groups of 4 lanes from lane `at`, interleaved word by word: one group's
+// SipRounds form a dependency chain, so the out-of-order core overlaps the groups' rounds.
 template <std::size_t N>
-__attribute__((target("avx2"))) void block4(const std::uint64_t* k0, const std::uint64_t* k1,
-                                            const std::uint8_t* const* msgs, std::size_t len,
+__attribute__((target("avx2"))) void block4(const SipLanes& l, std::size_t at, std::size_t words,
                                             std::uint64_t* out) noexcept {
     Sip4 s[N];
-    __m256i off[N];
-    const std::uint8_t* base[N];
     PTBSTEER_EACH(g, N) {
-        const __m256i key0 = load4(k0 + 4 * g), key1 = load4(k1 + 4 * g);
-        s[g] = {_mm256_xor_si256(key0, _mm256_set1_epi64x(init0)),
-                _mm256_xor_si256(key1, _mm256_set1_epi64x(init1)),
-                _mm256_xor_si256(key0, _mm256_set1_epi64x(init2)),
-                _mm256_xor_si256(key1, _mm256_set1_epi64x(init3))};
-        base[g] = msgs[4 * g];
-        off[g] = _mm256_sub_epi64(load4(msgs + 4 * g), _mm256_set1_epi64x(address(base[g])));
+        const std::size_t j = at + 4 * g;
+        s[g] = {load4(&l.v[0][j]), load4(&l.v[1][j]), load4(&l.v[2][j]), load4(&l.v[3][j])};
     }
-    const std::size_t whole = len & ~std::size_t{7};
-    for (std::size_t i = 0; i < whole; i += 8) {
+    for (std::size_t w = 0; w < words; ++w) {
         PTBSTEER_EACH(g, N) {
-            compress4(s[g], _mm256_i64gather_epi64(reinterpret_cast<const long long*>(base[g] + i),
-                                                   off[g], 1));
+            compress4(s[g], load4(&l.m[w][at + 4 * g]));
         }
     }
     PTBSTEER_EACH(g, N) {
-        compress4(s[g], len == whole ? _mm256_set1_epi64x(static_cast<long long>(len << 56))
-                                     : last_words4(msgs + 4 * g, len));
         s[g].v2 = _mm256_xor_si256(s[g].v2, _mm256_set1_epi64x(0xff));
     }
     for (int r = 0; r < 4; ++r) {
@@ -190,7 +141,7 @@ __attribute__((target("avx2"))) void block4(const std::uint64_t* k0, const std::
         const Sip4& t = s[g];
         const __m256i h =
             _mm256_xor_si256(_mm256_xor_si256(t.v0, t.v1), _mm256_xor_si256(t.v2, t.v3));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 4 * g), h);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + at + 4 * g), h);
     }
 }
 
@@ -235,39 +186,22 @@ PTBSTEER_AVX512 void compress8(Sip8& s, __m512i m) {
     s.v0 = _mm512_xor_si512(s.v0, m);
 }
 
-PTBSTEER_AVX512 __m512i last_words8(const std::uint8_t* const* msgs, std::size_t len) {
-    alignas(64) std::uint64_t last[8];
-    last_words(msgs, 8, len, last);
-    return _mm512_load_si512(last);
-}
-
 // As block4: N groups of 8 lanes, interleaved.
 template <std::size_t N>
-__attribute__((target("avx512f"))) void block8(const std::uint64_t* k0, const std::uint64_t* k1,
-                                               const std::uint8_t* const* msgs, std::size_t len,
+__attribute__((target("avx512f"))) void block8(const SipLanes& l, std::size_t at, std::size_t words,
                                                std::uint64_t* out) noexcept {
     Sip8 s[N];
-    __m512i off[N];
-    const std::uint8_t* base[N];
     PTBSTEER_EACH(g, N) {
-        const __m512i key0 = _mm512_loadu_si512(k0 + 8 * g), key1 = _mm512_loadu_si512(k1 + 8 * g);
-        s[g] = {_mm512_xor_si512(key0, _mm512_set1_epi64(init0)),
-                _mm512_xor_si512(key1, _mm512_set1_epi64(init1)),
-                _mm512_xor_si512(key0, _mm512_set1_epi64(init2)),
-                _mm512_xor_si512(key1, _mm512_set1_epi64(init3))};
-        base[g] = msgs[8 * g];
-        off[g] =
-            _mm512_sub_epi64(_mm512_loadu_si512(msgs + 8 * g), _mm512_set1_epi64(address(base[g])));
+        const std::size_t j = at + 8 * g;
+        s[g] = {_mm512_load_si512(&l.v[0][j]), _mm512_load_si512(&l.v[1][j]),
+                _mm512_load_si512(&l.v[2][j]), _mm512_load_si512(&l.v[3][j])};
     }
-    const std::size_t whole = len & ~std::size_t{7};
-    for (std::size_t i = 0; i < whole; i += 8) {
+    for (std::size_t w = 0; w < words; ++w) {
         PTBSTEER_EACH(g, N) {
-            compress8(s[g], _mm512_i64gather_epi64(off[g], base[g] + i, 1));
+            compress8(s[g], _mm512_load_si512(&l.m[w][at + 8 * g]));
         }
     }
     PTBSTEER_EACH(g, N) {
-        compress8(s[g], len == whole ? _mm512_set1_epi64(static_cast<long long>(len << 56))
-                                     : last_words8(msgs + 8 * g, len));
         s[g].v2 = _mm512_xor_si512(s[g].v2, _mm512_set1_epi64(0xff));
     }
     for (int r = 0; r < 4; ++r) {
@@ -277,8 +211,8 @@ __attribute__((target("avx512f"))) void block8(const std::uint64_t* k0, const st
     }
     PTBSTEER_EACH(g, N) {
         const Sip8& t = s[g];
-        _mm512_storeu_si512(out + 8 * g, _mm512_xor_si512(_mm512_xor_si512(t.v0, t.v1),
-                                                          _mm512_xor_si512(t.v2, t.v3)));
+        _mm512_storeu_si512(out + at + 8 * g, _mm512_xor_si512(_mm512_xor_si512(t.v0, t.v1),
+                                                               _mm512_xor_si512(t.v2, t.v3)));
     }
 }
 #endif // PTBSTEER_SIMD
@@ -294,30 +228,26 @@ bool cpu_has(SimdPath p) noexcept {
 
 } // namespace
 
-void siphash24_batch_scalar(std::size_t n, const std::uint64_t* k0, const std::uint64_t* k1,
-                            const std::uint8_t* const* msgs, std::size_t len,
+void siphash24_lanes_scalar(const SipLanes& l, std::size_t n, std::size_t words,
                             std::uint64_t* out) noexcept {
-    for (std::size_t i = 0; i < n; ++i)
-        out[i] = siphash24(k0[i], k1[i], std::span(msgs[i], len));
+    lanes_scalar(l, 0, n, words, out);
 }
 
-void siphash24_batch_avx2(std::size_t n, const std::uint64_t* k0, const std::uint64_t* k1,
-                          const std::uint8_t* const* msgs, std::size_t len,
+void siphash24_lanes_avx2(const SipLanes& l, std::size_t n, std::size_t words,
                           std::uint64_t* out) noexcept {
 #if PTBSTEER_SIMD
-    run_blocks<4 * ways, 4>(n, k0, k1, msgs, len, out, block4<ways>, block4<1>);
+    run_blocks<4 * ways, 4>(l, n, words, out, block4<ways>, block4<1>);
 #else
-    siphash24_batch_scalar(n, k0, k1, msgs, len, out);
+    lanes_scalar(l, 0, n, words, out);
 #endif
 }
 
-void siphash24_batch_avx512(std::size_t n, const std::uint64_t* k0, const std::uint64_t* k1,
-                            const std::uint8_t* const* msgs, std::size_t len,
+void siphash24_lanes_avx512(const SipLanes& l, std::size_t n, std::size_t words,
                             std::uint64_t* out) noexcept {
 #if PTBSTEER_SIMD
-    run_blocks<8 * ways, 8>(n, k0, k1, msgs, len, out, block8<ways>, block8<1>);
+    run_blocks<8 * ways, 8>(l, n, words, out, block8<ways>, block8<1>);
 #else
-    siphash24_batch_scalar(n, k0, k1, msgs, len, out);
+    lanes_scalar(l, 0, n, words, out);
 #endif
 }
 
@@ -351,9 +281,9 @@ std::optional<SiphashBatch> siphash24_batch_for(SimdPath want) noexcept {
     const SimdPath p = want == SimdPath::automatic ? best_simd_path() : want;
     if (!cpu_has(p)) return std::nullopt;
     switch (p) {
-    case SimdPath::avx512: return SiphashBatch{p, siphash24_batch_avx512};
-    case SimdPath::avx2: return SiphashBatch{p, siphash24_batch_avx2};
-    default: return SiphashBatch{SimdPath::scalar, siphash24_batch_scalar};
+    case SimdPath::avx512: return SiphashBatch{p, siphash24_lanes_avx512};
+    case SimdPath::avx2: return SiphashBatch{p, siphash24_lanes_avx2};
+    default: return SiphashBatch{SimdPath::scalar, siphash24_lanes_scalar};
     }
 }
 

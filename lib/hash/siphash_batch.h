@@ -2,6 +2,8 @@
 // the flow keys of a burst are independent, so their hashes can run side by side (issue 23).
 // AVX2 runs 4 lanes of 64 bits, AVX-512F 8 lanes; the scalar path is siphash24() in a loop.
 // Every path gives siphash24()'s 64-bit value, bit for bit (tests/unit/hash/siphash_batch_test).
+// The datapath fills the lanes of a burst's Linux flow keys (datapath/burst.h) and hashes each
+// family's lanes with one call.
 //
 // The library is built for the project's baseline instruction set; the AVX2 and AVX-512F paths
 // are compiled with per-function target attributes and only run when the CPU reports the
@@ -28,22 +30,30 @@ bool simd_path_supported(SimdPath p) noexcept;
 // The best path this CPU runs: avx512 > avx2 > scalar. Never automatic.
 SimdPath best_simd_path() noexcept;
 
-// out[i] = siphash24(k0[i], k1[i], {msgs[i], len}) for i < n.
-//  - one key per message (a burst mixes groups, each with its own seed); Linux's key has
-//    k0 == k1 (linux_siphash_key_word), so a caller may pass the same array twice;
-//  - any len; Linux's flow_keys images hash 48 (IPv4) or 72 (IPv6) bytes, so a burst is hashed
-//    in at most two calls, one per family;
-//  - any n: a tail shorter than the lane count runs in one vector padded with a copy of one
-//    of its messages (bursts of 32 fill the lanes exactly).
-// Pure: no state, any thread. out must not overlap the inputs; each message must have `len`
-// readable bytes (never more are read).
-using Siphash24BatchFn = void (*)(std::size_t n, const std::uint64_t* k0, const std::uint64_t* k1,
-                                  const std::uint8_t* const* msgs, std::size_t len,
-                                  std::uint64_t* out) noexcept;
+// A burst's SipHash-2-4 computations in structure-of-arrays form, so a vector register loads
+// one word of 4 or 8 lanes at once (no gathers): lane j's state after its first message words
+// in v[0..3][j], and the words still to compress in m[0..words)[j], the last of them carrying
+// the message length in its top byte (paper §2). A plain message starts from sip_init(k0, k1)
+// with all its words; a Linux flow key starts from a midstate of its seed and protocol
+// (LinuxHashKey), so only 4 (IPv4) or 7 (IPv6) words remain (linux_flow_lane()).
+struct SipLanes {
+    static constexpr std::size_t lanes = 32;     // an RX burst
+    static constexpr std::size_t max_words = 11; // an 80-byte message and its length word
+    alignas(64) std::uint64_t v[4][lanes]{};
+    alignas(64) std::uint64_t m[max_words][lanes]{};
+};
+
+// out[j] = the 64-bit SipHash-2-4 of lane j, for j < n: `words` (<= max_words) compressions
+// (c = 2 rounds each), v2 ^= 0xff, d = 4 rounds (paper §2). The vector paths compute whole
+// vectors, so `out` must have room for SipLanes::lanes values and lanes from n up to the next
+// multiple of 8 are computed from whatever they hold (their results are not meaningful).
+// Pure: no state, any thread.
+using SipLanesFn = void (*)(const SipLanes& l, std::size_t n, std::size_t words,
+                            std::uint64_t* out) noexcept;
 
 struct SiphashBatch {
     SimdPath path = SimdPath::scalar; // the path taken: never automatic
-    Siphash24BatchFn fn = nullptr;
+    SipLanesFn fn = nullptr;
 };
 
 // The implementation of path `want` (automatic: best_simd_path()), or nullopt when this CPU or
@@ -53,14 +63,11 @@ std::optional<SiphashBatch> siphash24_batch_for(SimdPath want) noexcept;
 
 // The three paths, for tests and benchmarks. The SIMD ones must only be called when
 // simd_path_supported() says so (they execute AVX2 / AVX-512F instructions).
-void siphash24_batch_scalar(std::size_t n, const std::uint64_t* k0, const std::uint64_t* k1,
-                            const std::uint8_t* const* msgs, std::size_t len,
+void siphash24_lanes_scalar(const SipLanes& l, std::size_t n, std::size_t words,
                             std::uint64_t* out) noexcept;
-void siphash24_batch_avx2(std::size_t n, const std::uint64_t* k0, const std::uint64_t* k1,
-                          const std::uint8_t* const* msgs, std::size_t len,
+void siphash24_lanes_avx2(const SipLanes& l, std::size_t n, std::size_t words,
                           std::uint64_t* out) noexcept;
-void siphash24_batch_avx512(std::size_t n, const std::uint64_t* k0, const std::uint64_t* k1,
-                            const std::uint8_t* const* msgs, std::size_t len,
+void siphash24_lanes_avx512(const SipLanes& l, std::size_t n, std::size_t words,
                             std::uint64_t* out) noexcept;
 
 } // namespace ptbsteer::hash

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "control/compile_tables.h"
 #include "control/transition.h"
+#include "datapath/burst.h"
 #include "datapath/decide.h"
 #include "datapath/tables.h"
 #include "frame_builder.h"
@@ -126,12 +127,14 @@ MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Q
 // One group serving both prefixes, `next_hops` equal-weight servers, compiled from its YAML as
 // the appliance compiles it. `hash` is the group's hash setting.
 config::Config make_config(const std::string& hash, std::size_t next_hops,
-                           bool verify_checksum = true, std::size_t skip = SIZE_MAX) {
+                           bool verify_checksum = true, std::size_t skip = SIZE_MAX,
+                           const char* simd = "auto") {
     std::string yaml = fmt::format(R"(
 ports:
   - {{name: in, device: net_null0}}
   - {{name: out, device: net_null1}}
 lcores: [{{id: 0, rx: [in, out], tx: true}}]
+simd: {}
 groups:
   - name: bench
     prefixes: [{}/24, {}/48]
@@ -139,7 +142,7 @@ groups:
     validate: {{checksum: {}}}
     next_hops:
 )",
-                                   served_v4, served_v6, hash, verify_checksum);
+                                   simd, served_v4, served_v6, hash, verify_checksum);
     for (std::size_t i = 0; i < next_hops; ++i)
         if (i != skip)
             yaml += fmt::format(
@@ -157,9 +160,9 @@ const datapath::Mac in_mac{0x02, 0, 0, 0, 0, 0x01}, out_mac{0x02, 0, 0, 0, 0, 0x
 // One group serving both prefixes, `next_hops` equal-weight servers, compiled from its YAML as
 // the appliance compiles it. `hash` is the group's hash setting.
 datapath::Tables make_tables(const std::string& hash, std::size_t next_hops,
-                             bool verify_checksum = true) {
-    return control::compile_tables(make_config(hash, next_hops, verify_checksum), {0, 1},
-                                   {in_mac, out_mac});
+                             bool verify_checksum = true, const char* simd = "auto") {
+    return control::compile_tables(make_config(hash, next_hops, verify_checksum, SIZE_MAX, simd),
+                                   {0, 1}, {in_mac, out_mac});
 }
 
 // The same group of 8 in a transition (docs/configuration.md): `versions` earlier versions
@@ -180,17 +183,19 @@ datapath::Tables make_transition_tables(const std::string& hash, std::size_t ver
                                    &departed);
 }
 
+// As the worker decides: bursts of 32 in stages (datapath/burst.h; the next frame prefetched
+// while one is parsed, the Linux hashes of a burst side by side on the tables' SIMD path).
+datapath::BurstStage stage; // an lcore's, set up once
+
 [[gnu::noinline]] std::uint64_t
 decide_all(const datapath::Tables& t, const std::vector<std::span<const std::uint8_t>>& frames) {
     std::uint64_t acc = 0;
-    packet::PtbInfo info;
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-        // As the worker's burst loop does: the next frame (its headers, or the whole PTB when
-        // checksums are verified) is fetched while this one is decided.
-        if (i + 1 < frames.size())
-            datapath::prefetch_frame(t, frames[i + 1].data(), frames[i + 1].size());
-        const datapath::Decision d = datapath::decide(t, frames[i], 0, info);
-        acc += d.target + static_cast<std::uint64_t>(d.action);
+    datapath::Decision out[datapath::burst];
+    for (std::size_t i = 0; i < frames.size(); i += datapath::burst) {
+        const unsigned n = unsigned(std::min<std::size_t>(datapath::burst, frames.size() - i));
+        datapath::decide_frames(t, &frames[i], n, 0, stage, nullptr, 0, out);
+        for (unsigned j = 0; j < n; ++j)
+            acc += out[j].target + static_cast<std::uint64_t>(out[j].action);
     }
     return acc;
 }
@@ -281,6 +286,16 @@ int run(const Options& o) {
             return 1;
         }
         time_case(name, o, minimal.size(), [&] { sink = sink + decide_all(t, minimal.frames); });
+    }
+    // Each SIMD path forced (config `simd:`), Linux policy 1: the minimal and full-quote mixes.
+    for (const char* path : {"scalar", "avx2", "avx512"}) {
+        if (!hash::simd_path_supported(*hash::parse_simd_path(path))) continue;
+        const datapath::Tables t = make_tables(linux_l4, 8, true, path);
+        for (auto [what, fs] : {std::pair{"minimal", &minimal}, std::pair{"mix", &frames[2]}}) {
+            const std::string name = fmt::format("decide/linux-p1/8/{}/{}", what, path);
+            if (!selected(o, name)) continue;
+            time_case(name, o, fs->size(), [&] { sink = sink + decide_all(t, fs->frames); });
+        }
     }
     // A group in transition: one earlier version, and the most there can be (7).
     for (std::size_t versions : {1, 7}) {
