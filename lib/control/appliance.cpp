@@ -24,6 +24,8 @@
 #include "control/ports.h"
 #include "control/reload.h"
 #include "control/report.h"
+#include "guard/ones_sum.h"
+#include "hash/siphash_batch.h"
 
 namespace ptbsteer::control {
 namespace {
@@ -229,6 +231,9 @@ void Appliance::run() {
                "SIGTERM or Ctrl-C stops, SIGHUP reloads {}\n",
                st.ports.list.size(), cfg_.lcores.size(), first.groups.size(),
                first.next_hops.size(), opt_.config_path);
+    fmt::print("ptbsteer: SIMD: flow hashes {} (simd: {}), checksums {}\n",
+               hash::simd_path_name(first.simd), hash::simd_path_name(cfg_.simd),
+               guard::detail::ones_sum_impl());
     if (!st.observed.announce.empty()) fmt::print("ptbsteer: {}\n", st.observed.announce);
     if (!cfg_.capture.file.empty())
         fmt::print("ptbsteer: capturing {} frames to {} (at most {} bytes)\n",

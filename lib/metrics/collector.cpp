@@ -9,6 +9,8 @@
 #include "control/capture.h"
 #include "control/reload.h"
 #include "control/report.h"
+#include "guard/ones_sum.h"
+#include "hash/siphash_batch.h"
 #include "metrics/families.h"
 #include "steer/verdict.h"
 
@@ -255,6 +257,12 @@ void process(const BuildInfo& b, const control::Runtime& rt, std::vector<MetricF
     MetricFamily info = family(families::build_info);
     gauge(info, {{"version", b.version}, {"dpdk", rte_version()}}, 1);
     out.push_back(std::move(info));
+    MetricFamily simd = family(families::simd_info);
+    const hash::SimdPath path =
+        rt.reloader->with_live([](const datapath::Generation& g) { return g.tables.simd; });
+    gauge(simd,
+          {{"hash", hash::simd_path_name(path)}, {"checksum", guard::detail::ones_sum_impl()}}, 1);
+    out.push_back(std::move(simd));
     const control::ReloadStats& st = rt.reloader->stats();
     out.push_back(one_gauge(families::config_generation, double(st.generation.load())));
     MetricFamily reloads = family(families::config_reloads);

@@ -167,6 +167,10 @@ inline constexpr Family capture_file_bytes{"ptbsteer_capture_file_bytes", T::Gau
 // The process.
 inline constexpr Family build_info{"ptbsteer_build_info", T::Gauge, "version, dpdk",
                                    "always 1; the labels say what runs"};
+inline constexpr Family simd_info{
+    "ptbsteer_simd_info", T::Gauge, "hash, checksum",
+    "always 1; the SIMD paths the fast path runs: hash hashes a burst's Linux flows (simd:), "
+    "checksum sums the ICMP checksums (the best this CPU runs)"};
 inline constexpr Family config_generation{
     "ptbsteer_config_generation", T::Gauge, "",
     "generation of the configuration serving: 1, the one read at start; +1 per successful "
@@ -217,7 +221,7 @@ inline constexpr Family api_requests{
 } // namespace families
 
 // Every family, in the order /metrics serves them.
-inline constexpr std::array<const Family*, 51> all_families = {
+inline constexpr std::array<const Family*, 52> all_families = {
     &families::received,
     &families::ptbs,
     &families::router_ptbs,
@@ -259,6 +263,7 @@ inline constexpr std::array<const Family*, 51> all_families = {
     &families::capture_over_limit,
     &families::capture_file_bytes,
     &families::build_info,
+    &families::simd_info,
     &families::config_generation,
     &families::config_reloads,
     &families::process_start_time,

@@ -11,9 +11,15 @@
 //     flow is PtbInfo::flow (the reversed quote).
 // Output: one line per input line/frame: the next-hop index (0-based, route order), or
 // "skip:<status>" for a frame that is not a PTB. --show-hash appends the 32-bit model hash.
+//
+// Every flow is hashed on every path the datapath can take: Model::hash (scalar) and, in
+// bursts of 32 as datapath/burst.h does, the SIMD lanes of each path this CPU runs (AVX2,
+// AVX-512F). Should any path differ from the scalar hash, it exits 3 naming it: the kernel's
+// agreement with the printed choices then holds for every path (issue 23).
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +27,7 @@
 #include <exception>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <span>
 #include <sstream>
@@ -28,6 +35,7 @@
 #include <vector>
 
 #include "hash/hash_model.h"
+#include "hash/siphash_batch.h"
 #include "packet/flow_key.h"
 #include "packet/parser.h"
 #include "steer/select.h"
@@ -158,13 +166,77 @@ std::optional<packet::FlowKey> parse_tuple(const std::string& line) {
     return k;
 }
 
-void print_choice(const hash::Model& model, const steer::Selector& sel, const packet::FlowKey& k,
-                  bool show_hash) {
-    const std::uint32_t h = model.hash(k);
-    if (show_hash)
-        std::printf("%u 0x%08x\n", sel.select(h), h);
-    else
-        std::printf("%u\n", sel.select(h));
+// The hashes of `keys` through the SIMD lanes of `fn`, in bursts of SipLanes::lanes, each
+// family's flows in their own lanes (as HashLanes does).
+std::vector<std::uint32_t> lane_hashes(const hash::Model& model, hash::SipLanesFn fn,
+                                       const std::vector<packet::FlowKey>& keys) {
+    std::vector<std::uint32_t> out(keys.size());
+    auto v4 = std::make_unique<hash::SipLanes>(), v6 = std::make_unique<hash::SipLanes>();
+    std::uint64_t r4[hash::SipLanes::lanes], r6[hash::SipLanes::lanes];
+    for (std::size_t at = 0; at < keys.size(); at += hash::SipLanes::lanes) {
+        const std::size_t n = std::min(keys.size() - at, hash::SipLanes::lanes);
+        std::size_t lane[hash::SipLanes::lanes], n4 = 0, n6 = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            const bool is4 = keys[at + j].family == packet::Family::v4;
+            lane[j] = is4 ? n4++ : n6++;
+            model.lane(keys[at + j], is4 ? *v4 : *v6, lane[j]);
+        }
+        if (n4) fn(*v4, n4, hash::linux_lane_words(packet::Family::v4), r4);
+        if (n6) fn(*v6, n6, hash::linux_lane_words(packet::Family::v6), r6);
+        for (std::size_t j = 0; j < n; ++j)
+            out[at + j] = model.from_lane(keys[at + j].family == packet::Family::v4 ? r4[lane[j]]
+                                                                                    : r6[lane[j]]);
+    }
+    return out;
+}
+
+// The scalar hashes, after checking every SIMD path this CPU runs gives the same; nullopt (and
+// a message) if one does not.
+std::optional<std::vector<std::uint32_t>> hashes(const hash::Model& model,
+                                                 const std::vector<packet::FlowKey>& keys) {
+    std::vector<std::uint32_t> scalar;
+    for (const packet::FlowKey& k : keys)
+        scalar.push_back(model.hash(k));
+    if (!model.has_lane()) return scalar; // policy 3 without an outer field: no SipHash
+    for (hash::SimdPath p :
+         {hash::SimdPath::scalar, hash::SimdPath::avx2, hash::SimdPath::avx512}) {
+        const auto impl = hash::siphash24_batch_for(p);
+        if (!impl) continue;
+        if (lane_hashes(model, impl->fn, keys) != scalar) {
+            std::fprintf(stderr, "ptbsteer-hashcalc: the %s lanes differ from the scalar hash\n",
+                         hash::simd_path_name(p));
+            return std::nullopt;
+        }
+    }
+    return scalar;
+}
+
+// One output line per entry: a key's choice, or the skip text of a frame that is not a PTB.
+struct Entry {
+    std::optional<packet::FlowKey> key;
+    std::string skip;
+};
+
+int print_choices(const hash::Model& model, const steer::Selector& sel,
+                  const std::vector<Entry>& entries, bool show_hash) {
+    std::vector<packet::FlowKey> keys;
+    for (const Entry& e : entries)
+        if (e.key) keys.push_back(*e.key);
+    const auto h = hashes(model, keys);
+    if (!h) return 3;
+    std::size_t i = 0;
+    for (const Entry& e : entries) {
+        if (!e.key) {
+            std::printf("%s\n", e.skip.c_str());
+            continue;
+        }
+        const std::uint32_t v = (*h)[i++];
+        if (show_hash)
+            std::printf("%u 0x%08x\n", sel.select(v), v);
+        else
+            std::printf("%u\n", sel.select(v));
+    }
+    return 0;
 }
 
 int run_tuples(const Options& o, const hash::Model& model, const steer::Selector& sel) {
@@ -180,6 +252,7 @@ int run_tuples(const Options& o, const hash::Model& model, const steer::Selector
     }
     std::string line;
     unsigned long lineno = 0;
+    std::vector<Entry> entries;
     while (std::getline(*in, line)) {
         ++lineno;
         const auto hash_pos = line.find('#');
@@ -190,9 +263,9 @@ int run_tuples(const Options& o, const hash::Model& model, const steer::Selector
             std::fprintf(stderr, "line %lu: bad tuple: %s\n", lineno, line.c_str());
             return 2;
         }
-        print_choice(model, sel, *k, o.show_hash);
+        entries.push_back({*k, {}});
     }
-    return 0;
+    return print_choices(model, sel, entries, o.show_hash);
 }
 
 int run_pcap(const Options& o, const hash::Model& model, const steer::Selector& sel) {
@@ -205,19 +278,19 @@ int run_pcap(const Options& o, const hash::Model& model, const steer::Selector& 
     pcap_pkthdr* hdr = nullptr;
     const u_char* data = nullptr;
     int rc;
+    std::vector<Entry> entries;
     while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
         packet::PtbInfo info;
         const auto status = packet::parse_frame(std::span(data, hdr->caplen), info);
         if (status == packet::ParseStatus::ptb)
-            print_choice(model, sel, info.flow, o.show_hash);
+            entries.push_back({info.flow, {}});
         else
-            std::printf("skip:%.*s\n", static_cast<int>(packet::name(status).size()),
-                        packet::name(status).data());
+            entries.push_back({std::nullopt, "skip:" + std::string(packet::name(status))});
     }
     const bool failed = rc == PCAP_ERROR;
     if (failed) std::fprintf(stderr, "%s: %s\n", o.pcap_path.c_str(), pcap_geterr(pc));
     pcap_close(pc);
-    return failed ? 2 : 0;
+    return failed ? 2 : print_choices(model, sel, entries, o.show_hash);
 }
 
 } // namespace

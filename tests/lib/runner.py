@@ -89,8 +89,16 @@ class Ptbsteer:
                 self.proc.wait(timeout=timeout)
                 self.reader.join(timeout=5)
             else:
-                out, _ = self.proc.communicate(timeout=timeout)
-                self.lines.append(out)
+                # Read through the same buffered file as __init__'s readline(): communicate()
+                # reads the descriptor itself and would lose the lines already buffered here
+                # (those printed just after the ready line).
+                rest = []
+                reader = threading.Thread(target=lambda: rest.append(self.proc.stdout.read()),
+                                          daemon=True)
+                reader.start()
+                self.proc.wait(timeout=timeout)
+                reader.join(timeout=5)
+                self.lines.extend(rest)
             return self.proc.returncode, self.output
         finally:
             self.kill()

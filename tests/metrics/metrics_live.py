@@ -82,6 +82,11 @@ def check_counters(samples, t):
         expect(samples, 1, "ptbsteer_port_link_up", port=port)
     expect(samples, 1, "ptbsteer_config_generation")
     check(any(n == "ptbsteer_build_info" for n, _ in samples), "ptbsteer_build_info missing")
+    # The SIMD paths (auto here): the burst hash's and the checksum's, each a real path's name.
+    simd = [dict(labels) for n, labels in samples if n == "ptbsteer_simd_info"]
+    paths = {"scalar", "avx2", "avx512"}
+    check(len(simd) == 1 and simd[0].get("hash") in paths and simd[0].get("checksum") in paths,
+          f"ptbsteer_simd_info wrong: {simd}")
     check((sample(samples, "process_start_time_seconds") or 0) > 1.5e9,
           "process_start_time_seconds missing")
 

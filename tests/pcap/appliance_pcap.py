@@ -49,7 +49,7 @@ TUN = dict(prefixes=["198.51.100.192/26", "2001:db8:200::/48"], policy=1, fields
                  ("t2", "02:00:00:00:03:02", 300, 1, "2001:db8:ffff::50")])
 
 
-def config_file(tmp, lcores):
+def config_file(tmp, lcores, simd):
     def group(name, g, mode):
         hops = [config.hop(h[0], h[1], weight=h[3], vlan=h[2],
                            **(dict(deliver="ipip", address=h[4]) if len(h) > 4 else {}))
@@ -62,7 +62,8 @@ def config_file(tmp, lcores):
             + f"  - {{port: in, ipv4: {OUR_V4}/24}}\n"
             + f'  - {{port: out, ipv4: {OUT_V4}/24, ipv6: "{OUT_V6}/64"}}\n'
             + "groups:\n" + group("web", WEB, "unicast") + group("api", API, "replicate")
-            + group("tun", TUN, "unicast") + config.metrics())
+            + group("tun", TUN, "unicast") + config.metrics()
+            + f"simd: {simd}\n")
     return config.write(os.path.join(tmp, "ptbsteer.yaml"), text)
 
 
@@ -198,14 +199,20 @@ def main():
     ap.add_argument("--lcores", type=int, default=1)
     ap.add_argument("--count", type=int, default=600)
     ap.add_argument("--seed", type=int, default=1191)
+    ap.add_argument("--simd", default="auto", choices=["auto", "scalar", "avx2", "avx512"],
+                    help="the SIMD path forced (config simd:); the Python model judges each")
     a = ap.parse_args()
+    flag = {"avx2": "avx2", "avx512": "avx512f"}.get(a.simd)
+    if flag and flag not in open("/proc/cpuinfo").read().split():
+        print(f"SKIP: this CPU has no {flag}, so simd: {a.simd} is refused at start")
+        return 77  # meson's "skipped"
     rng = random.Random(a.seed)
     frames, expect = make_traffic(rng, a.count)
     failures = []
     with tempfile.TemporaryDirectory(prefix="ptbsteer-pcap-") as tmp:
         wrpcap(os.path.join(tmp, "in.pcap"), frames)
         wrpcap(os.path.join(tmp, "empty.pcap"), [])
-        cfg = config_file(tmp, a.lcores)
+        cfg = config_file(tmp, a.lcores, a.simd)
         rc, out = run_ptbsteer(a.ptbsteer, cfg)
         if rc != 0:
             print(out)
@@ -254,6 +261,13 @@ def main():
             arp[0][Ether].dst.lower() != "02:00:00:00:ff:01":
         failures.append(f"ARP reply wrong or missing: {[r.summary() for r in replies]}")
 
+    # The start-up line names the path that hashed (the forced one, or what auto chose).
+    simd = re.search(r"^ptbsteer: SIMD: flow hashes (\w+) \(simd: (\w+)\), checksums (\w+)$",
+                     out, re.M)
+    if not simd or simd.group(2) != a.simd or (a.simd != "auto" and simd.group(1) != a.simd):
+        failures.append(f"start-up SIMD line wrong for simd: {a.simd}: "
+                        f"{simd and simd.group(0)}")
+
     # The counters printed at exit.
     c = report(out) or {}
     expected_counters = {"rx": len(frames), "unicast": n_unicast, "replicated": n_repl,
@@ -274,7 +288,7 @@ def main():
             taken["headers"][0] != 0:
         failures.append(f"exit report's mempools line wrong: {pools and pools.group(0)}")
 
-    n = f"{a.lcores} lcore{'s' if a.lcores > 1 else ''}"
+    n = f"{a.lcores} lcore{'s' if a.lcores > 1 else ''}, simd {simd and simd.group(1)}"
     return verdict(failures,
                    f"appliance pcap ({n}): {len(frames)} frames in, {len(outs)} out: "
                    f"{n_unicast} unicast to their owner, {n_repl} replicated as {n_copies} "
