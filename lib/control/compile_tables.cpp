@@ -158,12 +158,6 @@ void add_past_groups(Tables& t, const config::Config& cfg, const PastState& past
 static_assert(config::max_routers <= datapath::max_router_number);
 
 void add_routers(Tables& t, const config::Config& cfg) {
-    // The SIMD path (config `simd:`, checked by the loader); scalar hashes each flow on its own.
-    if (const auto b = hash::siphash24_batch_for(cfg.simd);
-        b && b->path != hash::SimdPath::scalar) {
-        t.simd = b->path;
-        t.hash_lanes = b->fn;
-    }
     t.router_slots = std::uint32_t(cfg.routers.size() + 1);
     t.router_of_port.assign(cfg.ports.size(), 0);
     t.router_names = {std::string(config::unmatched_router)};
@@ -272,6 +266,12 @@ Tables compile_tables(const config::Config& cfg, const std::vector<std::uint16_t
     }
     t.serving_next_hops = t.next_hops.size();
     add_routers(t, cfg);
+    // The SIMD path (config `simd:`, checked by the loader); scalar hashes each flow on its own.
+    if (const auto b = hash::siphash24_batch_for(cfg.simd);
+        b && b->path != hash::SimdPath::scalar) {
+        t.simd = b->path;
+        t.hash_lanes = b->fn;
+    }
     add_sites(t, cfg);
     if (past && departed) add_past_groups(t, cfg, *past, *departed);
     sort_neighbor_addrs(t.neighbor_addrs);

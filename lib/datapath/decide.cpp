@@ -1,5 +1,6 @@
 #include "datapath/decide.h"
 
+#include <cassert>
 #include <cstring>
 
 #include "datapath/burst.h"
@@ -211,6 +212,7 @@ Decision decide(const Tables& t, std::span<const std::uint8_t> frame, std::size_
 void decide_frames(const Tables& t, const std::span<const std::uint8_t>* frames, unsigned n,
                    std::size_t rx_port, BurstStage& s, Guard* guard, std::uint64_t now,
                    Decision* out) noexcept {
+    assert(n <= burst); // the stage's arrays and the lanes hold a burst
     // The scalar path: each frame decided whole, hash included, as decide() does; no stages.
     if (!t.hash_lanes) {
         for (unsigned i = 0; i < n; ++i) {

@@ -154,6 +154,37 @@ groups:
     return *r.config;
 }
 
+// The same group with two routers configured (config `routers:`, docs/configuration.md), each
+// with its own state of it (another order and seed): the frames come from edge1's MAC (the
+// benchmark frames' source), so every PTB takes the router match and edge1's own state.
+config::Config make_router_config(const std::string& hash, std::size_t next_hops) {
+    std::string yaml = fmt::format(R"(
+ports:
+  - {{name: in, device: net_null0}}
+  - {{name: out, device: net_null1}}
+lcores: [{{id: 0, rx: [in, out], tx: true}}]
+routers:
+  - {{name: edge1, mac: "02:00:00:00:00:02"}}
+  - {{name: edge2, mac: "02:00:00:00:aa:02"}}
+groups:
+)");
+    for (const char* router : {"edge1", "edge2"}) {
+        yaml += fmt::format("  - name: bench\n    router: {}\n    prefixes: [{}/24, {}/48]\n"
+                            "    hash: {}\n    next_hops:\n",
+                            router, served_v4, served_v6, hash);
+        for (std::size_t k = 0; k < next_hops; ++k) {
+            const std::size_t i = router[4] == '1' ? k : next_hops - 1 - k; // edge2: reversed
+            yaml += fmt::format(
+                "      - {{name: n{}, port: out, mac: \"02:00:00:01:{:02x}:{:02x}\"}}\n", i, i >> 8,
+                i & 0xff);
+        }
+    }
+    const config::LoadResult r = config::load_config_text(yaml, "decide-bench-routers.yaml");
+    if (!r.errors.empty())
+        throw std::runtime_error("decide-bench config: " + to_string(r.errors.front()));
+    return *r.config;
+}
+
 // PTBs arrive on port 0 ("in", the MAC the frames are addressed to) and leave by port 1.
 const datapath::Mac in_mac{0x02, 0, 0, 0, 0, 0x01}, out_mac{0x02, 0, 0, 0, 0, 0x11};
 
@@ -296,6 +327,18 @@ int run(const Options& o) {
             if (!selected(o, name)) continue;
             time_case(name, o, fs->size(), [&] { sink = sink + decide_all(t, fs->frames); });
         }
+    }
+    // Two routers configured, each with its own state of the group (issue 22).
+    for (auto [what, fs] : {std::pair{"minimal", &minimal}, std::pair{"mix", &frames[2]}}) {
+        const std::string name = fmt::format("decide/linux-p1/8/{}/2-routers", what);
+        if (!selected(o, name)) continue;
+        const datapath::Tables t =
+            control::compile_tables(make_router_config(linux_l4, 8), {0, 1}, {in_mac, out_mac});
+        if (!all_unicast(t, fs->frames)) {
+            std::fprintf(stderr, "%s: a frame did not steer\n", name.c_str());
+            return 1;
+        }
+        time_case(name, o, fs->size(), [&] { sink = sink + decide_all(t, fs->frames); });
     }
     // A group in transition: one earlier version, and the most there can be (7).
     for (std::size_t versions : {1, 7}) {
