@@ -67,7 +67,8 @@ inline bool ipv4_header_ok(const packet::PtbInfo& p, std::span<const std::uint8_
 } // namespace detail
 
 // The ICMP (IPv4) or ICMPv6 checksum of a parsed PTB is correct (also used by tests).
-inline bool icmp_checksum_ok(const packet::PtbInfo& p, std::span<const std::uint8_t> f) noexcept {
+[[gnu::always_inline]] inline bool icmp_checksum_ok(const packet::PtbInfo& p,
+                                                    std::span<const std::uint8_t> f) noexcept {
     const std::uint8_t* icmp = f.data() + p.icmp_offset;
     std::uint64_t sum = 0;
     if (p.family == packet::Family::v6) {
