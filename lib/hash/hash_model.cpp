@@ -137,9 +137,9 @@ Model Model::linux_kernel(const LinuxParams& p) {
     m.needs_ports_ = p.policy == 1 || (p.policy == 3 && (m.fields_ & port_fields));
     m.hash_ = p.policy == 0 ? hash_linux_p0 : p.policy == 1 ? hash_linux_p1 : hash_linux_p3;
     // Policy 3 without an outer field hashes nothing (hash_linux_p3): no lane to fill.
-    if (p.policy == 0) m.lane_ = lane_linux<0>;
-    if (p.policy == 1) m.lane_ = lane_linux<1>;
-    if (p.policy == 3 && (m.fields_ & outer_fields)) m.lane_ = lane_linux<3>;
+    if (p.policy == 0) m.lane_ = linux_flow_lane<0>;
+    if (p.policy == 1) m.lane_ = linux_flow_lane<1>;
+    if (p.policy == 3 && (m.fields_ & outer_fields)) m.lane_ = linux_flow_lane<3>;
     return m;
 }
 

@@ -84,7 +84,7 @@ class Model {
     // (siphash24_batch_for()), from_lane() gives what hash() would have. The rest hash() only.
     bool has_lane() const noexcept { return lane_ != nullptr; }
     void lane(const packet::FlowKey& k, SipLanes& l, std::size_t j) const noexcept {
-        lane_(*this, k, l, j);
+        lane_(k, fields_, linux_key_, l, j);
     }
     std::uint32_t from_lane(std::uint64_t sip) const noexcept {
         const std::uint32_t h = linux_hash_from_sip(sip);
@@ -101,12 +101,9 @@ class Model {
     static std::uint32_t hash_toeplitz(const Model& m, const packet::FlowKey& k) noexcept;
     static std::uint32_t hash_crc32c(const Model& m, const packet::FlowKey& k) noexcept;
 
-    using LaneFn = void (*)(const Model&, const packet::FlowKey&, SipLanes&, std::size_t) noexcept;
-    template <std::uint8_t Policy>
-    static void lane_linux(const Model& m, const packet::FlowKey& k, SipLanes& l,
-                           std::size_t j) noexcept {
-        linux_flow_lane<Policy>(k, m.fields_, m.linux_key_, l, j);
-    }
+    // linux_flow_lane<policy> itself: one call per flow, not two.
+    using LaneFn = void (*)(const packet::FlowKey&, std::uint32_t, const LinuxHashKey&, SipLanes&,
+                            std::size_t) noexcept;
 
     HashFn hash_ = hash_linux_p0; // set by the factory with the rest
     LaneFn lane_ = nullptr;
