@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <map>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -52,7 +53,12 @@ std::string v6_host(const char* prefix, Rng& r) {
 // minimum; the most PTBs per second a link can carry, the line-rate case in packets).
 enum class Quote { full, minimal };
 
-Bytes random_ptb(Rng& r, Family f, Quote q) {
+// Frames dropped before any hash, a third of each: a PTB quoting an address no group serves
+// (no_group), a PTB with a bad ICMP checksum (bad_checksum) and an ICMP echo request, no PTB
+// (icmp_other). `forged_share` of a set's frames (in percent) are of these.
+enum class Forge { none, no_group, bad_checksum, not_ptb };
+
+Bytes random_ptb(Rng& r, Family f, Quote q, Forge forge = Forge::none) {
     test::Outer o;
     test::Inner in;
     o.family = in.family = f;
@@ -63,7 +69,7 @@ Bytes random_ptb(Rng& r, Family f, Quote q) {
     in.l4_len = 1460;
     if (r.below(4) == 0) o.vlans = {{0x8100, static_cast<std::uint16_t>(1 + r.below(4094))}};
     if (f == Family::v4) {
-        in.src = v4_host(served_v4, 1 + r.below(254));
+        in.src = v4_host(forge == Forge::no_group ? "203.0.113.0" : served_v4, 1 + r.below(254));
         in.dst = std::to_string(1 + r.below(223)) + "." + std::to_string(r.below(256)) + "." +
                  std::to_string(r.below(256)) + "." + std::to_string(1 + r.below(254));
         if (r.below(8) == 0) in.v4_options = 4 * (1 + r.below(3));
@@ -71,7 +77,7 @@ Bytes random_ptb(Rng& r, Family f, Quote q) {
         o.dst = in.src;
         o.mtu = 1280 + r.below(200);
     } else {
-        in.src = v6_host("2001:db8:1::", r);
+        in.src = v6_host(forge == Forge::no_group ? "2001:db8:dead::" : "2001:db8:1::", r);
         in.dst = v6_host("2001:db8:c1::", r);
         in.flow_label = static_cast<std::uint32_t>(r.next()) & 0xFFFFF;
         if (r.below(8) == 0) in.ext.push_back({0, 8});
@@ -82,11 +88,16 @@ Bytes random_ptb(Rng& r, Family f, Quote q) {
     }
     // Routers quote as much as fits: 576 bytes of IPv4 datagram (RFC 1812 §4.3.2.3), 1280 of
     // IPv6 (RFC 4443 §2.4(c)). Validation (checksums included) runs over all of it.
-    if (q == Quote::full) return test::build_ptb(o, in, f == Family::v4 ? 548 : 1232);
     std::size_t headers = f == Family::v4 ? 20 + in.v4_options : 40;
     for (const test::ExtHeader& e : in.ext)
         headers += e.length;
-    return test::build_ptb(o, in, headers + 8); // the ports survive: every frame still steers
+    // Minimal: the ports survive, every frame still steers.
+    Bytes b =
+        test::build_ptb(o, in, q == Quote::full ? (f == Family::v4 ? 548 : 1232) : headers + 8);
+    if (forge == Forge::bad_checksum) b.back() ^= 0x5a; // a quote byte: the ICMP sum breaks
+    if (forge == Forge::not_ptb) // the ICMP type after Ethernet, the tag and the outer header
+        b[14 + 4 * o.vlans.size() + (f == Family::v4 ? 20 : 40)] = f == Family::v4 ? 8 : 128;
+    return b;
 }
 
 // Frames laid out as a mempool lays out mbufs: one fixed-size slot each (DPDK's default data
@@ -103,7 +114,8 @@ struct MbufLikeFrames {
     std::size_t size() const { return frames.size(); }
 };
 
-MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Quote::full) {
+MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Quote::full,
+                           unsigned forged_share = 0) {
     Rng r(seed);
     MbufLikeFrames out;
     constexpr std::size_t line = 64;
@@ -115,7 +127,8 @@ MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Q
                          : m == Mix::v6   ? Family::v6
                          : (r.next() & 1) ? Family::v6
                                           : Family::v4;
-        const Bytes b = random_ptb(r, f, q);
+        const Forge forge = r.below(100) < forged_share ? Forge(1 + r.below(3)) : Forge::none;
+        const Bytes b = random_ptb(r, f, q, forge);
         std::uint8_t* at =
             out.arena.data() + align + i * MbufLikeFrames::slot + MbufLikeFrames::headroom;
         std::copy(b.begin(), b.end(), at);
@@ -327,6 +340,32 @@ int run(const Options& o) {
             if (!selected(o, name)) continue;
             time_case(name, o, fs->size(), [&] { sink = sink + decide_all(t, fs->frames); });
         }
+    }
+    // Frames dropped before hashing (minimal quotes): all of them, and 90 % among PTBs that
+    // steer (issue 23: drops must cost less than deliveries).
+    for (unsigned share : {100u, 90u}) {
+        const std::string name = fmt::format("decide/linux-p1/8/forged-{}", share);
+        if (!selected(o, name)) continue;
+        const MbufLikeFrames forged = make_frames(Mix::mixed, count, 15, Quote::minimal, share);
+        const datapath::Tables t = make_tables(linux_l4, 8);
+        // What the set holds, decided once before timing: the drops must be the forged kinds.
+        std::map<std::string, std::size_t> outcomes;
+        packet::PtbInfo info;
+        for (const auto& f : forged.frames) {
+            const datapath::Decision d = datapath::decide(t, f, 0, info);
+            ++outcomes[d.action == datapath::Action::drop ? std::string(datapath::name(d.drop))
+                                                          : "steered"];
+        }
+        std::string seen;
+        for (const auto& [what, n] : outcomes)
+            seen += fmt::format(" {}={}", what, n);
+        std::fprintf(stderr, "%s:%s\n", name.c_str(), seen.c_str());
+        const std::size_t steered = outcomes.count("steered") ? outcomes["steered"] : 0;
+        if (outcomes.size() != (share == 100 ? 3u : 4u) || (share == 100) != (steered == 0)) {
+            std::fprintf(stderr, "%s: not the forged kinds\n", name.c_str());
+            return 1;
+        }
+        time_case(name, o, forged.size(), [&] { sink = sink + decide_all(t, forged.frames); });
     }
     // Two routers configured, each with its own state of the group (issue 22).
     for (auto [what, fs] : {std::pair{"minimal", &minimal}, std::pair{"mix", &frames[2]}}) {
