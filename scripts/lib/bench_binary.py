@@ -1,138 +1,218 @@
 """Whole-binary benchmark: ptbsteer against dpdk-testpmd --forward-mode=io on the same vdevs
 (net_pcap infinite_rx in, net_null out, one forwarding lcore each), alternated, same run.
-Prints medians, the ratio, and replicate-mode copies/s with mempool use. Driven by scripts/bench.
+Prints medians, the ratio and the added cost per packet, and replicate-mode copies/s with
+mempool use. Driven by scripts/bench. The capture: bench_capture.py; the two programs and
+ptbsteer's configuration: bench_procs.py; --hugepages: bench_hugepages.py.
+
+With forged frames in the capture (--forged, --mix issue23, --compare-forged) every ptbsteer run
+is checked against its exit report: every frame received is delivered unicast or dropped, and
+exactly the forged ones are dropped, each for its own reason.
 """
 import argparse
+import dataclasses
 import os
-import random
-import re
 import shutil
 import signal
 import statistics
-import subprocess
+import sys
 import tempfile
-import time
-import urllib.request
 
-from scapy.all import ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6PacketTooBig, IPv6, Raw, wrpcap
+from bench_capture import MIXES, Capture, capture, expected_fates
+from bench_hugepages import Unavailable, hugepages
+from bench_procs import MEMORY_MB, Setup, run_ptbsteer, run_testpmd
 
-
-def capture(path, n=1024, seed=8, quotes="full"):
-    """A realistic mix of valid PTBs (some VLAN-tagged), all for group prefixes. quotes="full":
-    as much of the packet as routers quote (576-byte IPv4 datagram, RFC 1812 §4.3.2.3; 1280-byte
-    IPv6 packet, RFC 4443 §2.4(c)); "minimal": the quoted header + 8 bytes (RFC 792), the most
-    PTBs per second a link can carry."""
-    rng = random.Random(seed)
-    frames = []
-    for i in range(n):
-        v6 = rng.random() < 0.4
-        eth = Ether(src="02:00:00:00:ff:01", dst="02:00:00:00:ff:02")
-        if rng.random() < 0.25:
-            eth = eth / Dot1Q(vlan=100)
-        l4 = TCP(sport=443, dport=rng.randrange(1024, 65536)) if rng.random() < 0.7 else \
-            UDP(sport=443, dport=rng.randrange(1024, 65536))
-        if v6:
-            server = f"2001:db8:100::{rng.randrange(1, 65535):x}"
-            q = bytes(IPv6(src=server, dst=f"2001:db8:2::{rng.randrange(1, 65535):x}") / l4 / Raw(b"x" * 1440))[:1232 if quotes == "full" else 48]
-            frames.append(eth / IPv6(src="2001:db8:ffff::1", dst=server) / ICMPv6PacketTooBig(mtu=1400) / Raw(q))
-        else:
-            server = f"198.51.100.{rng.randrange(1, 255)}"
-            q = bytes(IP(src=server, dst=f"192.0.2.{rng.randrange(1, 255)}", flags="DF") / l4 / Raw(b"x" * 1460))[:548 if quotes == "full" else 28]
-            frames.append(eth / IP(src=f"203.0.113.{rng.randrange(1, 16)}", dst=server) /
-                          ICMP(type=3, code=4, nexthopmtu=1400) / Raw(q))
-    wrpcap(path, frames)
+COMPARED_FORGED = (0.0, 90.0)  # --compare-forged: the issue's claim, 90 % no slower than 0 %
 
 
-def eal(prefix):
-    return ["--no-huge", "-m", "1024", "--no-pci", "--no-telemetry", "--file-prefix", prefix,
-            "-l", "0,1", "--log-level", "lib.eal:error"]
+@dataclasses.dataclass
+class Variant:
+    """One ptbsteer configuration and capture, run once per round."""
+    short: str      # its name in the round lines
+    name: str       # in the summary
+    pcap: str
+    made: Capture
+    setup: Setup
+    runs: list = dataclasses.field(default_factory=list)
+    failures: list = dataclasses.field(default_factory=list)
 
 
-def vdevs(pcap):
-    return ["--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "--vdev", "net_null0,no-rx=1"]
+def parse_args():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ptbsteer", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--quotes", choices=["full", "minimal"], default="full",
+                    help="PTB size: routers' full quotes, or header + 8 bytes (most PTBs/s)")
+    ap.add_argument("--no-replicate", action="store_true", help="skip the replicate-mode runs")
+    ap.add_argument("--mix", choices=sorted(MIXES), default="default",
+                    help="the capture: default (60 %% IPv4, a quarter VLAN-tagged, all valid); "
+                    "issue23 (60 %% IPv4, a third VLAN-tagged, 25 %% forged, 8 next-hops)")
+    ap.add_argument("--forged", type=float, metavar="PERCENT",
+                    help="share of forged or invalid frames (default: the mix's, 0 or 25)")
+    ap.add_argument("--compare-forged", action="store_true",
+                    help=f"rounds of ptbsteer on {COMPARED_FORGED[0]:g} %% and "
+                    f"{COMPARED_FORGED[1]:g} %% forged frames (and testpmd)")
+    ap.add_argument("--hash", choices=["linux0", "linux1", "crc32c"], default="linux1",
+                    help="the group's hash: linux policy 0 or 1 (seed 12345), or crc32c")
+    ap.add_argument("--hops", type=int, help="next-hops of the unicast group (default: the mix's, 4 or 8)")
+    ap.add_argument("--simd", choices=["auto", "scalar", "avx2", "avx512"],
+                    help="ptbsteer's top-level simd: (default: none written, auto)")
+    ap.add_argument("--routers", action="store_true",
+                    help="two routers, the group one state per router (all PTBs edge1's)")
+    ap.add_argument("--hugepages", action="store_true",
+                    help="both programs on 2 MB hugepages (reserved and given back) instead of --no-huge")
+    a = ap.parse_args()
+    if a.forged is not None and a.compare_forged:
+        ap.error("--compare-forged sets the forged shares itself: leave out --forged")
+    if a.forged is not None and not 0 <= a.forged <= 100:
+        ap.error("--forged: a percentage, 0 to 100")
+    if a.hops is not None and a.hops < 1 or a.rounds < 1 or a.seconds < 1:
+        ap.error("--hops, --rounds and --seconds: at least 1")
+    return a
 
 
-def run_testpmd(pcap, seconds):
-    cmd = ["dpdk-testpmd"] + eal(f"bench-tp-{os.getpid()}") + vdevs(pcap) + \
-        ["--", "--forward-mode=io", "--total-num-mbufs=16384", "--nb-cores=1", "--stats-period", "1"]
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(seconds)
-    p.send_signal(signal.SIGINT)
-    out, _ = p.communicate(timeout=30)
-    # Per-second "Rx-pps" of port 0 (the pcap port); the first two are start-up.
-    blocks = re.findall(r"NIC statistics for port 0.*?Rx-pps:\s+(\d+)", out, re.S)
-    rates = [int(x) for x in blocks][2:]
-    return statistics.median(rates) if rates else 0.0
+def make_variants(a, tmp, setup):
+    mix = MIXES[a.mix]
+    if a.forged is not None:
+        mix = dataclasses.replace(mix, forged=a.forged)
+    variants = []
+    if a.compare_forged:
+        for share in COMPARED_FORGED:
+            pcap = os.path.join(tmp, f"ptbs-{share:g}.pcap")
+            made = capture(pcap, dataclasses.replace(mix, forged=share), quotes=a.quotes)
+            variants.append(Variant(f"{share:g} % forged", f"ptbsteer unicast, {share:g} % forged",
+                                    pcap, made, setup))
+        return variants
+    pcap = os.path.join(tmp, "ptbs.pcap")
+    made = capture(pcap, mix, quotes=a.quotes)
+    return [Variant("ptbsteer unicast", "ptbsteer unicast", pcap, made, setup),
+            Variant("without checksum verification", "ptbsteer unicast, checksum: false", pcap, made,
+                    dataclasses.replace(setup, checksum=False))]
 
 
-def config(pcap, hops, mode, checksum=True):
-    nh = "\n".join(f'      - {{name: s{i}, port: out, mac: "02:00:00:00:01:{i:02x}"}}' for i in range(1, hops + 1))
-    return f"""eal: [{", ".join('"' + a + '"' for a in eal(f"bench-ps-{os.getpid()}"))}]
-ports:
-  - {{name: in, device: "net_pcap0,rx_pcap={pcap},infinite_rx=1"}}
-  - {{name: out, device: "net_null0,no-rx=1"}}
-lcores: [{{id: 1, rx: [in, out], tx: true}}]
-metrics: {{listen: "127.0.0.1:0"}}
-limits: {{per_source: off, global: off, replication: off}}
-groups:
-  - name: bench
-    prefixes: [198.51.100.0/24, "2001:db8:100::/48"]
-    hash: {{model: linux, policy: 1, seed: 12345}}
-    mode: {mode}
-    validate: {{checksum: {"true" if checksum else "false"}}}
-    next_hops:
-{nh}
-"""
+def check(v, run):
+    """Against the exit report: every frame received is delivered unicast or dropped, and the
+    drops are exactly the capture's forged frames among those received, each for its reason.
+    Returns (drops by reason, what is wrong or None)."""
+    c = run.counters
+    drops = {k[5:]: n for k, n in c.items() if k.startswith("drop.")}
+    if "rx" not in c:
+        return drops, "no exit report"
+    want = expected_fates(v.made.fates, c["rx"], v.setup.checksum)
+    wrong = []
+    if c["unicast"] != c["rx"] - c["dropped"]:
+        wrong.append(f"unicast {c['unicast']} != received {c['rx']} - dropped {c['dropped']}")
+    if c["unicast"] != want["unicast"]:
+        wrong.append(f"unicast {c['unicast']}, the capture's legitimate PTBs {want['unicast']}")
+    want_drops = {k: n for k, n in want.items() if k != "unicast" and n}
+    if drops != want_drops:
+        wrong.append(f"drops {drops}, the capture's forged frames {want_drops}")
+    return drops, "; ".join(wrong) or None
 
 
-def scrape(url):
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    vals = {}
-    for line in text.splitlines():
-        m = re.match(r'^(ptbsteer_[a-z_]+)(\{[^}]*\})? ([0-9.e+]+)$', line)
-        if m:
-            vals.setdefault(m.group(1), 0.0)
-            vals[m.group(1)] += float(m.group(3))
-            if m.group(1) == "ptbsteer_mempool_in_use":
-                vals[f"mempool{m.group(2)}"] = float(m.group(3))
-    return vals
+def run_rounds(a, variants, huge_dir):
+    tp = []
+    forged = any(f != "unicast" for v in variants for f in v.made.fates)
+    for r in range(a.rounds):  # alternate: the machine is noisy
+        rate, tp_pages = run_testpmd(variants[0].pcap, a.seconds + 2, huge_dir)
+        tp.append(rate)
+        for v in variants:
+            v.runs.append(run_ptbsteer(a.ptbsteer, v.pcap, a.seconds, v.setup))
+        print(f"round {r + 1}: testpmd io {tp[-1] / 1e6:.2f} Mpps, " +
+              ", ".join(f"{v.short} {v.runs[-1].rx / 1e6:.2f} Mpps" for v in variants), flush=True)
+        if huge_dir:
+            print(f"  2 MB pages in use: testpmd {tp_pages}, ptbsteer " +
+                  ", ".join(str(v.runs[-1].pages) for v in variants), flush=True)
+        for v in variants if forged else ():
+            drops, wrong = check(v, v.runs[-1])
+            c = v.runs[-1].counters
+            if wrong:
+                v.failures.append(wrong)
+            print(f"  {v.short}: received {c.get('rx')}, unicast {c.get('unicast')}, dropped "
+                  f"{c.get('dropped')} ({reasons(drops)}): " +
+                  (f"WRONG: {wrong}" if wrong else "as the capture says"), flush=True)
+    return tp
 
 
-def run_ptbsteer(binary, pcap, seconds, hops=4, mode="unicast", checksum=True):
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(config(pcap, hops, mode, checksum))
-        cfgpath = f.name
-    p = subprocess.Popen([binary, "--config", cfgpath], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        url = None
-        deadline = time.monotonic() + 20
-        while url is None and time.monotonic() < deadline:
-            line = p.stdout.readline()
-            m = re.search(r"(http://[0-9.:]+)/metrics", line)
-            if m:
-                url = m.group(1) + "/metrics"
-            if not line and p.poll() is not None:
-                raise RuntimeError("ptbsteer exited at start-up")
-        time.sleep(2)  # warm-up
-        rx, copies, pools = [], [], []
-        last = scrape(url)
-        t_last = time.monotonic()
-        for _ in range(int(seconds)):
-            time.sleep(1)
-            now = scrape(url)
-            t = time.monotonic()
-            rx.append((now["ptbsteer_received_packets_total"] - last["ptbsteer_received_packets_total"]) / (t - t_last))
-            copies.append((now.get("ptbsteer_replicated_copies_total", 0) - last.get("ptbsteer_replicated_copies_total", 0)) / (t - t_last))
-            pools.append({k: v for k, v in now.items() if k.startswith("mempool{")})
-            last, t_last = now, t
-        return statistics.median(rx), statistics.median(copies), pools[-1]
-    finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-        os.unlink(cfgpath)
+def reasons(drops):
+    return ", ".join(f"{k} {n}" for k, n in sorted(drops.items())) or "none"
+
+
+def per_packet(mp, mt):
+    """'N ns/packet), ratio R, added N ns/packet' of a median rate against testpmd's."""
+    ns = 1e9 / mp if mp else 0
+    added = ns - 1e9 / mt if mp and mt else 0
+    return f"({ns:.0f} ns/packet), ratio {mp / mt if mt else 0:.2f}, added {added:.0f} ns/packet"
+
+
+def summarise(a, tp, variants):
+    mt = statistics.median(tp)
+    print(f"quotes {a.quotes}; median testpmd io {mt / 1e6:.2f} Mpps")
+    for v in variants:
+        mp = statistics.median(r.rx for r in v.runs)
+        print(f"median {v.name}: {mp / 1e6:.2f} Mpps {per_packet(mp, mt)}")
+    print(f"SIMD paths (ptbsteer's start-up line): {variants[0].runs[-1].simd}")
+    if any(f != "unicast" for v in variants for f in v.made.fates):
+        summarise_forged(variants)
+    if a.routers:
+        r = {k: v for k, v in variants[0].runs[-1].counters.items() if k.startswith("edge")}
+        print("routers (last run's exit report, PTBs/steered by own state/by shared state): " +
+              ", ".join(f"{k} {v}" for k, v in r.items()))
+    if a.compare_forged:
+        m0, m90 = (statistics.median(r.rx for r in v.runs) for v in variants)
+        ratio = m90 / m0 if m0 else 0
+        print(f"{COMPARED_FORGED[1]:g} % forged against {COMPARED_FORGED[0]:g} %: {ratio:.2f} x the "
+              f"frames/s; at least as many frames/s with {COMPARED_FORGED[1]:g} % forged: "
+              f"{'yes' if ratio >= 1 else 'NO'}")
+
+
+def summarise_forged(variants):
+    for v in variants:
+        rx = statistics.median(r.rx for r in v.runs)
+        delivered = statistics.median(r.unicast for r in v.runs)
+        drops = {}
+        for run in v.runs:
+            for k, n in check(v, run)[0].items():
+                drops[k] = drops.get(k, 0) + n
+        verdict = (f"NO, in {len(v.failures)} of {len(v.runs)} runs" if v.failures
+                   else f"yes, in all {len(v.runs)} runs")
+        print(f"{v.name}: received {rx / 1e6:.2f} M frames/s, delivered unicast "
+              f"{delivered / 1e6:.2f} M/s (/metrics, medians)\n"
+              f"  every legitimate PTB taken delivered (exit report: unicast == received - dropped, "
+              f"drops only the forged frames' reasons): {verdict}\n"
+              f"  drop reasons seen (all runs): {reasons(drops)}"
+              + ("" if v.setup.checksum else " (checksum: false delivers the bad checksums)"))
+
+
+def replicate(a, v):
+    for hops in () if a.no_replicate else (4, 16):
+        run = run_ptbsteer(a.ptbsteer, v.pcap, a.seconds,
+                           dataclasses.replace(v.setup, hops=hops, mode="replicate"))
+        print(f"replicate to {hops}: {run.rx / 1e6:.2f} Mpps PTBs in, {run.copies / 1e6:.2f} M copies/s out; "
+              f"mempool in use: " + ", ".join(f'pool="{k}" {n:.0f}' for k, n in sorted(run.pools.items())))
+
+
+def bench(a, huge_dir):
+    """Runs everything; False when a run's exit report disagreed with its capture."""
+    mix = MIXES[a.mix]
+    setup = Setup(hash=a.hash, hops=a.hops or mix.hops, simd=a.simd, routers=a.routers,
+                  huge_dir=huge_dir)
+    with tempfile.TemporaryDirectory(prefix="ptbsteer-bench-") as tmp:
+        variants = make_variants(a, tmp, setup)
+        captures = variants if a.compare_forged else variants[:1]  # else one, shared
+        print(f"capture ({a.mix} mix, quotes {a.quotes}): " +
+              "; ".join(f"{v.short}: {v.made.describe()}" for v in captures) +
+              f"\nptbsteer: hash {a.hash}, {setup.hops} next-hops, simd {a.simd or '(none: auto)'}, "
+              f"{'two routers, a state each' if a.routers else 'no routers'}, "
+              f"{'2 MB hugepages' if huge_dir else '--no-huge'}", flush=True)
+        tp = run_rounds(a, variants, huge_dir)
+        summarise(a, tp, variants)
+        replicate(a, variants[0])
+    failed = [v for v in variants if v.failures]
+    for v in failed:
+        print(f"{v.name}: exit report against the capture WRONG in {len(v.failures)} runs",
+              file=sys.stderr)
+    return not failed
 
 
 def remove_eal_dirs():
@@ -142,41 +222,20 @@ def remove_eal_dirs():
 
 
 def main():
+    a = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so every `finally` runs
     try:
-        run_all()
+        if not a.hugepages:
+            ok = bench(a, None)
+        else:
+            with hugepages(MEMORY_MB) as mount:
+                ok = bench(a, mount)
+    except Unavailable as e:
+        print(f"--hugepages: {e}", file=sys.stderr)
+        sys.exit(1)
     finally:
         remove_eal_dirs()
-
-
-def run_all():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ptbsteer", required=True)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--quotes", choices=["full", "minimal"], default="full",
-                    help="PTB size: routers' full quotes, or header + 8 bytes (most PTBs/s)")
-    ap.add_argument("--no-replicate", action="store_true", help="skip the replicate-mode runs")
-    a = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="ptbsteer-bench-") as tmp:
-        pcap = os.path.join(tmp, "ptbs.pcap")
-        capture(pcap, quotes=a.quotes)
-        tp, ps, pn = [], [], []
-        for r in range(a.rounds):  # alternate: the machine is noisy
-            tp.append(run_testpmd(pcap, a.seconds + 2))
-            ps.append(run_ptbsteer(a.ptbsteer, pcap, a.seconds)[0])
-            pn.append(run_ptbsteer(a.ptbsteer, pcap, a.seconds, checksum=False)[0])
-            print(f"round {r + 1}: testpmd io {tp[-1] / 1e6:.2f} Mpps, ptbsteer unicast {ps[-1] / 1e6:.2f} Mpps, "
-                  f"without checksum verification {pn[-1] / 1e6:.2f} Mpps", flush=True)
-        mt = statistics.median(tp)
-        print(f"quotes {a.quotes}; median testpmd io {mt / 1e6:.2f} Mpps")
-        for name, xs in (("ptbsteer unicast", ps), ("ptbsteer unicast, checksum: false", pn)):
-            mp = statistics.median(xs)
-            print(f"median {name}: {mp / 1e6:.2f} Mpps ({1e9 / mp if mp else 0:.0f} ns/packet), "
-                  f"ratio {mp / mt if mt else 0:.2f}")
-        for hops in () if a.no_replicate else (4, 16):
-            rx, copies, pools = run_ptbsteer(a.ptbsteer, pcap, a.seconds, hops=hops, mode="replicate")
-            print(f"replicate to {hops}: {rx / 1e6:.2f} Mpps PTBs in, {copies / 1e6:.2f} M copies/s out; "
-                  f"mempool in use: " + ", ".join(f"{k[8:-1]} {v:.0f}" for k, v in sorted(pools.items())))
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":
