@@ -127,7 +127,9 @@ MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Q
                          : m == Mix::v6   ? Family::v6
                          : (r.next() & 1) ? Family::v6
                                           : Family::v4;
-        const Forge forge = r.below(100) < forged_share ? Forge(1 + r.below(3)) : Forge::none;
+        // (No draw without forgeries: the other sets stay the frames they always were.)
+        const Forge forge =
+            forged_share && r.below(100) < forged_share ? Forge(1 + r.below(3)) : Forge::none;
         const Bytes b = random_ptb(r, f, q, forge);
         std::uint8_t* at =
             out.arena.data() + align + i * MbufLikeFrames::slot + MbufLikeFrames::headroom;
@@ -284,6 +286,7 @@ int run(const Options& o) {
     // 16384 puts 35 MB of frames beyond the cache: every frame's first touch then misses.
     const std::size_t count = o.count ? o.count : 1024;
     const std::string linux_l4 = "{model: linux, policy: 1, seed: 0x12345678}";
+    const std::string linux_l3 = "{model: linux, policy: 0, seed: 0x12345678}";
     const std::string crc = "{model: crc32c, seed: 0xffffffff, fields: [src_ip, dst_ip, ip_proto, "
                             "src_port, dst_port]}";
     const MbufLikeFrames frames[] = {make_frames(Mix::v4, count, 11),
@@ -299,7 +302,8 @@ int run(const Options& o) {
         const char* name;
         const std::string& hash;
     };
-    for (const ModelCase& m : {ModelCase{"linux-p1", linux_l4}, ModelCase{"crc32c", crc}}) {
+    for (const ModelCase& m : {ModelCase{"linux-p1", linux_l4}, ModelCase{"linux-p0", linux_l3},
+                               ModelCase{"crc32c", crc}}) {
         const datapath::Tables t = make_tables(m.hash, 8);
         for (Mix mix : {Mix::v4, Mix::v6, Mix::mixed}) {
             const std::string name = std::string("decide/") + m.name + "/8/" + mix_name(mix);
