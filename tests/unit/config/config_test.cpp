@@ -387,3 +387,28 @@ TEST_CASE("via: next-hops by address load, and each mistake is named", "[config]
     REQUIRE_FALSE(r.config);
     CHECK(r.errors.front().message.find("same port, via 192.0.2.11 and VLAN") != std::string::npos);
 }
+
+TEST_CASE("simd: auto by default, a path by name, an unknown word refused where it is",
+          "[config][simd]") {
+    const LoadResult plain = load_config_text(valid, "site.yaml");
+    REQUIRE(plain.config);
+    CHECK(plain.config->simd == hash::SimdPath::automatic);
+    for (const char* word : {"auto", "scalar", "avx2", "avx512"}) {
+        const LoadResult r = load_config_text(valid + "simd: " + word + "\n", "site.yaml");
+        const hash::SimdPath want = *hash::parse_simd_path(word);
+        INFO(word << "\n" << all_errors(r));
+        // A forced path this CPU lacks is refused, naming the best it runs; never replaced.
+        if (!hash::simd_path_supported(want)) {
+            REQUIRE_FALSE(r.config);
+            CHECK(all_errors(r).find("this CPU cannot run the") != std::string::npos);
+            continue;
+        }
+        REQUIRE(r.config);
+        CHECK(r.config->simd == want);
+    }
+    const LoadResult bad = load_config_text(valid + "simd: sse4\n", "site.yaml");
+    REQUIRE_FALSE(bad.config);
+    REQUIRE(bad.errors.size() == 1);
+    CHECK(to_string(bad.errors[0]).rfind("site.yaml:36:7:", 0) == 0);
+    CHECK(bad.errors[0].message.find("scalar") != std::string::npos); // the choices listed
+}
