@@ -340,7 +340,7 @@ int run(const Options& o) {
         if (!hash::simd_path_supported(*hash::parse_simd_path(path))) continue;
         const datapath::Tables t = make_tables(linux_l4, 8, true, path);
         for (auto [what, fs] : {std::pair{"minimal", &minimal}, std::pair{"mix", &frames[2]}}) {
-            const std::string name = fmt::format("decide/linux-p1/8/{}/{}", what, path);
+            const std::string name = fmt::format("decide/linux-p1-{}/8/{}", path, what);
             if (!selected(o, name)) continue;
             time_case(name, o, fs->size(), [&] { sink = sink + decide_all(t, fs->frames); });
         }
@@ -373,7 +373,7 @@ int run(const Options& o) {
     }
     // Two routers configured, each with its own state of the group (issue 22).
     for (auto [what, fs] : {std::pair{"minimal", &minimal}, std::pair{"mix", &frames[2]}}) {
-        const std::string name = fmt::format("decide/linux-p1/8/{}/2-routers", what);
+        const std::string name = fmt::format("decide/linux-p1-2-routers/8/{}", what);
         if (!selected(o, name)) continue;
         const datapath::Tables t =
             control::compile_tables(make_router_config(linux_l4, 8), {0, 1}, {in_mac, out_mac});
