@@ -98,6 +98,10 @@ class Ptbsteer:
                 reader.start()
                 self.proc.wait(timeout=timeout)
                 reader.join(timeout=5)
+                if reader.is_alive() or not rest:
+                    raise RuntimeError("ptbsteer exited but its output never ended (does a "
+                                       "child hold its stdout?): the lines after the ready "
+                                       "line are missing")
                 self.lines.extend(rest)
             return self.proc.returncode, self.output
         finally:
