@@ -204,18 +204,9 @@ Ptb random_ptb(Rng& r, bool v6, unsigned site) {
     return p;
 }
 
-// An ARP packet: op 1 (request) or 2 (reply), as neighbors_test.cpp's.
+// An ARP packet from the station: op 1 (request) or 2 (reply).
 Bytes arp(unsigned op, const char* sender_ip, const char* target_ip) {
-    Bytes f = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    f.insert(f.end(), station.begin(), station.end());
-    f.insert(f.end(), {0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, std::uint8_t(op)});
-    f.insert(f.end(), station.begin(), station.end());
-    const auto s = test::addr(sender_ip), t = test::addr(target_ip);
-    f.insert(f.end(), s.b.begin(), s.b.begin() + 4);
-    f.insert(f.end(), 6, 0);
-    f.insert(f.end(), t.b.begin(), t.b.begin() + 4);
-    f.resize(60, 0);
-    return f;
+    return test::arp_frame(op, station, sender_ip, target_ip);
 }
 
 // A Neighbor Solicitation (135) or Advertisement (136, solicited, override) about `target` from
@@ -232,12 +223,7 @@ Bytes nd(std::uint8_t type, const char* src, const char* target) {
     f.insert(f.end(), t.b.begin(), t.b.end());
     f.insert(f.end(), {std::uint8_t(type == 136 ? 2 : 1), 1});
     f.insert(f.end(), station.begin(), station.end());
-    std::uint32_t sum = 58 + plen; // the pseudo-header (RFC 4443 §2.3)
-    for (std::size_t i = 14 + 8; i < 14 + 40; i += 2)
-        sum += std::uint32_t(f[i] << 8 | f[i + 1]);
-    const std::uint16_t c = test::internet_checksum(f.data() + 54, plen, sum);
-    f[56] = std::uint8_t(c >> 8);
-    f[57] = std::uint8_t(c);
+    test::set_icmpv6_checksum(f);
     return f;
 }
 

@@ -60,16 +60,7 @@ Tables tables(const config::Config& cfg) {
 
 // An ARP packet on port `out`: op 1 (request, e.g. gratuitous) or 2 (reply).
 Bytes arp(unsigned op, const Mac& sender, const char* sender_ip, const char* target_ip) {
-    Bytes f = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    f.insert(f.end(), sender.begin(), sender.end());
-    f.insert(f.end(), {0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, std::uint8_t(op)});
-    f.insert(f.end(), sender.begin(), sender.end());
-    const auto s = test::addr(sender_ip), t = test::addr(target_ip);
-    f.insert(f.end(), s.b.begin(), s.b.begin() + 4);
-    f.insert(f.end(), 6, 0);
-    f.insert(f.end(), t.b.begin(), t.b.begin() + 4);
-    f.resize(60, 0);
-    return f;
+    return test::arp_frame(op, sender, sender_ip, target_ip);
 }
 
 // A Neighbor Advertisement for `target` from `mac`, solicited or not, with or without the
@@ -90,13 +81,7 @@ Bytes advert(const char* target, const Mac& mac, bool solicited, bool tlla,
         f.insert(f.end(), {2, 1});
         f.insert(f.end(), mac.begin(), mac.end());
     }
-    // The ICMPv6 checksum over the pseudo-header (RFC 4443 §2.3).
-    std::uint32_t sum = 58 + plen;
-    for (std::size_t i = 14 + 8; i < 14 + 40; i += 2)
-        sum += std::uint32_t(f[i] << 8 | f[i + 1]);
-    const std::uint16_t c = test::internet_checksum(f.data() + 54, plen, sum);
-    f[56] = std::uint8_t(c >> 8);
-    f[57] = std::uint8_t(c);
+    test::set_icmpv6_checksum(f);
     return f;
 }
 

@@ -195,4 +195,30 @@ Bytes build_ptb(const Outer& o, const Inner& in, std::size_t quote_len, Geometry
     return frame;
 }
 
+Bytes arp_frame(unsigned op, const std::array<std::uint8_t, 6>& sender, const char* sender_ip,
+                const char* target_ip) {
+    Bytes f = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    f.insert(f.end(), sender.begin(), sender.end());
+    f.insert(f.end(), {0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, std::uint8_t(op)});
+    f.insert(f.end(), sender.begin(), sender.end());
+    const auto s = addr(sender_ip), t = addr(target_ip);
+    f.insert(f.end(), s.b.begin(), s.b.begin() + 4);
+    f.insert(f.end(), 6, 0);
+    f.insert(f.end(), t.b.begin(), t.b.begin() + 4);
+    f.resize(60, 0);
+    return f;
+}
+
+void set_icmpv6_checksum(Bytes& f) {
+    constexpr std::size_t ip = 14, icmp = ip + 40;
+    const std::size_t plen = std::size_t(f[ip + 4]) << 8 | f[ip + 5];
+    std::uint32_t sum = 58 + std::uint32_t(plen);  // next header and upper-layer length
+    for (std::size_t i = ip + 8; i < icmp; i += 2) // the two addresses
+        sum += std::uint32_t(f[i] << 8 | f[i + 1]);
+    f[icmp + 2] = f[icmp + 3] = 0;
+    const std::uint16_t c = internet_checksum(f.data() + icmp, plen, sum);
+    f[icmp + 2] = std::uint8_t(c >> 8);
+    f[icmp + 3] = std::uint8_t(c);
+}
+
 } // namespace ptbsteer::test

@@ -2,6 +2,7 @@
 // Shared by the unit tests and the fuzz seed corpus.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -64,5 +65,12 @@ Bytes build_ptb(const Outer& o, const Inner& in, std::size_t quote_len, Geometry
 
 packet::IpAddr addr(const std::string& text);
 std::uint16_t internet_checksum(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0);
+
+// An untagged ARP frame (broadcast): op 1 (request) or 2 (reply) from `sender`, padded to 60.
+Bytes arp_frame(unsigned op, const std::array<std::uint8_t, 6>& sender, const char* sender_ip,
+                const char* target_ip);
+// Writes the ICMPv6 checksum (RFC 4443 §2.3: over the pseudo-header) of an untagged frame
+// whose IPv6 header (no extension headers) carries ICMPv6 of its Payload Length.
+void set_icmpv6_checksum(Bytes& frame);
 
 } // namespace ptbsteer::test
