@@ -139,17 +139,33 @@ MbufLikeFrames make_frames(Mix m, std::size_t n, std::uint64_t seed, Quote q = Q
     return out;
 }
 
+// The ports and lcore every benchmark configuration starts with.
+constexpr const char* bench_ports = R"(
+ports:
+  - {name: in, device: net_null0}
+  - {name: out, device: net_null1}
+lcores: [{id: 0, rx: [in, out], tx: true}]
+)";
+
+// Next-hop i of a group: a server behind port `out`.
+std::string next_hop_line(std::size_t i) {
+    return fmt::format("      - {{name: n{}, port: out, mac: \"02:00:00:01:{:02x}:{:02x}\"}}\n", i,
+                       i >> 8, i & 0xff);
+}
+
+config::Config load(const std::string& yaml, const char* name) {
+    const config::LoadResult r = config::load_config_text(yaml, name);
+    if (!r.errors.empty())
+        throw std::runtime_error("decide-bench config: " + to_string(r.errors.front()));
+    return *r.config;
+}
+
 // One group serving both prefixes, `next_hops` equal-weight servers, compiled from its YAML as
 // the appliance compiles it. `hash` is the group's hash setting.
 config::Config make_config(const std::string& hash, std::size_t next_hops,
                            bool verify_checksum = true, std::size_t skip = SIZE_MAX,
                            const char* simd = "auto") {
-    std::string yaml = fmt::format(R"(
-ports:
-  - {{name: in, device: net_null0}}
-  - {{name: out, device: net_null1}}
-lcores: [{{id: 0, rx: [in, out], tx: true}}]
-simd: {}
+    std::string yaml = bench_ports + fmt::format(R"(simd: {}
 groups:
   - name: bench
     prefixes: [{}/24, {}/48]
@@ -157,47 +173,29 @@ groups:
     validate: {{checksum: {}}}
     next_hops:
 )",
-                                   simd, served_v4, served_v6, hash, verify_checksum);
+                                                 simd, served_v4, served_v6, hash, verify_checksum);
     for (std::size_t i = 0; i < next_hops; ++i)
-        if (i != skip)
-            yaml += fmt::format(
-                "      - {{name: n{}, port: out, mac: \"02:00:00:01:{:02x}:{:02x}\"}}\n", i, i >> 8,
-                i & 0xff);
-    const config::LoadResult r = config::load_config_text(yaml, "decide-bench.yaml");
-    if (!r.errors.empty())
-        throw std::runtime_error("decide-bench config: " + to_string(r.errors.front()));
-    return *r.config;
+        if (i != skip) yaml += next_hop_line(i);
+    return load(yaml, "decide-bench.yaml");
 }
 
 // The same group with two routers configured (config `routers:`, docs/configuration.md), each
 // with its own state of it (another order and seed): the frames come from edge1's MAC (the
 // benchmark frames' source), so every PTB takes the router match and edge1's own state.
 config::Config make_router_config(const std::string& hash, std::size_t next_hops) {
-    std::string yaml = fmt::format(R"(
-ports:
-  - {{name: in, device: net_null0}}
-  - {{name: out, device: net_null1}}
-lcores: [{{id: 0, rx: [in, out], tx: true}}]
-routers:
-  - {{name: edge1, mac: "02:00:00:00:00:02"}}
-  - {{name: edge2, mac: "02:00:00:00:aa:02"}}
+    std::string yaml = std::string(bench_ports) + R"(routers:
+  - {name: edge1, mac: "02:00:00:00:00:02"}
+  - {name: edge2, mac: "02:00:00:00:aa:02"}
 groups:
-)");
+)";
     for (const char* router : {"edge1", "edge2"}) {
         yaml += fmt::format("  - name: bench\n    router: {}\n    prefixes: [{}/24, {}/48]\n"
                             "    hash: {}\n    next_hops:\n",
                             router, served_v4, served_v6, hash);
-        for (std::size_t k = 0; k < next_hops; ++k) {
-            const std::size_t i = router[4] == '1' ? k : next_hops - 1 - k; // edge2: reversed
-            yaml += fmt::format(
-                "      - {{name: n{}, port: out, mac: \"02:00:00:01:{:02x}:{:02x}\"}}\n", i, i >> 8,
-                i & 0xff);
-        }
+        for (std::size_t k = 0; k < next_hops; ++k) // edge2's in the reverse order
+            yaml += next_hop_line(router[4] == '1' ? k : next_hops - 1 - k);
     }
-    const config::LoadResult r = config::load_config_text(yaml, "decide-bench-routers.yaml");
-    if (!r.errors.empty())
-        throw std::runtime_error("decide-bench config: " + to_string(r.errors.front()));
-    return *r.config;
+    return load(yaml, "decide-bench-routers.yaml");
 }
 
 // PTBs arrive on port 0 ("in", the MAC the frames are addressed to) and leave by port 1.
